@@ -1,0 +1,41 @@
+# Two commands do everything on a fresh machine: `make demo` and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# torch 2.13.0 is the CPU wheel on local disk; other versions pull a multi-GB CUDA build.
+TORCH ?= torch==2.13.0
+DEMO_DIR ?= runs/demo
+export SEALIGN_CACHE ?= $(CURDIR)/.sealign-cache
+
+.PHONY: demo test test-fast lint clean
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PY) -m pip install -q "$(TORCH)"
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $@
+
+demo: $(VENV)/.installed
+	rm -rf $(DEMO_DIR)
+	$(VENV)/bin/sealign run --preset online-dpo --out-dir $(DEMO_DIR) --run-name online-dpo
+	$(VENV)/bin/sealign run --preset offline-dpo --out-dir $(DEMO_DIR) --run-name offline-dpo
+	$(VENV)/bin/sealign plot $(DEMO_DIR)/online-dpo $(DEMO_DIR)/offline-dpo --out $(DEMO_DIR)/winrate.png
+	$(VENV)/bin/sealign summary $(DEMO_DIR)/online-dpo $(DEMO_DIR)/offline-dpo
+
+test: $(VENV)/.installed-dev
+	$(PY) -m pytest -q
+
+test-fast: $(VENV)/.installed-dev
+	$(PY) -m pytest -q -m "not slow"
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check sealign tests bench
+
+clean:
+	rm -rf $(VENV) runs .sealign-cache

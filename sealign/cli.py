@@ -1,0 +1,132 @@
+"""`sealign run | plot | presets`: one entry point. User mistakes end in one line, not a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from sealign.errors import UserError
+
+USAGE = """usage: sealign COMMAND [options]
+
+commands:
+  run       run one experiment (sealign run --help for every setting)
+  plot      overlay the win-rate curves of run directories
+  summary   print the summary table of run directories
+  presets   list the named recipes
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(USAGE)
+        return 0
+    command, rest = argv[0], argv[1:]
+    commands = {"run": cmd_run, "plot": cmd_plot, "summary": cmd_summary, "presets": cmd_presets}
+    if command not in commands:
+        print(f"error: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
+        return 2
+    try:
+        return commands[command](rest)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def resolve_config(args: list[str]):
+    """Defaults, then the preset, then the YAML file, then command-line flags."""
+    import tyro
+
+    from sealign.config import RunConfig, apply_overrides, load_yaml
+    from sealign.recipes import get_recipe
+
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--preset")
+    pre.add_argument("--config")
+    known, rest = pre.parse_known_args(args)
+    file_settings = load_yaml(known.config) if known.config else {}
+    preset = known.preset or file_settings.get("preset") or RunConfig.preset
+    recipe = get_recipe(preset)
+    config = apply_overrides(RunConfig(), {**recipe.settings, "preset": preset}, f"preset {preset}")
+    if file_settings:
+        config = apply_overrides(config, file_settings, known.config)
+    config = tyro.cli(RunConfig, default=config, args=rest, prog="sealign run",
+                      description="Run one online-alignment experiment.")
+    return config.validate()
+
+
+def cmd_run(args: list[str]) -> int:
+    from sealign.loop import run
+
+    config = resolve_config(args)
+    console = Console(stderr=True)
+    summary = run(config, log=lambda msg: console.print(f"[dim]{msg}[/dim]"))
+    print_summary([summary])
+    print(f"\nrun directory: {summary['run_dir']}  (win-rate plot: {summary['run_dir']}/winrate.png)")
+    return 0
+
+
+def print_summary(summaries: list[dict]) -> None:
+    table = Table(title="sealign summary")
+    for column in ("run", "queries", "win rate start", "win rate end", "best", "reward start→end", "wall s"):
+        table.add_column(column, justify="right" if column != "run" else "left")
+    for s in summaries:
+        reward = (f"{s['initial_reward']:.3f} → {s['final_reward']:.3f}"
+                  if s.get("final_reward") is not None else "-")
+        table.add_row(s["run"], str(s["queries"]), f"{s['initial_win_rate']:.1%}", f"{s['final_win_rate']:.1%}",
+                      f"{s['best_win_rate']:.1%}", reward, f"{s['wall_time_s']:.0f}")
+    Console(width=max(100, Console().width)).print(table)
+
+
+def cmd_plot(args: list[str]) -> int:
+    from sealign.plot import plot_runs
+
+    parser = argparse.ArgumentParser(prog="sealign plot", description="Overlay win-rate curves of runs.")
+    parser.add_argument("run_dirs", nargs="+", type=Path)
+    parser.add_argument("--out", type=Path, default=Path("winrate.png"))
+    parser.add_argument("--log-x", action="store_true", help="log-scaled query axis (as paper 003 Fig. 1)")
+    parser.add_argument("--title")
+    ns = parser.parse_args(args)
+    print(plot_runs(ns.run_dirs, ns.out, log_x=ns.log_x, title=ns.title))
+    return 0
+
+
+def cmd_summary(args: list[str]) -> int:
+    import json
+
+    parser = argparse.ArgumentParser(prog="sealign summary", description="Summary table of finished runs.")
+    parser.add_argument("run_dirs", nargs="+", type=Path)
+    ns = parser.parse_args(args)
+    summaries = []
+    for run_dir in ns.run_dirs:
+        file = run_dir / "summary.json"
+        if not file.is_file():
+            raise UserError(f"{run_dir} has no summary.json (not a finished run)")
+        summaries.append(json.loads(file.read_text()))
+    print_summary(summaries)
+    return 0
+
+
+def cmd_presets(args: list[str]) -> int:
+    from sealign.recipes import REGISTRY, get_recipe
+
+    table = Table(title="presets")
+    for column in ("name", "what", "reference"):
+        table.add_column(column)
+    for name in REGISTRY:
+        recipe = get_recipe(name)
+        table.add_row(name, recipe.summary, recipe.reference)
+    Console(width=max(100, Console().width)).print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""Assembles a run's parts from its configuration. The loop only ever sees the assembled parts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from sealign.actor import Actor
+from sealign.config import RunConfig
+from sealign.data.prompts import PromptOrder, load_prompts
+from sealign.eval import WinRateEvaluator
+from sealign.exploration import Explorer, build_explorer
+from sealign.learner import PreferenceLearner
+from sealign.oracles import Oracle, build_oracle
+from sealign.policy.hf import HFPolicy
+from sealign.types import Prompt
+
+
+@dataclass
+class RunParts:
+    policy: HFPolicy
+    actor: Actor
+    explorer: Explorer
+    oracle: Oracle
+    learner: PreferenceLearner
+    evaluator: WinRateEvaluator
+    prompt_order: PromptOrder
+    eval_prompts: list[Prompt]
+
+
+def resolve_policy_path(config: RunConfig, log=print) -> str:
+    if config.policy != "builtin":
+        return config.policy
+    from sealign.tasks.builtin import ensure_sft_policy
+
+    cache = Path(config.cache_dir) if config.cache_dir else None
+    return str(ensure_sft_policy(cache, log=log))
+
+
+def assemble(config: RunConfig, log=print) -> RunParts:
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    # Cheap checks first: a typo must not cost a model load.
+    train_prompts, eval_prompts = load_prompts(config)
+    explorer = build_explorer(config)
+    oracle = build_oracle(config.oracle, config)
+    judge = build_oracle("ground-truth", config)
+    policy = HFPolicy.from_pretrained(resolve_policy_path(config, log), config.device, config.dtype)
+    torch.manual_seed(config.seed)
+    learner = PreferenceLearner(policy, config)
+    evaluator = WinRateEvaluator(
+        policy, eval_prompts, judge, greedy=config.eval_greedy, temperature=config.eval_temperature,
+        max_new_tokens=config.max_new_tokens, seed=config.seed, reward_fn=getattr(judge, "reward_fn", None),
+    )
+    actor = Actor(policy, config.num_candidates, config.temperature, config.top_p,
+                  config.max_new_tokens, config.seed)
+    return RunParts(policy, actor, explorer, oracle, learner, evaluator,
+                    PromptOrder(train_prompts, config.batch_size, config.seed), eval_prompts)

@@ -1,0 +1,54 @@
+"""Evaluation: win rate of the current policy against the starting (SFT) policy's responses."""
+
+from __future__ import annotations
+
+import statistics
+
+import torch
+
+from sealign.oracles.base import Oracle
+from sealign.policy.hf import HFPolicy
+from sealign.types import Prompt
+
+
+class WinRateEvaluator:
+    """Judges the policy's responses to held-out prompts against the SFT policy's, fixed at start.
+
+    Win = 1, tie = 0.5, loss = 0 per prompt, averaged. Sampled decoding uses a fixed seed so that
+    successive evaluations differ only through the policy.
+    """
+
+    def __init__(self, policy: HFPolicy, prompts: list[Prompt], judge: Oracle, *, greedy: bool,
+                 temperature: float, max_new_tokens: int, seed: int, reward_fn=None):
+        self.policy = policy
+        self.prompts = prompts
+        self.prompt_ids = policy.encode_prompts([p.text for p in prompts])
+        self.judge = judge
+        self.temperature = 0.0 if greedy else temperature
+        self.max_new_tokens = max_new_tokens
+        self.seed = seed
+        self.reward_fn = reward_fn
+        self.baseline = self.responses()
+
+    def responses(self) -> list[str]:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            ids = self.policy.generate(self.prompt_ids, n=1, temperature=self.temperature,
+                                       max_new_tokens=self.max_new_tokens)
+        return [self.policy.decode(group[0]) for group in ids]
+
+    def evaluate(self) -> dict[str, float]:
+        texts = self.responses()
+        prompts = [p.text for p in self.prompts]
+        verdicts = self.judge.compare(prompts, texts, self.baseline)
+        score = {"a": 1.0, "tie": 0.5, "b": 0.0}
+        metrics = {
+            "eval/win_rate": statistics.fmean(score[v.winner] for v in verdicts),
+            "eval/response_words": statistics.fmean(len(t.split()) for t in texts),
+        }
+        if self.reward_fn is not None:
+            metrics["eval/reward"] = statistics.fmean(self.reward_fn(p, t) for p, t in zip(prompts, texts))
+            metrics["eval/baseline_reward"] = statistics.fmean(
+                self.reward_fn(p, t) for p, t in zip(prompts, self.baseline)
+            )
+        return metrics

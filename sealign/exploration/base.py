@@ -1,0 +1,20 @@
+"""The Explorer protocol: given M candidates per prompt, which pair is worth an oracle query."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from sealign.types import Candidate
+
+Pair = tuple[int, int]
+
+
+class Explorer(Protocol):
+    def select(self, candidates: list[list[Candidate]], rng: np.random.Generator) -> list[Pair | None]:
+        """For each prompt's candidates, the indices (i, j), i != j, of the pair to query.
+
+        ``None`` skips a prompt (no query is spent on it).
+        """
+        ...

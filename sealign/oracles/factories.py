@@ -1,0 +1,41 @@
+"""Factories that turn a RunConfig into the simulated oracles of the built-in setting."""
+
+from __future__ import annotations
+
+import importlib
+
+from sealign.config import RunConfig
+from sealign.errors import ConfigError
+from sealign.oracles.simulator import BradleyTerrySimulator, RewardFn
+
+
+def load_reward_fn(spec: str) -> RewardFn:
+    """'builtin' or an import path 'package.module:function' of f(prompt, response) -> float."""
+    if spec == "builtin":
+        from sealign.tasks.summarize import prompt_reward
+
+        return prompt_reward
+    module_name, _, attr = spec.partition(":")
+    if not attr:
+        raise ConfigError(f"reward_fn {spec!r} must look like 'package.module:function'")
+    try:
+        fn = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as err:
+        raise ConfigError(f"cannot import reward_fn {spec!r}: {err}") from err
+    if not callable(fn):
+        raise ConfigError(f"reward_fn {spec!r} is not callable")
+    return fn
+
+
+def bt_simulator(config: RunConfig, seed_offset: int = 0) -> BradleyTerrySimulator:
+    return BradleyTerrySimulator(
+        load_reward_fn(config.reward_fn), config.oracle_temperature, config.oracle_deterministic,
+        seed=config.seed + seed_offset,
+    )
+
+
+def ground_truth(config: RunConfig, seed_offset: int = 0) -> BradleyTerrySimulator:
+    """The noiseless judge used for evaluation: the higher reward wins, equal rewards tie."""
+    return BradleyTerrySimulator(
+        load_reward_fn(config.reward_fn), temperature=1.0, deterministic=True, name="ground-truth"
+    )

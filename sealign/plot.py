@@ -1,0 +1,63 @@
+"""Win rate versus oracle queries, for one run or several overlaid (seeds of a preset share a colour)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from sealign.errors import UserError  # noqa: E402
+from sealign.tracking import read_metrics  # noqa: E402
+
+
+def eval_curve(run_dir: Path) -> tuple[list[int], list[float]]:
+    path = run_dir / "metrics.jsonl"
+    if not path.is_file():
+        raise UserError(f"{run_dir} is not a run directory (no metrics.jsonl)")
+    records = [r for r in read_metrics(path) if "eval/win_rate" in r]
+    return [r["queries"] for r in records], [r["eval/win_rate"] for r in records]
+
+
+def run_label(run_dir: Path) -> str:
+    import yaml
+
+    config_file = run_dir / "config.yaml"
+    if config_file.is_file():
+        config = yaml.safe_load(config_file.read_text())
+        return f"{config.get('preset', run_dir.name)}"
+    return run_dir.name
+
+
+def plot_runs(run_dirs: list[Path], out: Path, log_x: bool = False, title: str | None = None) -> Path:
+    groups: dict[str, list[Path]] = defaultdict(list)
+    for run_dir in run_dirs:
+        groups[run_label(run_dir)].append(run_dir)
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for colour, (label, dirs) in zip(plt.rcParams["axes.prop_cycle"].by_key()["color"] * 4, groups.items()):
+        for k, run_dir in enumerate(dirs):
+            xs, ys = eval_curve(run_dir)
+            ax.plot(xs, ys, marker="o", ms=3, color=colour, alpha=0.85 if len(dirs) == 1 else 0.6,
+                    label=label if k == 0 else None)
+    ax.axhline(0.5, color="grey", lw=0.8, ls="--")
+    ax.set_xlabel("oracle queries")
+    ax.set_ylabel("win rate vs SFT policy")
+    if log_x:
+        ax.set_xscale("symlog", linthresh=max(1, min(_first_positive(run_dirs), 100)))
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    ax.set_title(title or "win rate vs queries")
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
+def _first_positive(run_dirs: list[Path]) -> int:
+    xs = [x for d in run_dirs for x in eval_curve(d)[0] if x > 0]
+    return min(xs) if xs else 1
