@@ -10,7 +10,9 @@ import torch
 from sealign.actor import Actor
 from sealign.config import RunConfig
 from sealign.data.prompts import PromptOrder, load_prompts
+from sealign.errors import ConfigError
 from sealign.eval import WinRateEvaluator
+from sealign.exploration import REGISTRY as EXPLORERS
 from sealign.exploration import Explorer, build_explorer
 from sealign.learner import PreferenceLearner
 from sealign.oracles import Oracle, build_oracle
@@ -44,12 +46,14 @@ def assemble(config: RunConfig, log=print) -> RunParts:
         torch.set_num_threads(config.threads)
     # Cheap checks first: a typo must not cost a model load.
     train_prompts, eval_prompts = load_prompts(config)
-    explorer = build_explorer(config)
+    if config.explorer not in EXPLORERS:
+        raise ConfigError(f"unknown explorer {config.explorer!r}; choose one of: {', '.join(sorted(EXPLORERS))}")
     oracle = build_oracle(config.oracle, config)
     judge = build_oracle("ground-truth", config)
     policy = HFPolicy.from_pretrained(resolve_policy_path(config, log), config.device, config.dtype)
     torch.manual_seed(config.seed)
     learner = PreferenceLearner(policy, config)
+    explorer = build_explorer(config, policy)
     evaluator = WinRateEvaluator(
         policy, eval_prompts, judge, greedy=config.eval_greedy, temperature=config.eval_temperature,
         max_new_tokens=config.max_new_tokens, seed=config.seed, reward_fn=getattr(judge, "reward_fn", None),

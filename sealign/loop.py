@@ -42,7 +42,10 @@ def run(config: RunConfig, log=print) -> dict:
                 comparisons = ask(parts.oracle, candidates, pairs, step, config.name)
             feedback.append(comparisons)  # durable before the learner may see it
             queries += len(comparisons)
-            record = {"step": step, "queries": queries, **answer_stats(comparisons), **timer.times}
+            with timer("explorer_update"):
+                explorer_metrics = parts.explorer.update(comparisons)
+            record = {"step": step, "queries": queries, **answer_stats(comparisons), **explorer_metrics,
+                      **timer.times}
             if config.schedule == "online":
                 with timer("learn"):
                     record.update(parts.learner.step(PreferenceBatch.from_comparisons(comparisons)))

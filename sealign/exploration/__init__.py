@@ -12,10 +12,11 @@ REGISTRY = {
 }
 
 
-def build_explorer(config) -> Explorer:
+def build_explorer(config, policy=None) -> Explorer:
+    """The configured explorer; ``policy`` is there for explorers that embed with its backbone."""
     if config.explorer not in REGISTRY:
         raise ConfigError(f"unknown explorer {config.explorer!r}; choose one of: {', '.join(sorted(REGISTRY))}")
-    return importlib.import_module(REGISTRY[config.explorer]).build(config)
+    return importlib.import_module(REGISTRY[config.explorer]).build(config, policy)
 
 
 __all__ = ["Explorer", "Pair", "build_explorer", "REGISTRY"]

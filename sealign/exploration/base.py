@@ -6,7 +6,7 @@ from typing import Protocol
 
 import numpy as np
 
-from sealign.types import Candidate
+from sealign.types import Candidate, Comparison
 
 Pair = tuple[int, int]
 
@@ -17,4 +17,8 @@ class Explorer(Protocol):
 
         ``None`` skips a prompt (no query is spent on it).
         """
+        ...
+
+    def update(self, comparisons: list[Comparison]) -> dict[str, float]:
+        """Learn from newly logged oracle answers (e.g. refit an epistemic reward model); metrics."""
         ...

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from sealign.exploration.base import Pair
-from sealign.types import Candidate
+from sealign.types import Candidate, Comparison
 
 
 class PassiveExplorer:
@@ -16,6 +16,9 @@ class PassiveExplorer:
             pairs.append((int(i), int(j)))
         return pairs
 
+    def update(self, comparisons: list[Comparison]) -> dict[str, float]:
+        return {}
 
-def build(config) -> PassiveExplorer:
+
+def build(config, policy=None) -> PassiveExplorer:
     return PassiveExplorer()
