@@ -35,10 +35,21 @@ class RunParts:
 def resolve_policy_path(config: RunConfig, log=print) -> str:
     if config.policy != "builtin":
         return config.policy
-    from sealign.tasks.builtin import ensure_sft_policy
+    from sealign.tasks.builtin import BootstrapSpec, ensure_sft_policy
 
     cache = Path(config.cache_dir) if config.cache_dir else None
-    return str(ensure_sft_policy(cache, log=log))
+    return str(ensure_sft_policy(cache, BootstrapSpec(sft_steps=config.sft_steps), log=log))
+
+
+def check_names(config: RunConfig) -> None:
+    """Refuse unknown part names before anything slow (a model load) happens."""
+    from sealign.losses import LOSSES
+    from sealign.oracles import REGISTRY as ORACLES
+
+    for kind, name, registry in [("explorer", config.explorer, EXPLORERS), ("oracle", config.oracle, ORACLES),
+                                 ("loss", config.loss, LOSSES)]:
+        if name not in registry:
+            raise ConfigError(f"unknown {kind} {name!r}; choose one of: {', '.join(sorted(registry))}")
 
 
 def assemble(config: RunConfig, log=print) -> RunParts:
@@ -46,8 +57,7 @@ def assemble(config: RunConfig, log=print) -> RunParts:
         torch.set_num_threads(config.threads)
     # Cheap checks first: a typo must not cost a model load.
     train_prompts, eval_prompts = load_prompts(config)
-    if config.explorer not in EXPLORERS:
-        raise ConfigError(f"unknown explorer {config.explorer!r}; choose one of: {', '.join(sorted(EXPLORERS))}")
+    check_names(config)
     oracle = build_oracle(config.oracle, config)
     judge = build_oracle("ground-truth", config)
     policy = HFPolicy.from_pretrained(resolve_policy_path(config, log), config.device, config.dtype)

@@ -45,6 +45,8 @@ class RunConfig:
     policy: str = "builtin"
     """'builtin' (tiny SFT policy built on first use), a local save_pretrained folder, or a Hub name."""
     dtype: str = "float32"
+    sft_steps: int = 700
+    """SFT steps of the built-in policy's bootstrap (a different value builds and caches another policy)."""
     max_new_tokens: int = 24
     temperature: float = 1.0
     """Sampling temperature of the candidates shown to the explorer."""
@@ -54,6 +56,38 @@ class RunConfig:
     explorer: str = "passive"
     num_candidates: int = 4
     """M: responses sampled per prompt, among which the explorer picks the pair to ask about."""
+    # >>> exploration: epistemic reward model and explorers (issue #4; docs/exploration.md)
+    explore_heads: int = 20
+    """K: MLP reward heads in the epistemic ensemble (oat: 20)."""
+    explore_width: int = 128
+    """Hidden width of each head (oat: 128)."""
+    explore_depth: int = 2
+    """Hidden layers of each head (0 = linear heads)."""
+    explore_prior_scale: float = 1.0
+    """Scale of each head's fixed random prior network (randomised prior functions); 0 = none."""
+    explore_lr: float = 1e-3
+    """Adam learning rate of the heads (oat: 1e-3)."""
+    explore_weight_decay: float = 5e-5
+    """Decoupled weight decay of the heads (oat: 5e-5)."""
+    explore_reg: float = 0.5
+    """Weight of the L2 pull toward each head's initial weights, divided by comparisons seen (oat: 0.5)."""
+    explore_steps: int = 5
+    """Adam steps on the replay buffer after each answered batch (oat: 5)."""
+    explore_batch_size: int = 64
+    """Comparisons per ensemble minibatch, drawn from all answers so far."""
+    explore_bootstrap: Literal["poisson", "bernoulli", "none"] = "poisson"
+    """Per-head resampling of the answers: 'poisson' (online bootstrap), 'bernoulli' (double or nothing), 'none'."""
+    explore_features: str = "policy"
+    """Feature backbone of the heads: 'policy' (frozen copy of the initial policy), 'minilm', or an AutoModel folder."""
+    explore_pooling: Literal["mean", "last"] = "mean"
+    """Pooling of the backbone's last hidden states over the response: 'mean' or 'last' (token)."""
+    explore_resample_tries: int = 10
+    """sea-ee: second heads tried while their best equals the first's, before the fallback."""
+    explore_fallback: Literal["random", "second-best"] = "random"
+    """sea-ee: when all tried heads agree, pair y1 with a 'random' other candidate or the 'second-best'."""
+    apl_prompt_fraction: float = 1.0
+    """apl: share of each batch's prompts queried, those of highest predictive entropy (1 = all)."""
+    # <<< exploration
 
     # --- oracle ------------------------------------------------------------------------------
     oracle: str = "bt-simulator"
@@ -63,6 +97,46 @@ class RunConfig:
     """Bradley-Terry temperature: P(a > b) = sigmoid((r_a - r_b) / T)."""
     oracle_deterministic: bool = False
     """Answer the likelier side instead of sampling it."""
+    oracle_max_cost: float = 0.0
+    """Stop asking once the oracle's answers cost this much in its own unit (dollars for a priced
+    judge, tokens, rater seconds); checked between batches; 0 = no limit (see docs/oracles)."""
+    oracle_model: str = ""
+    """reward-model / pairwise oracles: a local save_pretrained folder or a Hub model name."""
+    oracle_batch_size: int = 16
+    """Sequences per forward pass of a model oracle (reward-model, pairwise)."""
+    oracle_max_length: int = 2048
+    """Token limit of one model-oracle input; longer inputs are truncated from the left."""
+    pairwise_order: Literal["both", "random"] = "both"
+    """pairwise oracle: average both presentation orders, or show one random order per query."""
+    judge_url: str = "https://api.openai.com/v1"
+    """judge oracle: base URL of an OpenAI-compatible chat-completions endpoint."""
+    judge_model: str = "gpt-4o-mini"
+    judge_api_key_env: str = "OPENAI_API_KEY"
+    """Environment variable holding the judge's API key (unset: no key is sent, as for a local server)."""
+    judge_template: str = ""
+    """File with the judge prompt ({prompt}, {response_a}, {response_b}); empty = the built-in one."""
+    judge_both_orders: bool = True
+    """Ask each question in both orders to cancel the judge's position bias (costs twice)."""
+    judge_concurrency: int = 8
+    judge_timeout: float = 60.0
+    """Seconds to wait for one judge reply before retrying."""
+    judge_retries: int = 5
+    """Retries (exponential backoff) on timeouts, 429 and 5xx before a query is skipped."""
+    judge_cache: str = ""
+    """SQLite cache of judge replies; empty = CACHE_DIR/judge-cache.sqlite, 'off' = none."""
+    judge_max_tokens: int = 256
+    judge_price_in: float = 0.0
+    """Dollars per million prompt tokens; with judge_price_out > 0 costs are logged in usd, else in tokens."""
+    judge_price_out: float = 0.0
+    """Dollars per million completion tokens."""
+    human_db: str = ""
+    """human oracle: queue database shared with `sealign serve-feedback`; empty = RUN_DIR/human-queue.sqlite."""
+    human_timeout: float = 3600.0
+    """Seconds to wait for raters' answers to one batch; unanswered pairs are skipped."""
+    human_max_pending: int = 64
+    """Pairs waiting for raters at once; a larger batch is shown in chunks."""
+    human_raters_per_pair: int = 1
+    """Distinct raters asked about each pair (>1 gives inter-rater agreement; majority wins)."""
 
     # --- schedule ----------------------------------------------------------------------------
     schedule: Literal["online", "offline"] = "online"
@@ -76,9 +150,24 @@ class RunConfig:
 
     # --- loss --------------------------------------------------------------------------------
     loss: str = "dpo"
+    """dpo | ipo | slic | simpo | selm | xpo | reinforce (formulas and defaults: docs/losses.md)."""
     beta: float = 0.1
+    """KL strength of the DPO family (IPO's tau; SimPO's reward scale, 2.0 in its paper)."""
     label_smoothing: float = 0.0
+    """cDPO flip probability (dpo, simpo, selm, xpo)."""
     sft_weight: float = 0.0
+    """Weight of the SFT term -lp(y_w)/|y_w| added to any pairwise loss."""
+    gamma_beta_ratio: float = 0.5
+    """SimPO target margin as gamma / beta (oat's parameterisation): gamma = gamma_beta_ratio * beta."""
+    alpha: float = 0.001
+    """Exploration coefficient on lp(y), y ~ pi_ref: SELM adds alpha * beta * E[lp(y)] (paper 001
+    eq. 4.2; grid 1e-4..5e-3), XPO adds alpha * lp(y) (no beta)."""
+    nudge: float = 0.1
+    """reinforce: the affirmative nudge added to every reinforcement signal (paper 003)."""
+    anchor_weight: float = 0.1
+    """reinforce: lambda in lambda * ||theta - theta_bar||^2, the pull toward the EMA anchor."""
+    anchor_tau: float = 0.01
+    """reinforce: EMA rate of the anchor, theta_bar <- (1 - tau) theta_bar + tau theta, per step."""
 
     # --- optimisation ------------------------------------------------------------------------
     lr: float = 3e-4
@@ -124,10 +213,15 @@ class RunConfig:
             (0 < self.top_p <= 1, f"top_p must be in (0, 1] (got {self.top_p})"),
             (self.oracle_temperature > 0, f"oracle_temperature must be > 0 (got {self.oracle_temperature})"),
             (0 <= self.label_smoothing < 0.5, f"label_smoothing must be in [0, 0.5) (got {self.label_smoothing})"),
+            (self.gamma_beta_ratio >= 0, f"gamma_beta_ratio must be >= 0 (got {self.gamma_beta_ratio})"),
+            (self.alpha >= 0, f"alpha must be >= 0 (got {self.alpha})"),
+            (self.anchor_weight >= 0, f"anchor_weight must be >= 0 (got {self.anchor_weight})"),
+            (0 < self.anchor_tau <= 1, f"anchor_tau must be in (0, 1] (got {self.anchor_tau})"),
             (self.micro_batch_size >= 1, f"micro_batch_size must be >= 1 (got {self.micro_batch_size})"),
             (self.max_new_tokens >= 1, f"max_new_tokens must be >= 1 (got {self.max_new_tokens})"),
             (self.eval_every >= 1, f"eval_every must be >= 1 (got {self.eval_every})"),
             (self.num_eval_prompts >= 1, f"num_eval_prompts must be >= 1 (got {self.num_eval_prompts})"),
+            (self.sft_steps >= 1, f"sft_steps must be >= 1 (got {self.sft_steps})"),
             (self.offline_epochs >= 1, f"offline_epochs must be >= 1 (got {self.offline_epochs})"),
         ]
         for ok, message in checks:

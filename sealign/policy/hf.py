@@ -39,6 +39,9 @@ class HFPolicy:
     @classmethod
     def from_pretrained(cls, name_or_path: str, device: str = "auto", dtype: str = "float32"):
         from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # the run has its own progress bar
 
         local = Path(name_or_path)
         looks_local = name_or_path.startswith((".", "/", "~")) or local.exists()
@@ -85,16 +88,19 @@ class HFPolicy:
         temperature: float = 1.0,
         top_p: float = 1.0,
         max_new_tokens: int = 32,
+        model=None,
     ) -> list[list[TokenIds]]:
         """``n`` responses per prompt, as token ids (greedy when temperature == 0).
 
+        ``model`` samples from another network sharing this tokenizer (the reference policy).
         Returns a list of ``len(prompt_ids)`` lists of ``n`` responses each.
         """
-        self.model.eval()
+        model = self.model if model is None else model
+        model.eval()
         repeated = [p for p in prompt_ids for _ in range(n)]
         input_ids, attention = self._left_pad(repeated)
         greedy = temperature <= 0
-        out = self.model.generate(
+        out = model.generate(
             input_ids=input_ids,
             attention_mask=attention,
             do_sample=not greedy,

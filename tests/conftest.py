@@ -1,0 +1,50 @@
+"""Shared fixtures: a tiny random policy (seconds) and a small built-in SFT policy (built once per session)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from sealign.tasks import summarize
+
+# A shorter bootstrap than the default keeps the suite fast; the policy is still decent.
+TEST_SFT_STEPS = 250
+
+
+@pytest.fixture(autouse=True, scope="session")
+def isolated_cache(tmp_path_factory):
+    """Never touch the user's ~/.cache from tests."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("SEALIGN_CACHE", str(tmp_path_factory.mktemp("default-cache")))
+    yield
+    mp.undo()
+
+
+@pytest.fixture(scope="session")
+def tiny_policy():
+    """A randomly initialised 2-layer Llama with a BPE tokenizer trained on task text."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from sealign.policy.hf import HFPolicy
+    from sealign.tasks.builtin import train_tokenizer
+
+    posts = summarize.make_posts(200, seed=3)
+    tokenizer = train_tokenizer([p.prompt for p in posts] + [summarize.ideal_summary(p) for p in posts], 300)
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=256,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    return HFPolicy(LlamaForCausalLM(config).eval(), tokenizer, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def sft_cache(tmp_path_factory):
+    """A cache directory holding the built-in SFT policy with TEST_SFT_STEPS steps."""
+    from sealign.tasks.builtin import BootstrapSpec, ensure_sft_policy
+
+    cache = tmp_path_factory.mktemp("sealign-cache")
+    ensure_sft_policy(cache, BootstrapSpec(sft_steps=TEST_SFT_STEPS), log=lambda _: None)
+    return cache

@@ -1,0 +1,77 @@
+"""User mistakes end in one clear line on stderr and exit code 2, never a traceback."""
+
+import json
+
+import pytest
+
+from sealign.cli import main
+
+
+def run_cli(args, capsys):
+    code = main(args)
+    err = capsys.readouterr().err
+    return code, err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "--preset", "nope"], "unknown preset 'nope'"),
+        (["run", "--beta", "0"], "beta must be > 0"),
+        (["run", "--beta", "-1"], "beta must be > 0"),
+        (["run", "--num-candidates", "1"], "num_candidates must be >= 2"),
+        (["run", "--budget", "8", "--batch-size", "16"], "budget (8) must be >= batch_size"),
+        (["run", "--policy", "/no/such/model"], "has no config.json"),
+        (["run", "--config", "/no/such.yaml"], "not found"),
+        (["run", "--explorer", "psychic"], "unknown explorer 'psychic'"),
+        (["run", "--oracle", "psychic"], "unknown oracle 'psychic'"),
+        (["run", "--loss", "psychic"], "unknown loss 'psychic'"),
+        (["run", "--batch-size", "64", "--num-train-prompts", "10"], "batch_size (64) is larger than the 10"),
+        (["plot", "/no/such/run"], "not a run directory"),
+    ],
+)
+def test_bad_input_is_one_line(args, message, capsys, tmp_path):
+    code, err = run_cli([*args, "--out-dir", str(tmp_path)] if args[0] == "run" else args, capsys)
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err and err.count("\n") == 1
+
+
+def test_bad_prompt_files(tmp_path, capsys):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n")
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"prompt": "ok"}\n{"prompt": \n')
+    missing_field = tmp_path / "missing.jsonl"
+    missing_field.write_text(json.dumps({"text": "hi"}) + "\n")
+    binary = tmp_path / "binary.jsonl"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    for path, message in [(empty, "holds no prompts"), (broken, "broken.jsonl:2: not valid JSON"),
+                          (missing_field, "no non-empty string field 'prompt'"), (binary, "not UTF-8")]:
+        code, err = run_cli(["run", "--prompts", str(path), "--num-eval-prompts", "1",
+                             "--out-dir", str(tmp_path)], capsys)
+        assert code == 2 and message in err, err
+
+
+def test_bad_yaml(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("beta: [0.1\nlr: 1\n")
+    code, err = run_cli(["run", "--config", str(bad)], capsys)
+    assert code == 2 and "not valid YAML" in err
+    unknown = tmp_path / "unknown.yaml"
+    unknown.write_text("betta: 0.1\n")
+    code, err = run_cli(["run", "--config", str(unknown)], capsys)
+    assert code == 2 and "unknown setting(s) betta" in err
+    wrong_type = tmp_path / "wrong.yaml"
+    wrong_type.write_text("beta: high\n")
+    code, err = run_cli(["run", "--config", str(wrong_type)], capsys)
+    assert code == 2 and "beta must be float" in err
+
+
+def test_yaml_and_flags_compose(tmp_path):
+    from sealign.cli import resolve_config
+
+    file = tmp_path / "c.yaml"
+    file.write_text("preset: offline-dpo\nbeta: 0.3\nlr: 0.001\n")
+    config = resolve_config(["--config", str(file), "--lr", "0.002"])
+    assert (config.preset, config.schedule, config.beta, config.lr) == ("offline-dpo", "offline", 0.3, 0.002)
