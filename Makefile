@@ -6,7 +6,7 @@ TORCH ?= torch==2.13.0
 DEMO_DIR ?= runs/demo
 export SEALIGN_CACHE ?= $(CURDIR)/.sealign-cache
 
-.PHONY: demo test test-fast lint clean
+.PHONY: demo test test-fast lint clean chromium
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -28,10 +28,15 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/sealign plot $(DEMO_DIR)/online-dpo $(DEMO_DIR)/offline-dpo --out $(DEMO_DIR)/winrate.png
 	$(VENV)/bin/sealign summary $(DEMO_DIR)/online-dpo $(DEMO_DIR)/offline-dpo
 
-test: $(VENV)/.installed-dev
+# Headless Chromium drives the rater page in tests/test_human_browser.py (skipped, saying why, without it).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q chromium; } \
+		|| echo "chromium not installed: the browser test will be skipped"
+
+test: $(VENV)/.installed-dev chromium
 	$(PY) -m pytest -q
 
-test-fast: $(VENV)/.installed-dev
+test-fast: $(VENV)/.installed-dev chromium
 	$(PY) -m pytest -q -m "not slow"
 
 lint: $(VENV)/.installed-dev

@@ -18,6 +18,8 @@ commands:
   plot      overlay the win-rate curves of run directories
   summary   print the summary table of run directories
   presets   list the named recipes
+  serve-feedback  serve the web page where raters answer a human-oracle run's pairs
+  raters    add / list / remove the raters of a feedback queue
 """
 
 
@@ -27,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
         print(USAGE)
         return 0
     command, rest = argv[0], argv[1:]
-    commands = {"run": cmd_run, "plot": cmd_plot, "summary": cmd_summary, "presets": cmd_presets}
+    commands = {"run": cmd_run, "plot": cmd_plot, "summary": cmd_summary, "presets": cmd_presets,
+                "serve-feedback": cmd_serve_feedback, "raters": cmd_raters}
     if command not in commands:
         print(f"error: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
         return 2
@@ -125,6 +128,42 @@ def cmd_presets(args: list[str]) -> int:
         recipe = get_recipe(name)
         table.add_row(name, recipe.summary, recipe.reference)
     Console(width=max(100, Console().width)).print(table)
+    return 0
+
+
+def cmd_serve_feedback(args: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="sealign serve-feedback",
+                                     description="Serve the rater page of a human-oracle feedback queue.")
+    parser.add_argument("--db", required=True, help="the queue file (the run's --human-db)")
+    parser.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to let other machines in (use TLS in front)")
+    parser.add_argument("--port", type=int, default=8765)
+    ns = parser.parse_args(args)
+    from sealign.server.app import serve
+
+    serve(ns.db, ns.host, ns.port)
+    return 0
+
+
+def cmd_raters(args: list[str]) -> int:
+    from sealign.server.queue import FeedbackQueue
+
+    parser = argparse.ArgumentParser(prog="sealign raters", description="Manage the raters of a feedback queue.")
+    parser.add_argument("action", choices=["add", "list", "remove"])
+    parser.add_argument("name", nargs="?")
+    parser.add_argument("--db", required=True, help="the queue file (the run's --human-db)")
+    ns = parser.parse_args(args)
+    if ns.action != "list" and not ns.name:
+        raise UserError(f"`sealign raters {ns.action}` needs a rater NAME")
+    with FeedbackQueue(ns.db) as queue:
+        if ns.action == "add":
+            token = queue.add_rater(ns.name)
+            print(f"rater {ns.name!r} added; their sign-in token (shown only now, stored hashed):\n{token}")
+        elif ns.action == "remove":
+            queue.deactivate_rater(ns.name)
+            print(f"rater {ns.name!r} can no longer sign in; their answers stay")
+        else:
+            for rater in queue.raters():
+                print(f"{rater['name']}\t{'active' if rater['active'] else 'removed'}\t{rater['answers']} answers")
     return 0
 
 

@@ -31,7 +31,7 @@ def run(config: RunConfig, log=print) -> dict:
     queries, step = 0, 0
     evaluate(parts, metrics, step, queries)
     with RunProgress(config.budget, config.name) as progress:
-        while queries < config.budget:
+        while queries < config.budget and not getattr(parts.oracle, "exhausted", False):
             prompts = parts.prompt_order.batch(step)[: config.budget - queries]
             timer = PhaseTimer()
             with timer("generate"):
@@ -39,13 +39,13 @@ def run(config: RunConfig, log=print) -> dict:
             with timer("explore"):
                 pairs = parts.explorer.select(candidates, np.random.default_rng([config.seed, step]))
             with timer("oracle"):
-                comparisons = ask(parts.oracle, candidates, pairs, step, config.name)
+                comparisons, skipped = ask(parts.oracle, candidates, pairs, step, config.name)
             feedback.append(comparisons)  # durable before the learner may see it
-            queries += len(comparisons)
+            queries += len(comparisons) + skipped  # an unanswered query is spent too
             with timer("explorer_update"):
                 explorer_metrics = parts.explorer.update(comparisons)
-            record = {"step": step, "queries": queries, **answer_stats(comparisons), **explorer_metrics,
-                      **timer.times}
+            record = {"step": step, "queries": queries, **answer_stats(comparisons), "answers/skipped": skipped,
+                      **explorer_metrics, **timer.times}
             if config.schedule == "online":
                 with timer("learn"):
                     record.update(parts.learner.step(PreferenceBatch.from_comparisons(comparisons)))
@@ -74,11 +74,13 @@ def run(config: RunConfig, log=print) -> dict:
     return summary
 
 
-def ask(oracle, candidates: list[list[Candidate]], pairs, step: int, run_id: str) -> list[Comparison]:
-    """Ask the oracle about each chosen pair; returns the answers as log records."""
+def ask(oracle, candidates: list[list[Candidate]], pairs, step: int,
+        run_id: str) -> tuple[list[Comparison], int]:
+    """Ask the oracle about each chosen pair; returns the answers as log records, and how many
+    queries got no answer (``Verdict.winner is None``: never logged, never learned from)."""
     chosen = [(group[i], group[j]) for group, pair in zip(candidates, pairs) if pair for i, j in [pair]]
     if not chosen:
-        return []
+        return [], 0
     verdicts = oracle.compare([a.prompt.text for a, _ in chosen], [a.text for a, _ in chosen],
                               [b.text for _, b in chosen])
     now = time.time()
@@ -89,7 +91,8 @@ def ask(oracle, candidates: list[list[Candidate]], pairs, step: int, run_id: str
             timestamp=now,
         )
         for (a, b), v in zip(chosen, verdicts)
-    ]
+        if v.winner is not None
+    ], sum(v.winner is None for v in verdicts)
 
 
 def answer_stats(comparisons: list[Comparison]) -> dict:

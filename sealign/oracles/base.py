@@ -10,21 +10,45 @@ from sealign.types import Winner
 
 @dataclass(frozen=True)
 class Verdict:
-    """One answer. ``prob_a`` is P(a beats b) when the oracle has it; cost is in ``cost_unit``."""
+    """One answer. ``prob_a`` is P(a beats b) when the oracle has it; cost is in ``cost_unit``.
 
-    winner: Winner
+    ``winner=None`` means the oracle could not answer (a judge that timed out or replied
+    nonsense, a rater who never answered): the loop counts such a query as spent but never
+    records it as a preference. ``reason`` says why, for metrics and logs.
+    """
+
+    winner: Winner | None
     prob_a: float | None = None
     cost: float = 1.0
     cost_unit: str = "query"
+    reason: str = ""
+
+    @property
+    def answered(self) -> bool:
+        return self.winner is not None
+
+    @classmethod
+    def abstain(cls, reason: str, cost: float = 0.0, cost_unit: str = "query") -> Verdict:
+        """No answer, with what asking still cost (a paid reply that could not be parsed costs)."""
+        return cls(winner=None, prob_a=None, cost=cost, cost_unit=cost_unit, reason=reason)
 
 
 class Oracle(Protocol):
     name: str
 
     def compare(self, prompts: list[str], responses_a: list[str], responses_b: list[str]) -> list[Verdict]:
-        """One verdict per (prompt, a, b) triple, in order."""
+        """One verdict per (prompt, a, b) triple, in order; ``Verdict.abstain`` where there is no answer."""
         ...
 
 
 def winner_from_prob(prob_a: float) -> Winner:
     return "a" if prob_a > 0.5 else "b" if prob_a < 0.5 else "tie"
+
+
+def check_lengths(prompts: list[str], responses_a: list[str], responses_b: list[str]) -> None:
+    """Refuse mismatched inputs up front: a silent zip would pair the wrong texts."""
+    if not len(prompts) == len(responses_a) == len(responses_b):
+        raise ValueError(
+            f"compare() needs equally long lists (got {len(prompts)} prompts, "
+            f"{len(responses_a)} responses a, {len(responses_b)} responses b)"
+        )

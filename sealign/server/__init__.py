@@ -1,0 +1,1 @@
+"""Human feedback: the rater queue (stdlib SQLite) and the web app that serves it (FastAPI, optional)."""

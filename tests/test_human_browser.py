@@ -1,0 +1,106 @@
+"""The human oracle end to end in headless Chromium: a rater signs in, answers with the keyboard,
+and the run's feedback log holds exactly those answers.
+
+Needs Debian's chromium (``apt-get install -y chromium``) and the ``playwright`` package, which
+drives that browser and downloads none of its own; the test is skipped, saying so, without them.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+
+import pytest
+import torch
+
+from sealign.feedback_log import FeedbackLog
+from sealign.loop import ask
+from sealign.oracles.human import HumanOracle
+from sealign.server.queue import FeedbackQueue
+from sealign.types import Candidate, Prompt
+from tests.feedback_server import LiveFeedbackServer
+
+torch.set_num_threads(1)
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+playwright = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+if not shutil.which(CHROMIUM):
+    pytest.skip("Debian chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
+
+KEYS = ["1", "2", " ", "2"]  # left, right, tie, right
+
+
+def candidate_groups(n: int) -> list[list[Candidate]]:
+    groups = []
+    for i in range(n):
+        prompt = Prompt(f"p{i}", f"post {i} : which summary is better ? <b>bold</b> tl;dr :")
+        groups.append([Candidate(prompt, [1], [10 + i, j], f"summary {j} of post {i}") for j in range(2)])
+    return groups
+
+
+@pytest.fixture
+def browser():
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+def test_rater_answers_with_the_keyboard_and_the_log_holds_exactly_those_answers(tmp_path, browser):
+    queue = FeedbackQueue(tmp_path / "queue.sqlite")
+    alice = queue.add_rater("alice")
+    bob = queue.add_rater("bob")
+    groups = candidate_groups(len(KEYS))
+    oracle = HumanOracle(tmp_path / "queue.sqlite", "browser-run", timeout=60, poll_interval=0.05)
+    result = {}
+    asking = threading.Thread(target=lambda: result.update(
+        zip(("comparisons", "skipped"), ask(oracle, groups, [(0, 1)] * len(groups), 0, "browser-run"))))
+
+    with LiveFeedbackServer(queue.path) as server:
+        page = browser.new_page()
+        page.goto(server.url)
+        page.fill("#token", "wrong-token")
+        page.press("#token", "Enter")
+        page.wait_for_selector("#message:has-text('unknown token')")
+        asking.start()
+        page.fill("#token", alice)
+        page.press("#token", "Enter")
+
+        expected, pair_ids = [], []
+        for key in KEYS:
+            page.wait_for_selector("#rate:not(.hidden)")
+            pair_ids.append(page.get_attribute("#rate", "data-pair"))
+            prompt = page.inner_text("#prompt")
+            left, right = page.inner_text("#left"), page.inner_text("#right")
+            assert "<b>bold</b>" in prompt  # model text is shown as text, never run as HTML
+            group = groups[int(prompt.split()[1])]
+            chosen = {"1": left, "2": right, " ": None}[key]
+            expected.append((group[0].prompt.id, "tie" if chosen is None else "a" if chosen == group[0].text else "b"))
+            page.keyboard.press("Space" if key == " " else key)
+            if len(expected) < len(KEYS):
+                page.wait_for_function("(p) => document.getElementById('prompt').textContent !== p", arg=prompt)
+        page.wait_for_selector("#waiting:not(.hidden)")
+        assert "alice: 4 answered" in page.inner_text("#progress")
+        asking.join(timeout=30)
+        page.screenshot(path=str(tmp_path / "rater-page.png"))
+
+        # Refusals, sent from the page itself: no token, another rater's token, a replayed answer.
+        pair_id = pair_ids[0]
+        post = """async ([token, pairId]) => (await fetch('/api/answer', {method: 'POST',
+            headers: Object.assign({'Content-Type': 'application/json'},
+                                   token ? {Authorization: 'Bearer ' + token} : {}),
+            body: JSON.stringify({pair_id: pairId, choice: 'left'})})).status"""
+        assert page.evaluate(post, [None, pair_id]) == 401
+        assert page.evaluate(post, [bob, pair_id]) == 403
+        assert page.evaluate(post, [alice, pair_id]) == 409
+
+    assert result["skipped"] == 0
+    with FeedbackLog(tmp_path / "feedback.sqlite", "browser-run") as log:
+        log.append(result["comparisons"])
+        logged = log.read()
+    assert [(c.prompt.id, c.winner) for c in logged] == expected
+    assert all(c.oracle == "human" and c.cost_unit == "rater_seconds" for c in logged)
+    queue.close()
