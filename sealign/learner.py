@@ -1,40 +1,106 @@
-"""The learner: preference-loss steps on the policy against a frozen reference, and checkpoints."""
+"""The learner: loss steps on the policy (against a frozen reference where the loss has one), and checkpoints.
+
+Two inputs: ``step(PreferenceBatch)`` for the pairwise losses of ``sealign.losses.PAIR_LOSSES`` (and
+for ``reinforce``, which turns each pair into two signed signals), and
+``reinforce_step(SignalBatch)`` for paper 003's update on (prompt, response, signal) triples,
+regularised toward an EMA anchor of the policy (``AnchorEMA``).
+"""
 
 from __future__ import annotations
 
 import inspect
 import math
 import os
+import pickle
 import random
 from pathlib import Path
 
 import numpy as np
 import torch
+from torch import Tensor
 
-from sealign.losses import LOSSES, REFERENCE_FREE, PairLogps, compute_loss
+from sealign.losses import (
+    GENERIC_HYPERPARAMETERS,
+    LOSSES,
+    NEEDS_REF_SAMPLE,
+    PAIR_LOSSES,
+    REFERENCE_FREE,
+    SIGNAL_LOSSES,
+    PairLogps,
+    compute_loss,
+    loss_names,
+)
 from sealign.policy.hf import HFPolicy
-from sealign.types import PreferenceBatch
+from sealign.types import PreferenceBatch, SignalBatch
 
 
 def loss_hyperparameters(loss_name: str, config) -> dict:
-    """The config values named by the loss function's keyword parameters."""
-    params = list(inspect.signature(LOSSES[loss_name]).parameters)[1:]
+    """The config values named by the loss function's keyword parameters (those with defaults),
+    plus ``compute_loss``'s own (``sft_weight``) for the pairwise losses."""
+    params = [p.name for p in inspect.signature(LOSSES[loss_name]).parameters.values() if p.default is not p.empty]
+    if loss_name in PAIR_LOSSES:
+        params += GENERIC_HYPERPARAMETERS
     return {p: getattr(config, p) for p in params if hasattr(config, p)}
 
 
+class AnchorEMA:
+    """Paper 003's anchor: an exponential moving average of the trainable parameters,
+
+        theta_bar <- (1 - tau) * theta_bar + tau * theta       (``update``, after each step)
+
+    and the regulariser ``weight * ||theta - theta_bar||^2`` (``penalty``) summed over all trainable
+    parameters. Parameter space (not a KL to the anchor policy) because the paper regularises the
+    *parameters* toward the anchor, and it costs no extra forward pass.
+    """
+
+    def __init__(self, model: torch.nn.Module, tau: float, weight: float):
+        if not 0 < tau <= 1:
+            raise ValueError(f"anchor tau must be in (0, 1] (got {tau})")
+        self.tau = tau
+        self.weight = weight
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.anchor = [p.detach().clone() for p in self.params]
+
+    def squared_distance(self) -> Tensor:
+        """``||theta - theta_bar||^2``, differentiable in theta."""
+        return sum(((p - a) ** 2).sum() for p, a in zip(self.params, self.anchor))
+
+    def penalty(self) -> Tensor:
+        return self.weight * self.squared_distance()
+
+    @torch.no_grad()
+    def update(self) -> None:
+        for p, a in zip(self.params, self.anchor):
+            a.lerp_(p.detach(), self.tau)
+
+    def state_dict(self) -> dict:
+        return {"tau": self.tau, "weight": self.weight, "anchor": [a.clone() for a in self.anchor]}
+
+    def load_state_dict(self, state: dict) -> None:
+        for a, saved in zip(self.anchor, state["anchor"]):
+            a.copy_(saved)
+
+
 class PreferenceLearner:
-    """AdamW on a DPO-family loss, with micro-batch gradient accumulation and norm clipping."""
+    """AdamW on a training objective, with micro-batch gradient accumulation and norm clipping.
+
+    Pairwise losses get the frozen reference's log-probs unless reference-free (SimPO); SELM and
+    XPO also get the policy's log-probs of one reference sample per pair, sampled here with the
+    reference weights when the batch does not carry them. ``reinforce`` keeps an ``AnchorEMA``.
+    """
 
     def __init__(self, policy: HFPolicy, config, reference=None):
-        if config.loss not in LOSSES:
+        if config.loss not in loss_names():
             from sealign.errors import ConfigError
 
-            raise ConfigError(f"unknown loss {config.loss!r}; choose one of: {', '.join(sorted(LOSSES))}")
+            raise ConfigError(f"unknown loss {config.loss!r}; choose one of: {', '.join(loss_names())}")
         self.policy = policy
         self.config = config
         self.loss_name = config.loss
         self.hyper = loss_hyperparameters(config.loss, config)
         self.reference = None if config.loss in REFERENCE_FREE else (reference or policy.frozen_copy())
+        self.anchor = (AnchorEMA(policy.model, config.anchor_tau, config.anchor_weight)
+                       if config.loss in SIGNAL_LOSSES else None)
         self.optimizer = torch.optim.AdamW(
             [p for p in policy.model.parameters() if p.requires_grad],
             lr=config.lr, betas=(config.adam_beta1, config.adam_beta2), weight_decay=config.weight_decay,
@@ -45,10 +111,22 @@ class PreferenceLearner:
         )
         self.steps = 0
 
+    # ------------------------------------------------------------------ pairwise losses
     def step(self, batch: PreferenceBatch) -> dict[str, float]:
         """One optimiser step on ``batch`` (split into micro-batches); returns averaged metrics."""
         if len(batch) == 0:
             return {}
+        if self.loss_name in SIGNAL_LOSSES:
+            return self.reinforce_step(SignalBatch.from_preferences(batch))
+        if self.loss_name in NEEDS_REF_SAMPLE and batch.ref_sample_ids is None:
+            batch = self.with_reference_samples(batch)
+        return self._optimise(batch, self._pair_loss)
+
+    def _pair_loss(self, part: PreferenceBatch):
+        return compute_loss(self.loss_name, self._pair_logps(part), **self.hyper)
+
+    def _optimise(self, batch, loss_of) -> dict[str, float]:
+        """Accumulate ``loss_of(micro_batch)`` over micro-batches, add the anchor penalty, clip, step."""
         self.policy.model.train()
         self.optimizer.zero_grad(set_to_none=True)
         totals: dict[str, float] = {}
@@ -56,30 +134,83 @@ class PreferenceLearner:
         for start in range(0, len(batch), micro):
             part = batch.slice(start, start + micro)
             weight = len(part) / len(batch)
-            out = compute_loss(self.loss_name, self._pair_logps(part), **self.hyper)
+            out = loss_of(part)
             (out.loss * weight).backward()
             for key, value in {"loss": out.loss.item(), **out.metrics}.items():
                 totals[key] = totals.get(key, 0.0) + value * weight
+        if self.anchor is not None:
+            penalty = self.anchor.penalty()
+            if penalty.requires_grad:
+                penalty.backward()
+            totals["anchor/penalty"] = float(penalty.detach())
+            totals["loss"] = totals.get("loss", 0.0) + float(penalty.detach())
         grad_norm = torch.nn.utils.clip_grad_norm_(self.policy.model.parameters(), self.config.grad_clip)
         self.optimizer.step()
         self.scheduler.step()
+        if self.anchor is not None:
+            self.anchor.update()
+            totals["anchor/distance"] = float(self.anchor.squared_distance().detach().sqrt())
         self.steps += 1
         self.policy.model.eval()
         totals["grad_norm"] = float(grad_norm)
         totals["lr"] = self.scheduler.get_last_lr()[0]
         return totals
 
+    def with_reference_samples(self, batch: PreferenceBatch) -> PreferenceBatch:
+        """``batch`` with one response per pair sampled from the frozen reference policy, at the
+        candidates' temperature / top-p; the randomness depends only on (seed, learner step)."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.config.seed * 1_000_003 + 500_009 + self.steps)
+            samples = self.policy.generate(
+                batch.prompt_ids, n=1, temperature=self.config.temperature, top_p=self.config.top_p,
+                max_new_tokens=self.config.max_new_tokens, model=self.reference,
+            )
+        return PreferenceBatch(batch.prompt_ids, batch.chosen_ids, batch.rejected_ids, [g[0] for g in samples])
+
+    def sync_reference(self) -> None:
+        """Set pi_ref to the current policy (SELM Algorithm 1, line 4: ``pi_ref = pi_t``)."""
+        if self.reference is not None:
+            self.reference.load_state_dict(self.policy.model.state_dict())
+
     def _pair_logps(self, part: PreferenceBatch) -> PairLogps:
+        n = len(part)
         prompts = part.prompt_ids + part.prompt_ids
         responses = part.chosen_ids + part.rejected_ids
-        n = len(part)
-        logps, lengths = self.policy.sequence_logprobs(prompts, responses)
-        ref_chosen = ref_rejected = None
+        with_sample = self.loss_name in NEEDS_REF_SAMPLE and part.ref_sample_ids is not None
+        # One policy forward over chosen, rejected (and reference samples).
+        all_prompts = prompts + (part.prompt_ids if with_sample else [])
+        all_responses = responses + (part.ref_sample_ids if with_sample else [])
+        logps, lengths = self.policy.sequence_logprobs(all_prompts, all_responses)
+        ref_chosen = ref_rejected = ref_sample = ref_sample_len = None
         if self.reference is not None:
             with torch.no_grad():
                 ref, _ = self.policy.sequence_logprobs(prompts, responses, model=self.reference)
             ref_chosen, ref_rejected = ref[:n], ref[n:]
-        return PairLogps(logps[:n], logps[n:], ref_chosen, ref_rejected, lengths[:n], lengths[n:])
+        if with_sample:
+            ref_sample, ref_sample_len = logps[2 * n:], lengths[2 * n:]
+        return PairLogps(logps[:n], logps[n:2 * n], ref_chosen, ref_rejected, lengths[:n], lengths[n:2 * n],
+                         ref_sample, ref_sample_len)
+
+    # ------------------------------------------------------------------ reinforce (paper 003)
+    def reinforce_step(self, batch: SignalBatch) -> dict[str, float]:
+        """One step of paper 003's policy update on (prompt, response, signal) triples:
+        ``-(s + nudge) * lp(y)`` averaged, plus ``anchor_weight * ||theta - theta_bar||^2``, then
+        the anchor's EMA update. Needs ``loss='reinforce'``."""
+        if self.anchor is None:
+            raise ValueError(f"reinforce_step needs loss 'reinforce' (this learner's loss is {self.loss_name!r})")
+        if len(batch) == 0:
+            return {}
+        loss_fn = SIGNAL_LOSSES[self.loss_name]
+
+        def loss_of(part: SignalBatch):
+            logps, _ = self.policy.sequence_logprobs(part.prompt_ids, part.response_ids)
+            signals = torch.tensor(part.signals, dtype=logps.dtype, device=logps.device)
+            out = loss_fn(logps, signals, **self.hyper)
+            if not torch.isfinite(out.loss):
+                raise FloatingPointError(f"{self.loss_name} loss is not finite ({out.loss.item()})")
+            return out
+
+        return self._optimise(batch, loss_of)
 
     def train_epochs(self, data: PreferenceBatch, epochs: int, batch_size: int, seed: int,
                      on_step=None) -> None:
@@ -89,10 +220,7 @@ class PreferenceLearner:
         for epoch in range(epochs):
             order = list(range(len(data)))
             order_rng.shuffle(order)
-            shuffled = PreferenceBatch(
-                [data.prompt_ids[i] for i in order], [data.chosen_ids[i] for i in order],
-                [data.rejected_ids[i] for i in order],
-            )
+            shuffled = data.select(order)
             for k in range(steps_per_epoch):
                 metrics = self.step(shuffled.slice(k * batch_size, (k + 1) * batch_size))
                 if on_step:
@@ -113,6 +241,8 @@ class PreferenceLearner:
             },
             "extra": extra or {},
         }
+        if self.anchor is not None:
+            state["anchor"] = self.anchor.state_dict()
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(path.suffix + ".tmp")
         torch.save(state, tmp)
@@ -126,11 +256,13 @@ class PreferenceLearner:
         try:
             state = torch.load(path, map_location=self.policy.device, weights_only=False)
             self.policy.model.load_state_dict(state["model"])
-        except (OSError, RuntimeError, KeyError, EOFError) as err:
+        except (OSError, RuntimeError, KeyError, EOFError, pickle.UnpicklingError) as err:
             raise UserError(f"checkpoint {path} is missing or corrupt ({str(err).splitlines()[0]})") from err
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.steps = state["steps"]
+        if self.anchor is not None and "anchor" in state:
+            self.anchor.load_state_dict(state["anchor"])
         torch.set_rng_state(state["rng"]["torch"])
         np.random.set_state(state["rng"]["numpy"])
         random.setstate(state["rng"]["python"])

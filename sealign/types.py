@@ -58,11 +58,16 @@ class Comparison:
 
 @dataclass
 class PreferenceBatch:
-    """Token ids of (prompt, chosen, rejected) triples, the learner's input. Ties are never here."""
+    """Token ids of (prompt, chosen, rejected) triples, the learner's input. Ties are never here.
+
+    ``ref_sample_ids``: optionally one response per pair sampled from the reference policy (SELM,
+    XPO); None lets the learner sample them itself when its loss needs them.
+    """
 
     prompt_ids: list[TokenIds] = field(default_factory=list)
     chosen_ids: list[TokenIds] = field(default_factory=list)
     rejected_ids: list[TokenIds] = field(default_factory=list)
+    ref_sample_ids: list[TokenIds] | None = None
 
     def __len__(self) -> int:
         return len(self.prompt_ids)
@@ -79,6 +84,41 @@ class PreferenceBatch:
         return batch
 
     def slice(self, start: int, stop: int) -> PreferenceBatch:
+        return self.select(range(start, min(stop, len(self))))
+
+    def select(self, indices) -> PreferenceBatch:
+        """The rows at ``indices``, in that order."""
+        rows = list(indices)
         return PreferenceBatch(
-            self.prompt_ids[start:stop], self.chosen_ids[start:stop], self.rejected_ids[start:stop]
+            [self.prompt_ids[i] for i in rows], [self.chosen_ids[i] for i in rows],
+            [self.rejected_ids[i] for i in rows],
+            None if self.ref_sample_ids is None else [self.ref_sample_ids[i] for i in rows],
         )
+
+
+@dataclass
+class SignalBatch:
+    """(prompt, response, reinforcement signal) triples: the input of a reinforce step (paper 003).
+
+    ``signals[i]`` is ``r(x, y) - r(x, y')`` for the ordered pair (y, y') that reinforces ``y``
+    (the affirmative nudge is added by the loss, not here).
+    """
+
+    prompt_ids: list[TokenIds] = field(default_factory=list)
+    response_ids: list[TokenIds] = field(default_factory=list)
+    signals: list[float] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.prompt_ids)
+
+    @classmethod
+    def from_preferences(cls, batch: PreferenceBatch, signal: float = 1.0) -> SignalBatch:
+        """Each pair in both orders with the label as the reward difference: (y_w, +signal) and
+        (y_l, -signal), the reward-model-free use of paper 003's update."""
+        return cls(
+            batch.prompt_ids + batch.prompt_ids, batch.chosen_ids + batch.rejected_ids,
+            [signal] * len(batch) + [-signal] * len(batch),
+        )
+
+    def slice(self, start: int, stop: int) -> SignalBatch:
+        return SignalBatch(self.prompt_ids[start:stop], self.response_ids[start:stop], self.signals[start:stop])

@@ -1,0 +1,216 @@
+"""The learner: hyper-parameter wiring, reference handling per loss, reference samples, the EMA anchor."""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import math
+
+import pytest
+import torch
+
+from sealign.config import RunConfig
+from sealign.errors import ConfigError
+from sealign.learner import AnchorEMA, PreferenceLearner, loss_hyperparameters
+from sealign.losses import LOSSES, loss_names
+from sealign.policy.hf import HFPolicy
+from sealign.types import PreferenceBatch, SignalBatch
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture
+def policy(tiny_policy) -> HFPolicy:
+    """A private copy of the session's tiny policy (learners modify their policy in place)."""
+    return HFPolicy(copy.deepcopy(tiny_policy.model), tiny_policy.tokenizer, device="cpu")
+
+
+def make_config(loss: str, **overrides) -> RunConfig:
+    values = {"loss": loss, "lr": 1e-2, "warmup_steps": 1, "micro_batch_size": 2, "max_new_tokens": 6}
+    return RunConfig(**{**values, **overrides})
+
+
+def make_batch(policy: HFPolicy) -> PreferenceBatch:
+    prompts = policy.encode_prompts(["the cat sat on the mat", "a dog ran home", "rain fell all day"])
+    chosen = policy.encode_responses(["cat sat", "dog ran home", "rain"])
+    rejected = policy.encode_responses(["the the the", "home", "fell all day long"])
+    return PreferenceBatch(prompts, chosen, rejected)
+
+
+def params(policy: HFPolicy) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in policy.model.parameters()]
+
+
+# ----------------------------------------------------------------------------- hyper-parameter wiring
+def test_every_loss_hyperparameter_is_a_config_field():
+    """A keyword with a default that no config field names would silently keep its default."""
+    fields = set(RunConfig.__dataclass_fields__)
+    for fn in LOSSES.values():
+        for p in inspect.signature(fn).parameters.values():
+            if p.default is not p.empty:
+                assert p.name in fields, f"{fn.__name__}({p.name}=...) has no config field"
+
+
+def test_hyperparameters_come_from_the_config():
+    config = make_config("dpo", beta=0.3, label_smoothing=0.1, sft_weight=0.5, alpha=0.02,
+                         gamma_beta_ratio=0.7, nudge=0.05)
+    assert loss_hyperparameters("dpo", config) == {"beta": 0.3, "label_smoothing": 0.1, "sft_weight": 0.5}
+    assert loss_hyperparameters("ipo", config) == {"beta": 0.3, "sft_weight": 0.5}
+    assert loss_hyperparameters("slic", config) == {"beta": 0.3, "sft_weight": 0.5}
+    assert loss_hyperparameters("simpo", config) == {
+        "beta": 0.3, "gamma_beta_ratio": 0.7, "label_smoothing": 0.1, "sft_weight": 0.5}
+    assert loss_hyperparameters("selm", config) == {
+        "beta": 0.3, "alpha": 0.02, "label_smoothing": 0.1, "sft_weight": 0.5}
+    assert loss_hyperparameters("xpo", config) == loss_hyperparameters("selm", config)
+    assert loss_hyperparameters("reinforce", config) == {"nudge": 0.05}
+
+
+def test_unknown_loss_lists_the_choices(policy):
+    with pytest.raises(ConfigError, match="unknown loss 'psychic'.*dpo, ipo, reinforce, selm, simpo, slic, xpo"):
+        PreferenceLearner(policy, make_config("psychic"))
+    assert loss_names() == ["dpo", "ipo", "reinforce", "selm", "simpo", "slic", "xpo"]
+
+
+# ----------------------------------------------------------------------------- one step per loss
+@pytest.mark.parametrize("loss", ["dpo", "ipo", "slic", "simpo", "selm", "xpo", "reinforce"])
+def test_each_loss_takes_a_finite_step(policy, loss):
+    learner = PreferenceLearner(policy, make_config(loss, beta=2.0 if loss == "simpo" else 0.1))
+    before = params(policy)
+    metrics = learner.step(make_batch(policy))
+    assert all(math.isfinite(v) for v in metrics.values()), metrics
+    assert any(not torch.equal(a, b) for a, b in zip(before, params(policy)))
+    assert learner.steps == 1 and not policy.model.training
+    # the first step starts at pi = pi_ref, so D = 0: the configured loss is the one computed
+    first = {"dpo": math.log(2), "ipo": (1 / (2 * 0.1)) ** 2, "slic": 1.0}
+    if loss in first:
+        assert metrics["loss"] == pytest.approx(first[loss], rel=1e-5)
+    if loss in ("selm", "xpo"):
+        assert metrics["loss/dpo"] == pytest.approx(math.log(2), rel=1e-5)
+    if loss in ("simpo", "reinforce"):
+        assert learner.reference is None  # reference-free: no copy, no forward pass
+    else:
+        assert "kl" in metrics and "rewards/accuracy" in metrics
+
+
+def test_simpo_never_runs_a_reference_forward(policy, monkeypatch):
+    learner = PreferenceLearner(policy, make_config("simpo", beta=2.0))
+    calls = []
+    original = policy.sequence_logprobs
+    monkeypatch.setattr(policy, "sequence_logprobs",
+                        lambda *a, **k: calls.append(k.get("model")) or original(*a, **k))
+    learner.step(make_batch(policy))
+    assert calls and all(model is None for model in calls)
+
+
+def test_selm_samples_from_the_frozen_reference(policy, monkeypatch):
+    learner = PreferenceLearner(policy, make_config("selm"))
+    batch = make_batch(policy)
+    learner.step(batch)  # the policy now differs from the reference
+    seen = []
+    original = policy.generate
+    monkeypatch.setattr(policy, "generate", lambda *a, **k: seen.append(k.get("model")) or original(*a, **k))
+    with_samples = learner.with_reference_samples(batch)
+    assert seen == [learner.reference]
+    assert len(with_samples.ref_sample_ids) == len(batch)
+    # the samples are the reference's: a fresh policy with the reference's weights draws the same
+    twin = HFPolicy(copy.deepcopy(learner.reference), policy.tokenizer, device="cpu")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(learner.config.seed * 1_000_003 + 500_009 + learner.steps)
+        expected = twin.generate(batch.prompt_ids, n=1, temperature=learner.config.temperature,
+                                 max_new_tokens=learner.config.max_new_tokens)
+    assert with_samples.ref_sample_ids == [g[0] for g in expected]
+    metrics = learner.step(with_samples)  # carried samples are used as they are
+    assert "logps/ref_sample" in metrics and metrics["loss/exploration"] < 0
+
+
+@pytest.mark.parametrize("loss", ["selm", "xpo"])
+def test_alpha_zero_steps_exactly_like_dpo(tiny_policy, loss):
+    def run(name: str):
+        policy = HFPolicy(copy.deepcopy(tiny_policy.model), tiny_policy.tokenizer, device="cpu")
+        learner = PreferenceLearner(policy, make_config(name, alpha=0.0))
+        batch = make_batch(policy)
+        for _ in range(2):
+            learner.step(batch)
+        return params(policy)
+
+    for a, b in zip(run("dpo"), run(loss)):  # equal up to float rounding (wider padded forward)
+        assert torch.allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_sync_reference_copies_the_policy(policy):
+    learner = PreferenceLearner(policy, make_config("selm"))
+    learner.step(make_batch(policy))
+    learner.sync_reference()
+    for p, r in zip(policy.model.parameters(), learner.reference.parameters()):
+        assert torch.equal(p, r) and not r.requires_grad
+
+
+def test_offline_epochs_keep_reference_samples_aligned(policy):
+    learner = PreferenceLearner(policy, make_config("xpo"))
+    batch = learner.with_reference_samples(make_batch(policy))
+    shuffled = batch.select([2, 0, 1])
+    assert shuffled.ref_sample_ids == [batch.ref_sample_ids[i] for i in (2, 0, 1)]
+    assert shuffled.chosen_ids == [batch.chosen_ids[i] for i in (2, 0, 1)]
+    steps = []
+    learner.train_epochs(batch, epochs=2, batch_size=2, seed=0, on_step=lambda e, k, m: steps.append((e, k)))
+    assert steps == [(0, 0), (0, 1), (1, 0), (1, 1)]
+
+
+# ----------------------------------------------------------------------------- reinforce and its anchor
+def test_anchor_ema_update_and_penalty():
+    model = torch.nn.Linear(2, 1, bias=False)
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor([[1.0, 2.0]]))
+    anchor = AnchorEMA(model, tau=0.25, weight=0.5)
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor([[3.0, -2.0]]))
+    # ||theta - theta_bar||^2 = 2^2 + 4^2 = 20; penalty = 0.5 * 20
+    assert anchor.penalty().item() == pytest.approx(10.0)
+    anchor.penalty().backward()
+    assert model.weight.grad.tolist() == [[2.0, -4.0]]  # 2 * 0.5 * (theta - theta_bar)
+    anchor.update()  # theta_bar = 0.75 * [1, 2] + 0.25 * [3, -2] = [1.5, 1.0]
+    assert anchor.anchor[0].tolist() == [[1.5, 1.0]]
+    with pytest.raises(ValueError):
+        AnchorEMA(model, tau=0.0, weight=1.0)
+
+
+def test_reinforce_step_on_signal_triples(policy):
+    learner = PreferenceLearner(policy, make_config("reinforce", anchor_tau=0.5, anchor_weight=1.0, nudge=0.1))
+    pref = make_batch(policy)
+    triples = SignalBatch(pref.prompt_ids, pref.chosen_ids, [0.8, -0.3, 0.0])
+    start = [a.clone() for a in learner.anchor.anchor]
+    metrics = learner.reinforce_step(triples)
+    assert all(math.isfinite(v) for v in metrics.values())
+    assert metrics["anchor/penalty"] == 0.0  # the anchor starts at the policy
+    # after the step the anchor moved halfway (tau = 0.5) toward the new parameters
+    for a, a0, p in zip(learner.anchor.anchor, start, learner.anchor.params):
+        assert torch.allclose(a, 0.5 * a0 + 0.5 * p.detach())
+    metrics = learner.reinforce_step(triples)
+    assert metrics["anchor/penalty"] > 0 and metrics["anchor/distance"] > 0
+
+
+def test_reinforce_from_preferences_uses_both_orders(policy):
+    pref = make_batch(policy)
+    signals = SignalBatch.from_preferences(pref)
+    assert signals.signals == [1.0, 1.0, 1.0, -1.0, -1.0, -1.0]
+    assert signals.response_ids == pref.chosen_ids + pref.rejected_ids
+    learner = PreferenceLearner(policy, make_config("reinforce"))
+    assert "reinforce/signal" in learner.step(pref)
+
+
+def test_reinforce_step_needs_the_reinforce_loss(policy):
+    learner = PreferenceLearner(policy, make_config("dpo"))
+    with pytest.raises(ValueError, match="reinforce_step needs loss 'reinforce'"):
+        learner.reinforce_step(SignalBatch([[1]], [[2]], [1.0]))
+
+
+def test_checkpoint_keeps_the_anchor(policy, tmp_path):
+    learner = PreferenceLearner(policy, make_config("reinforce", anchor_tau=0.5))
+    learner.step(make_batch(policy))
+    learner.save(tmp_path / "ckpt.pt")
+    saved = [a.clone() for a in learner.anchor.anchor]
+    learner.step(make_batch(policy))
+    learner.load(tmp_path / "ckpt.pt")
+    assert learner.steps == 1
+    for a, b in zip(learner.anchor.anchor, saved):
+        assert torch.equal(a, b)
