@@ -51,7 +51,7 @@ def resolve_config(args: list[str]):
     from sealign.config import RunConfig, apply_overrides, load_yaml
     from sealign.recipes import get_recipe
 
-    pre = argparse.ArgumentParser(add_help=False)
+    pre = ArgumentParser(prog="sealign run", add_help=False)
     pre.add_argument("--preset")
     pre.add_argument("--config")
     known, rest = pre.parse_known_args(args)
@@ -61,17 +61,76 @@ def resolve_config(args: list[str]):
     config = apply_overrides(RunConfig(), {**recipe.settings, "preset": preset}, f"preset {preset}")
     if file_settings:
         config = apply_overrides(config, file_settings, known.config)
-    config = tyro.cli(RunConfig, default=config, args=rest, prog="sealign run",
-                      description="Run one online-alignment experiment.")
+    config = one_line_errors(lambda: tyro.cli(RunConfig, default=config, args=rest, prog="sealign run",
+                                              description="Run one online-alignment experiment."))
     return config.validate()
 
 
-def cmd_run(args: list[str]) -> int:
-    from sealign.loop import run
+# >>> reliability (issue #8): every parser mistake is one UserError line (exit 2), not usage text
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that raises UserError instead of printing its usage and calling sys.exit."""
 
-    config = resolve_config(args)
+    def error(self, message: str):
+        raise UserError(f"{self.prog}: {message}; see `{self.prog} --help`")
+
+
+def one_line_errors(parse):
+    """``parse()`` (a tyro parse); its error box on stderr becomes one UserError line.
+
+    tyro draws a multi-line box and exits 2. The box is captured and condensed to its first
+    section and the flags it suggests, so every mistake reads like the others; --help still exits 0.
+    """
+    import contextlib
+    import io
+
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(captured):
+            return parse()
+    except SystemExit as exit_:
+        if not exit_.code:
+            sys.stderr.write(captured.getvalue())
+            raise
+        raise UserError(condense_tyro_error(captured.getvalue())) from None
+
+
+def condense_tyro_error(text: str) -> str:
+    """'Unrecognized options: --betta, 0.1 (did you mean --beta?); see `sealign run --help`' from tyro's box."""
+    import re
+
+    sections: list[list[str]] = [[]]
+    for raw in re.sub(r"\x1b\[[0-9;]*m", "", text).splitlines():
+        line = raw.strip().strip("│┃").strip()
+        if not line or line[0] in "╭╰┏┗":  # blank, or the box's top and bottom edges
+            continue
+        if set(line) <= set("─━-"):  # a separator between sections
+            sections.append([])
+            continue
+        sections[-1].append(line)
+    if "╭" not in text and len(sections) > 1 and len(sections[0]) == 1:
+        sections.pop(0)  # without a box (output that cannot show one) the title stands alone on top
+    first = " ".join(sections[0]).rstrip(".") or "invalid command-line flags"
+    suggested = [match.group(1) for lines in sections[1:]
+                 if lines and lines[0].startswith(("Perhaps you meant", "Arguments similar to"))
+                 for line in lines[1:] if (match := re.match(r"(--[a-z][\w-]*)", line))]
+    hint = f" (did you mean {', '.join(dict.fromkeys(suggested))}?)" if suggested else ""
+    return f"{first}{hint}; see `sealign run --help`"
+# <<< reliability
+
+
+def cmd_run(args: list[str]) -> int:
+    from sealign.loop import resume, run
+
     console = Console(stderr=True)
-    summary = run(config, log=lambda msg: console.print(f"[dim]{msg}[/dim]"))
+    log = lambda msg: console.print(f"[dim]{msg}[/dim]")  # noqa: E731
+    if "--resume" in args:
+        rest = [a for a in args if a != "--resume"]
+        if len(rest) != 1 or rest[0].startswith("-"):
+            raise UserError("--resume takes exactly one run directory and no other settings "
+                            "(the run's own config.yaml is used)")
+        summary = resume(Path(rest[0]), log=log)
+    else:
+        summary = run(resolve_config(args), log=log)
     print_summary([summary])
     print(f"\nrun directory: {summary['run_dir']}  (win-rate plot: {summary['run_dir']}/winrate.png)")
     return 0
@@ -92,7 +151,7 @@ def print_summary(summaries: list[dict]) -> None:
 def cmd_plot(args: list[str]) -> int:
     from sealign.plot import plot_runs
 
-    parser = argparse.ArgumentParser(prog="sealign plot", description="Overlay win-rate curves of runs.")
+    parser = ArgumentParser(prog="sealign plot", description="Overlay win-rate curves of runs.")
     parser.add_argument("run_dirs", nargs="+", type=Path)
     parser.add_argument("--out", type=Path, default=Path("winrate.png"))
     parser.add_argument("--log-x", action="store_true", help="log-scaled query axis (as paper 003 Fig. 1)")
@@ -105,7 +164,7 @@ def cmd_plot(args: list[str]) -> int:
 def cmd_summary(args: list[str]) -> int:
     import json
 
-    parser = argparse.ArgumentParser(prog="sealign summary", description="Summary table of finished runs.")
+    parser = ArgumentParser(prog="sealign summary", description="Summary table of finished runs.")
     parser.add_argument("run_dirs", nargs="+", type=Path)
     ns = parser.parse_args(args)
     summaries = []
@@ -132,7 +191,7 @@ def cmd_presets(args: list[str]) -> int:
 
 
 def cmd_serve_feedback(args: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="sealign serve-feedback",
+    parser = ArgumentParser(prog="sealign serve-feedback",
                                      description="Serve the rater page of a human-oracle feedback queue.")
     parser.add_argument("--db", required=True, help="the queue file (the run's --human-db)")
     parser.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to let other machines in (use TLS in front)")
@@ -147,7 +206,7 @@ def cmd_serve_feedback(args: list[str]) -> int:
 def cmd_raters(args: list[str]) -> int:
     from sealign.server.queue import FeedbackQueue
 
-    parser = argparse.ArgumentParser(prog="sealign raters", description="Manage the raters of a feedback queue.")
+    parser = ArgumentParser(prog="sealign raters", description="Manage the raters of a feedback queue.")
     parser.add_argument("action", choices=["add", "list", "remove"])
     parser.add_argument("name", nargs="?")
     parser.add_argument("--db", required=True, help="the queue file (the run's --human-db)")

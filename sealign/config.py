@@ -7,6 +7,7 @@ Flat on purpose (as in oat): every knob is one `--flag`, one YAML key and one li
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,7 +62,7 @@ class RunConfig:
     """K: MLP reward heads in the epistemic ensemble (oat: 20)."""
     explore_width: int = 128
     """Hidden width of each head (oat: 128)."""
-    explore_depth: int = 2
+    explore_depth: int = 1
     """Hidden layers of each head (0 = linear heads)."""
     explore_prior_scale: float = 1.0
     """Scale of each head's fixed random prior network (randomised prior functions); 0 = none."""
@@ -81,8 +82,8 @@ class RunConfig:
     """Feature backbone of the heads: 'policy' (frozen copy of the initial policy), 'minilm', or an AutoModel folder."""
     explore_pooling: Literal["mean", "last"] = "mean"
     """Pooling of the backbone's last hidden states over the response: 'mean' or 'last' (token)."""
-    explore_resample_tries: int = 10
-    """sea-ee: second heads tried while their best equals the first's, before the fallback."""
+    explore_resample_tries: int = 20
+    """sea-ee: second heads tried while their best equals the first's, before the fallback (oat: K)."""
     explore_fallback: Literal["random", "second-best"] = "random"
     """sea-ee: when all tried heads agree, pair y1 with a 'random' other candidate or the 'second-best'."""
     apl_prompt_fraction: float = 1.0
@@ -185,8 +186,35 @@ class RunConfig:
     eval_greedy: bool = False
     eval_temperature: float = 0.7
     """Used when eval_greedy is off."""
-    save_every: int = 0
-    """Write a checkpoint every this many steps; 0 writes one at the end only."""
+    save_every: int = 10
+    """Write a checkpoint every this many steps (and at the end); 0: at the end only. A resumed run
+    replays the logged answers after its last checkpoint, so this trades disk time for replay time."""
+
+    # >>> scale: runtime, generation backend, LoRA (issue #7; docs/scale.md)
+    runtime: Literal["local", "ray"] = "local"
+    """local: one process; ray: actors, oracles and the learner as Ray actors (needs the `ray` extra)."""
+    actors: int = 1
+    """ray: actor processes sampling candidates; a batch is split between them."""
+    oracles: int = 1
+    """ray: oracle processes answering queries; a batch of queries is split between them."""
+    staleness: int = 0
+    """ray: batches an actor may sample ahead of the learner (0 = exactly on-policy, as local; 1 = the
+    next batch is sampled while the learner steps on this one, with weights one update old)."""
+    ray_address: str = ""
+    """ray: address of an existing cluster ('auto' or HOST:PORT); empty starts a local one."""
+    policy_backend: Literal["hf", "vllm"] = "hf"
+    """Candidate generation: 'hf' (transformers, CPU or GPU) or 'vllm' (GPU, the `vllm` extra)."""
+    vllm_gpu_memory: float = 0.3
+    """vllm: fraction of the GPU's memory vLLM may take (the learner shares the GPU)."""
+    lora_r: int = 0
+    """LoRA rank (the `lora` extra); 0 trains all weights. With LoRA the reference is the base model
+    with its adapters disabled: no second copy of the weights."""
+    lora_alpha: int = 16
+    """LoRA scaling numerator: adapters are scaled by lora_alpha / lora_r."""
+    lora_dropout: float = 0.0
+    lora_targets: str = "all-linear"
+    """Modules that get adapters: 'all-linear' or a comma-separated list of module names (q_proj,v_proj)."""
+    # <<< scale
 
     extra: dict[str, str] = field(default_factory=dict)
     """Free-form settings for plug-ins (explorers, oracles, losses) not known here."""
@@ -202,6 +230,12 @@ class RunConfig:
 
     def validate(self) -> RunConfig:
         """Refuse impossible settings with a message that names the fix."""
+        # >>> reliability (issue #8): NaN fails every `x > 0` check below with a misleading message,
+        # and inf passes them, to blow up later as NaN weights or an endless wait.
+        for name in FLOAT_FIELDS:
+            if not math.isfinite(getattr(self, name)):
+                raise ConfigError(f"{name} must be a finite number (got {getattr(self, name)})")
+        # <<< reliability
         checks = [
             (self.beta > 0, f"beta must be > 0 (got {self.beta})"),
             (self.num_candidates >= 2, f"num_candidates must be >= 2 to form a pair (got {self.num_candidates})"),
@@ -223,10 +257,38 @@ class RunConfig:
             (self.num_eval_prompts >= 1, f"num_eval_prompts must be >= 1 (got {self.num_eval_prompts})"),
             (self.sft_steps >= 1, f"sft_steps must be >= 1 (got {self.sft_steps})"),
             (self.offline_epochs >= 1, f"offline_epochs must be >= 1 (got {self.offline_epochs})"),
+            # >>> scale (issue #7)
+            (self.actors >= 1, f"actors must be >= 1 (got {self.actors})"),
+            (self.oracles >= 1, f"oracles must be >= 1 (got {self.oracles})"),
+            (self.staleness >= 0, f"staleness must be >= 0 (got {self.staleness})"),
+            (self.lora_r >= 0, f"lora_r must be >= 0 (got {self.lora_r})"),
+            (0 <= self.lora_dropout < 1, f"lora_dropout must be in [0, 1) (got {self.lora_dropout})"),
+            (0 < self.vllm_gpu_memory <= 1, f"vllm_gpu_memory must be in (0, 1] (got {self.vllm_gpu_memory})"),
+            # <<< scale
+            # >>> reliability (issue #8): values that would pass here and then fail deep inside
+            # torch (AdamW, SeedSequence, set_num_threads, getattr(torch, dtype)) with a traceback
+            (0 <= self.seed < 2**63, f"seed must be in [0, 2**63) (got {self.seed})"),
+            (self.threads >= 0, f"threads must be >= 0; 0 keeps torch's default (got {self.threads})"),
+            (self.num_train_prompts >= 1, f"num_train_prompts must be >= 1 (got {self.num_train_prompts})"),
+            (self.dtype in DTYPES, f"dtype must be one of {', '.join(DTYPES)} (got {self.dtype!r})"),
+            (self.weight_decay >= 0, f"weight_decay must be >= 0 (got {self.weight_decay})"),
+            (0 <= self.adam_beta1 < 1, f"adam_beta1 must be in [0, 1) (got {self.adam_beta1})"),
+            (0 <= self.adam_beta2 < 1, f"adam_beta2 must be in [0, 1) (got {self.adam_beta2})"),
+            # clip_grad_norm_ with a negative norm flips the gradient's sign, and 0 zeroes it.
+            (self.grad_clip > 0, f"grad_clip must be > 0; a large value turns clipping off (got {self.grad_clip})"),
+            (self.warmup_steps >= 0, f"warmup_steps must be >= 0 (got {self.warmup_steps})"),
+            (self.save_every >= 0, f"save_every must be >= 0; 0 saves at the end only (got {self.save_every})"),
+            (self.eval_temperature >= 0, f"eval_temperature must be >= 0 (got {self.eval_temperature})"),
+            # <<< reliability
         ]
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
+        # >>> reliability (issue #8)
+        if getattr(self, "runtime", "local") == "local":  # a Ray cluster's GPUs need not be visible here
+            check_device(self.device)
+        check_out_dir(self.out_dir)
+        # <<< reliability
         return self
 
     def to_dict(self) -> dict:
@@ -237,11 +299,41 @@ class RunConfig:
 
 
 FIELD_NAMES = {f.name for f in dataclasses.fields(RunConfig)}
+# >>> reliability (issue #8)
+FLOAT_FIELDS = [name for name, hint in typing.get_type_hints(RunConfig).items() if hint is float]
+DTYPES = ("float32", "bfloat16", "float16", "float64")
+
+
+def check_device(device: str) -> None:
+    """'auto' or a torch device this machine has: a typo or a missing GPU is refused before any model load."""
+    if device == "auto":
+        return
+    import torch
+
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError) as err:
+        raise ConfigError(f"device {device!r} is not a torch device; use auto, cpu, cuda, cuda:N or mps") from err
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {device!r}: no CUDA GPU is visible here; use --device cpu (or auto)")
+    if parsed.type == "cuda" and (parsed.index or 0) >= torch.cuda.device_count():
+        raise ConfigError(f"device {device!r}: this machine has {torch.cuda.device_count()} GPU(s)")
+
+
+def check_out_dir(out_dir: str) -> None:
+    """The nearest existing ancestor of ``out_dir`` must be a folder, or making the run folder fails late."""
+    path = Path(out_dir).expanduser().absolute()
+    for ancestor in [path, *path.parents]:
+        if ancestor.exists():
+            if not ancestor.is_dir():
+                raise ConfigError(f"out_dir {out_dir!r}: {ancestor} is a file, not a folder; choose another --out-dir")
+            return
+# <<< reliability
 
 
 def apply_overrides(config: RunConfig, overrides: dict, source: str) -> RunConfig:
     """A copy of ``config`` with ``overrides`` applied; unknown keys and wrong types are refused."""
-    unknown = sorted(set(overrides) - FIELD_NAMES)
+    unknown = sorted({str(key) for key in overrides} - FIELD_NAMES)  # YAML keys may be ints or bools
     if unknown:
         close = [f for f in FIELD_NAMES if any(u.replace("-", "_") == f for u in unknown)]
         hint = f" (did you mean {close[0]!r}? use underscores)" if close else ""
@@ -283,7 +375,9 @@ def load_yaml(path: str) -> dict:
     if not file.is_file():
         raise ConfigError(f"config file {path!r} not found")
     try:
-        data = yaml.safe_load(file.read_text())
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"config file {path!r} is not UTF-8 text (byte {err.start}); save it as UTF-8") from err
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""

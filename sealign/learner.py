@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from sealign.faults import fault_point
 from sealign.losses import (
     GENERIC_HYPERPARAMETERS,
     LOSSES,
@@ -248,6 +249,7 @@ class PreferenceLearner:
         torch.save(state, tmp)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
+        fault_point("checkpoint", self.steps)  # a crash here leaves the previous checkpoint intact
         os.replace(tmp, path)
 
     def load(self, path: Path) -> dict:

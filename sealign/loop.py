@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from sealign.components import RunParts, assemble
-from sealign.config import RunConfig
+from sealign.config import RunConfig, apply_overrides, load_yaml
 from sealign.errors import UserError
+from sealign.faults import fault_point
 from sealign.feedback_log import FeedbackLog
 from sealign.tracking import MetricsWriter, RunProgress
 from sealign.types import Candidate, Comparison, PreferenceBatch
+
+
+@dataclass
+class LoopState:
+    """Where a run stands; saved in every checkpoint so that `--resume` continues from it."""
+
+    step: int = 0
+    queries: int = 0
+    metrics_lines: int = 0
+    elapsed_s: float = 0.0
 
 
 def run(config: RunConfig, log=print) -> dict:
@@ -21,57 +35,130 @@ def run(config: RunConfig, log=print) -> dict:
     config.validate()
     run_dir = config.run_dir
     if (run_dir / "feedback.sqlite").exists():
-        raise UserError(f"{run_dir} already holds a run; choose another --run-name or delete it")
+        raise UserError(f"{run_dir} already holds a run; continue it with --resume {run_dir}, "
+                        "or choose another --run-name")
     parts = assemble(config, log=log)
     run_dir.mkdir(parents=True, exist_ok=True)
     config.save(run_dir / "config.yaml")
+    return drive(config, parts, LoopState(), log)
+
+
+def resume(run_dir: Path, log=print) -> dict:
+    """Continue a run that stopped (killed at any point) from its last checkpoint and its log.
+
+    Answers logged after the checkpoint are replayed to the learner and explorer, never asked
+    again; the steps after them run live and, as sampling and the simulated oracle are functions
+    of (seed, step, question), they reproduce what the uninterrupted run would have done.
+    """
+    config_file = run_dir / "config.yaml"
+    if not config_file.is_file():
+        raise UserError(f"{run_dir} is not a run directory (no config.yaml); nothing to resume")
+    if (run_dir / "summary.json").exists():
+        raise UserError(f"{run_dir} already finished; start a new run instead")
+    config = apply_overrides(RunConfig(), load_yaml(str(config_file)), str(config_file)).validate()
+    if config.run_dir.resolve() != run_dir.resolve():  # the folder was moved or renamed
+        config = dataclasses.replace(config, out_dir=str(run_dir.parent), run_name=run_dir.name)
+    parts = assemble(config, log=log)
+    state = LoopState()
+    checkpoint = run_dir / "checkpoints" / "last.pt"
+    if checkpoint.exists():
+        extra = parts.learner.load(checkpoint)
+        parts.actor.sync_weights(parts.learner)  # runtime hook (issue #7): actors get the restored weights
+        state = LoopState(**extra["loop"])
+        if extra.get("explorer") is not None and hasattr(parts.explorer, "load_state_dict"):
+            parts.explorer.load_state_dict(extra["explorer"])
+    log(f"resuming {config.name} at step {state.step} ({state.queries} queries trained on)")
+    truncate_lines(run_dir / "metrics.jsonl", state.metrics_lines)
+    return drive(config, parts, state, log)
+
+
+def drive(config: RunConfig, parts: RunParts, state: LoopState, log) -> dict:
+    """The loop itself, from ``state`` to the budget."""
+    run_dir = config.run_dir
     feedback = FeedbackLog(run_dir / "feedback.sqlite", run_id=config.name)
-    metrics = MetricsWriter(run_dir / "metrics.jsonl")
-    start = time.perf_counter()
-    queries, step = 0, 0
-    evaluate(parts, metrics, step, queries)
+    metrics = MetricsWriter(run_dir / "metrics.jsonl", append=True, lines=state.metrics_lines)
+    logged = answers_by_step(feedback, since_step=state.step)  # answered, not yet learned from
+    start = time.perf_counter() - state.elapsed_s
+    if state.metrics_lines == 0:
+        evaluate(parts, metrics, state.step, state.queries)
     with RunProgress(config.budget, config.name) as progress:
-        while queries < config.budget and not getattr(parts.oracle, "exhausted", False):
-            prompts = parts.prompt_order.batch(step)[: config.budget - queries]
-            timer = PhaseTimer()
-            with timer("generate"):
-                candidates = parts.actor.sample(prompts, step)
-            with timer("explore"):
-                pairs = parts.explorer.select(candidates, np.random.default_rng([config.seed, step]))
-            with timer("oracle"):
-                comparisons, skipped = ask(parts.oracle, candidates, pairs, step, config.name)
-            feedback.append(comparisons)  # durable before the learner may see it
-            queries += len(comparisons) + skipped  # an unanswered query is spent too
+        progress.update(state.queries)
+        while state.queries < config.budget and not getattr(parts.oracle, "exhausted", False):
+            step, timer = state.step, PhaseTimer()
+            skipped = 0
+            if step in logged:  # answered before a crash: replay, never ask (or pay) twice
+                comparisons = logged.pop(step)
+            else:
+                prompts = parts.prompt_order.batch(step)[: config.budget - state.queries]
+                with timer("generate"):
+                    candidates = parts.actor.sample(prompts, step)
+                fault_point("generated", step)
+                with timer("explore"):
+                    pairs = parts.explorer.select(candidates, np.random.default_rng([config.seed, step]))
+                with timer("oracle"):
+                    comparisons, skipped = ask(parts.oracle, candidates, pairs, step, config.name)
+                fault_point("answered", step)
+                feedback.append(comparisons)  # durable before the learner may see it
+            fault_point("logged", step)
+            state.queries += len(comparisons) + skipped  # an unanswered query is spent too
             with timer("explorer_update"):
                 explorer_metrics = parts.explorer.update(comparisons)
-            record = {"step": step, "queries": queries, **answer_stats(comparisons), "answers/skipped": skipped,
-                      **explorer_metrics, **timer.times}
+            record = {"step": step, "queries": state.queries, **answer_stats(comparisons),
+                      "answers/skipped": skipped, **explorer_metrics}
             if config.schedule == "online":
                 with timer("learn"):
                     record.update(parts.learner.step(PreferenceBatch.from_comparisons(comparisons)))
-                record["time/learn"] = timer.times["time/learn"]
-            step += 1
-            metrics.write(record)
-            progress.update(queries, loss=record.get("loss"))
-            if config.schedule == "online" and step % config.eval_every == 0 and queries < config.budget:
-                progress.update(queries, win_rate=evaluate(parts, metrics, step, queries))
+                parts.actor.sync_weights(parts.learner)  # runtime hook (issue #7): actors get the update
+            fault_point("learned", step)
+            state.step += 1
+            metrics.write({**record, **timer.times})
+            progress.update(state.queries, loss=record.get("loss"))
+            if config.schedule == "online" and state.step % config.eval_every == 0 and state.queries < config.budget:
+                progress.update(state.queries, win_rate=evaluate(parts, metrics, state.step, state.queries))
+                fault_point("evaluated", step)
+            if config.save_every and state.step % config.save_every == 0:
+                save_checkpoint(parts, state, metrics, start, run_dir)
 
         if config.schedule == "offline":
             data = PreferenceBatch.from_comparisons(feedback.read())
             log(f"offline: training {config.offline_epochs} epochs on {len(data)} logged preferences")
             parts.learner.train_epochs(
                 data, config.offline_epochs, config.batch_size, config.seed,
-                on_step=lambda epoch, k, m: metrics.write({"step": step, "queries": queries, "epoch": epoch, **m}),
+                on_step=lambda epoch, k, m: metrics.write(
+                    {"step": state.step, "queries": state.queries, "epoch": epoch, **m}),
             )
-        progress.update(queries, win_rate=evaluate(parts, metrics, step, queries))
+            parts.actor.sync_weights(parts.learner)  # runtime hook (issue #7)
+        progress.update(state.queries, win_rate=evaluate(parts, metrics, state.step, state.queries))
 
-    wall = time.perf_counter() - start
-    parts.learner.save(run_dir / "checkpoints" / "last.pt", extra={"step": step, "queries": queries})
+    save_checkpoint(parts, state, metrics, start, run_dir)
     parts.policy.save(run_dir / "policy")
-    summary = summarise(config, run_dir, feedback, wall)
+    summary = summarise(config, run_dir, feedback, time.perf_counter() - start)
     feedback.close()
     metrics.close()
     return summary
+
+
+def save_checkpoint(parts: RunParts, state: LoopState, metrics: MetricsWriter, start: float, run_dir: Path) -> None:
+    state.metrics_lines = metrics.lines
+    state.elapsed_s = time.perf_counter() - start
+    explorer_state = parts.explorer.state_dict() if hasattr(parts.explorer, "state_dict") else None
+    parts.learner.save(run_dir / "checkpoints" / "last.pt",
+                       extra={"loop": dataclasses.asdict(state), "explorer": explorer_state})
+
+
+def answers_by_step(feedback: FeedbackLog, since_step: int) -> dict[int, list[Comparison]]:
+    grouped: dict[int, list[Comparison]] = {}
+    for comparison in feedback.read():
+        if comparison.step >= since_step:
+            grouped.setdefault(comparison.step, []).append(comparison)
+    return grouped
+
+
+def truncate_lines(path: Path, keep: int) -> None:
+    """Keep the first ``keep`` lines of ``path`` (records written after the checkpoint are redone)."""
+    if path.exists():
+        lines = path.read_text().splitlines(keepends=True)
+        path.write_text("".join(lines[:keep]))
 
 
 def ask(oracle, candidates: list[list[Candidate]], pairs, step: int,

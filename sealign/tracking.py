@@ -13,14 +13,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 class MetricsWriter:
     """One JSON object per line; every record carries the step and the oracle queries spent."""
 
-    def __init__(self, path: Path, append: bool = False):
+    def __init__(self, path: Path, append: bool = False, lines: int = 0):
         self.path = path
         self.file = open(path, "a" if append else "w", buffering=1)
         self.start = time.perf_counter()
+        self.lines = lines if append else 0
 
     def write(self, record: dict) -> None:
         record = {"time_s": round(time.perf_counter() - self.start, 3), **record}
         self.file.write(json.dumps(record) + "\n")
+        self.lines += 1
 
     def close(self) -> None:
         self.file.close()

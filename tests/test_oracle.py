@@ -19,7 +19,9 @@ def test_bradley_terry_probability():
 def test_sampled_answers_follow_the_bradley_terry_probability():
     oracle = BradleyTerrySimulator(length_reward, temperature=1.0, seed=0)
     n = 4000
-    verdicts = oracle.compare(["x"] * n, ["abcdefghij"] * n, [""] * n)  # r_a - r_b = 1
+    # Distinct questions: an answer is a deterministic function of (seed, question), so the
+    # statistics come from many questions, not from one question asked many times.
+    verdicts = oracle.compare([f"x{i}" for i in range(n)], ["abcdefghij"] * n, [""] * n)  # r_a - r_b = 1
     p = 1 / (1 + math.exp(-1))
     freq = sum(v.winner == "a" for v in verdicts) / n
     assert abs(freq - p) < 4 * math.sqrt(p * (1 - p) / n)
@@ -32,3 +34,16 @@ def test_seeded_and_deterministic_modes():
     assert [v.winner for v in a] == [v.winner for v in b]
     det = BradleyTerrySimulator(length_reward, temperature=1.0, deterministic=True)
     assert [v.winner for v in det.compare(["x"] * 3, ["ab", "abc", "a"], ["abc", "ab", "b"])] == ["b", "a", "tie"]
+
+
+def test_answers_do_not_depend_on_order_or_sharding():
+    """What the Ray runtime (K oracle actors) and crash/resume rely on."""
+    prompts, a, b = [f"p{i}" for i in range(40)], [f"a{i}" for i in range(40)], [f"b{i % 7}" for i in range(40)]
+    whole = [v.winner for v in BradleyTerrySimulator(length_reward, 1.0, seed=3).compare(prompts, a, b)]
+    shards = []
+    for lo, hi in [(20, 40), (0, 20)]:  # other order, other oracle objects
+        oracle = BradleyTerrySimulator(length_reward, 1.0, seed=3)
+        shards = [v.winner for v in oracle.compare(prompts[lo:hi], a[lo:hi], b[lo:hi])] + shards
+    assert shards == whole
+    other_seed = [v.winner for v in BradleyTerrySimulator(length_reward, 1.0, seed=4).compare(prompts, a, b)]
+    assert other_seed != whole
