@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-import torch
+import numpy as np
 
 from sealign.policy.hf import HFPolicy
 from sealign.types import Candidate, Prompt
+
+
+def row_seed(seed: int, step: int, row: int) -> int:
+    """The sampling seed of the ``row``-th prompt of step ``step``'s batch (64 bits, well mixed)."""
+    return int(np.random.SeedSequence([seed, step, row]).generate_state(1, np.uint64)[0])
 
 
 class Actor:
@@ -18,15 +23,19 @@ class Actor:
         self.max_new_tokens = max_new_tokens
         self.seed = seed
 
-    def sample(self, prompts: list[Prompt], step: int) -> list[list[Candidate]]:
-        """``num_candidates`` responses per prompt; the randomness depends only on (seed, step)."""
+    def sample(self, prompts: list[Prompt], step: int, first_row: int = 0) -> list[list[Candidate]]:
+        """``num_candidates`` responses per prompt.
+
+        The responses to a prompt depend only on (seed, step, its row in the step's batch):
+        ``first_row`` is the row of ``prompts[0]`` when this call samples a shard of the batch
+        (the Ray runtime), so any split of a batch over actors samples exactly the same texts.
+        """
         prompt_ids = self.policy.encode_prompts([p.text for p in prompts])
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed * 1_000_003 + step)
-            responses = self.policy.generate(
-                prompt_ids, n=self.num_candidates, temperature=self.temperature, top_p=self.top_p,
-                max_new_tokens=self.max_new_tokens,
-            )
+        responses = self.policy.generate(
+            prompt_ids, n=self.num_candidates, temperature=self.temperature, top_p=self.top_p,
+            max_new_tokens=self.max_new_tokens,
+            seeds=[row_seed(self.seed, step, first_row + i) for i in range(len(prompts))],
+        )
         return [
             [Candidate(prompt, ids, r, self.policy.decode(r)) for r in group]
             for prompt, ids, group in zip(prompts, prompt_ids, responses)

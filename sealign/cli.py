@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -17,6 +18,7 @@ commands:
   run       run one experiment (sealign run --help for every setting)
   plot      overlay the win-rate curves of run directories
   summary   print the summary table of run directories
+  compare   run several presets over seeds; one plot and one table side by side
   presets   list the named recipes
   serve-feedback  serve the web page where raters answer a human-oracle run's pairs
   raters    add / list / remove the raters of a feedback queue
@@ -29,7 +31,8 @@ def main(argv: list[str] | None = None) -> int:
         print(USAGE)
         return 0
     command, rest = argv[0], argv[1:]
-    commands = {"run": cmd_run, "plot": cmd_plot, "summary": cmd_summary, "presets": cmd_presets,
+    commands = {"run": cmd_run, "plot": cmd_plot, "summary": cmd_summary, "compare": cmd_compare,
+                "presets": cmd_presets,
                 "serve-feedback": cmd_serve_feedback, "raters": cmd_raters}
     if command not in commands:
         print(f"error: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
@@ -175,6 +178,41 @@ def cmd_summary(args: list[str]) -> int:
         summaries.append(json.loads(file.read_text()))
     print_summary(summaries)
     return 0
+
+
+def cmd_compare(args: list[str]) -> int:
+    from sealign import compare
+
+    parser = ArgumentParser(
+        prog="sealign compare",
+        description="Run presets over seeds (in parallel processes), then write comparison.md/.csv and "
+                    "winrate.png. Settings after `--` go to every run (e.g. -- --num-eval-prompts 64).")
+    parser.add_argument("--presets", required=True, help="comma-separated preset names")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--budget", type=int, help="oracle queries per run (default: each preset's)")
+    parser.add_argument("--out", type=Path, default=Path("runs/compare"))
+    parser.add_argument("--jobs", type=int, default=max(1, (os.cpu_count() or 1)),
+                        help="runs at a time (default: one per core)")
+    parser.add_argument("--log-x", action="store_true", help="log-scaled query axis (as paper 003 Fig. 1)")
+    own, _, passthrough = _split_passthrough(args)
+    ns = parser.parse_args(own)
+    if ns.seeds < 1 or ns.jobs < 1:
+        raise UserError("--seeds and --jobs must be >= 1")
+    presets = [p.strip() for p in ns.presets.split(",") if p.strip()]
+    extra = [*(["--budget", str(ns.budget)] if ns.budget else []), *passthrough]
+    console = Console(stderr=True)
+    run_dirs = compare.run_all(presets, ns.seeds, ns.out, extra, ns.jobs,
+                               log=lambda m: console.print(f"[dim]{m}[/dim]"))
+    report = compare.write_report(compare.summarise(run_dirs), ns.out, "sealign compare " + " ".join(args), ns.log_x)
+    print(report.read_text())
+    return 0
+
+
+def _split_passthrough(args: list[str]) -> tuple[list[str], str, list[str]]:
+    if "--" in args:
+        k = args.index("--")
+        return args[:k], "--", args[k + 1:]
+    return args, "", []
 
 
 def cmd_presets(args: list[str]) -> int:

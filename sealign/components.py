@@ -7,23 +7,24 @@ from pathlib import Path
 
 import torch
 
-from sealign.actor import Actor
 from sealign.config import RunConfig
-from sealign.data.prompts import PromptOrder, load_prompts
+from sealign.data.prompts import PromptOrder, check_prompt_lengths, load_prompts
 from sealign.errors import ConfigError
 from sealign.eval import WinRateEvaluator
 from sealign.exploration import REGISTRY as EXPLORERS
 from sealign.exploration import Explorer, build_explorer
 from sealign.learner import PreferenceLearner
 from sealign.oracles import Oracle, build_oracle
+from sealign.policy import load_policy
 from sealign.policy.hf import HFPolicy
+from sealign.runtime import ActorHandle, build_runtime
 from sealign.types import Prompt
 
 
 @dataclass
 class RunParts:
     policy: HFPolicy
-    actor: Actor
+    actor: ActorHandle
     explorer: Explorer
     oracle: Oracle
     learner: PreferenceLearner
@@ -58,17 +59,22 @@ def assemble(config: RunConfig, log=print) -> RunParts:
     # Cheap checks first: a typo must not cost a model load.
     train_prompts, eval_prompts = load_prompts(config)
     check_names(config)
-    oracle = build_oracle(config.oracle, config)
+    # >>> scale (issue #7): the actor, oracle and learner come from the runtime (local or Ray);
+    # the policy here is the driver's, used by the explorer and the evaluator.
+    runtime = build_runtime(config)
+    oracle = runtime.oracle()
     judge = build_oracle("ground-truth", config)
-    policy = HFPolicy.from_pretrained(resolve_policy_path(config, log), config.device, config.dtype)
+    policy_path = resolve_policy_path(config, log)
+    policy = load_policy(config, policy_path)
+    check_prompt_lengths(config, train_prompts + eval_prompts, policy)  # reliability (#8): before any query
     torch.manual_seed(config.seed)
-    learner = PreferenceLearner(policy, config)
+    learner = runtime.learner(policy, policy_path)
     explorer = build_explorer(config, policy)
     evaluator = WinRateEvaluator(
         policy, eval_prompts, judge, greedy=config.eval_greedy, temperature=config.eval_temperature,
         max_new_tokens=config.max_new_tokens, seed=config.seed, reward_fn=getattr(judge, "reward_fn", None),
     )
-    actor = Actor(policy, config.num_candidates, config.temperature, config.top_p,
-                  config.max_new_tokens, config.seed)
-    return RunParts(policy, actor, explorer, oracle, learner, evaluator,
-                    PromptOrder(train_prompts, config.batch_size, config.seed), eval_prompts)
+    prompt_order = PromptOrder(train_prompts, config.batch_size, config.seed)
+    actor = runtime.actor(policy, policy_path, prompt_order)
+    # <<< scale
+    return RunParts(policy, actor, explorer, oracle, learner, evaluator, prompt_order, eval_prompts)

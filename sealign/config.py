@@ -55,6 +55,7 @@ class RunConfig:
 
     # --- exploration -------------------------------------------------------------------------
     explorer: str = "passive"
+    """passive | sea-ee | sea-bai | uncertainty | ids | best-worst | apl (rules: docs/exploration.md)."""
     num_candidates: int = 4
     """M: responses sampled per prompt, among which the explorer picks the pair to ask about."""
     # >>> exploration: epistemic reward model and explorers (issue #4; docs/exploration.md)
@@ -140,14 +141,24 @@ class RunConfig:
     """Distinct raters asked about each pair (>1 gives inter-rater agreement; majority wins)."""
 
     # --- schedule ----------------------------------------------------------------------------
-    schedule: Literal["online", "offline"] = "online"
-    """online: learn from every batch as it is answered; offline: collect the whole budget with
-    the SFT policy first, then train on it."""
+    schedule: Literal["online", "iterative", "offline"] = "online"
+    """online: learn from every batch as it is answered; iterative: split the budget into `rounds`,
+    collect a whole round with the current policy, then train on it (RLHFlow, SELM, paper 003's
+    periodic baseline); offline: one round (the SFT policy collects everything, then trains)."""
     budget: int = 1536
     """Oracle queries to spend."""
     batch_size: int = 32
     """Prompts per step; one query per prompt."""
     offline_epochs: int = 3
+    """Epochs over a round's data (offline and iterative schedules)."""
+    rounds: int = 4
+    """iterative: number of collect-then-train rounds the budget is split into."""
+    round_data: Literal["all", "latest"] = "all"
+    """iterative: train each round on all answers so far, or on the latest round's only."""
+    round_init: Literal["last", "sft"] = "last"
+    """iterative: each round continues from the last iterate, or restarts from the SFT weights."""
+    round_reference: Literal["sft", "last"] = "sft"
+    """iterative: the DPO reference stays the SFT policy, or becomes the last iterate (SELM)."""
 
     # --- loss --------------------------------------------------------------------------------
     loss: str = "dpo"
@@ -257,6 +268,10 @@ class RunConfig:
             (self.num_eval_prompts >= 1, f"num_eval_prompts must be >= 1 (got {self.num_eval_prompts})"),
             (self.sft_steps >= 1, f"sft_steps must be >= 1 (got {self.sft_steps})"),
             (self.offline_epochs >= 1, f"offline_epochs must be >= 1 (got {self.offline_epochs})"),
+            (self.rounds >= 1, f"rounds must be >= 1 (got {self.rounds})"),
+            (self.schedule != "iterative" or self.budget // self.rounds >= self.batch_size,
+             f"each of the {self.rounds} rounds needs at least batch_size={self.batch_size} queries; "
+             "raise --budget or lower --rounds"),
             # >>> scale (issue #7)
             (self.actors >= 1, f"actors must be >= 1 (got {self.actors})"),
             (self.oracles >= 1, f"oracles must be >= 1 (got {self.oracles})"),

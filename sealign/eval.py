@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 
 import torch
@@ -42,13 +43,20 @@ class WinRateEvaluator:
         prompts = [p.text for p in self.prompts]
         verdicts = self.judge.compare(prompts, texts, self.baseline)
         score = {"a": 1.0, "tie": 0.5, "b": 0.0}
+        # A judge that cannot answer (a reward_fn gave NaN) leaves that prompt out rather than guess.
+        judged = [score[v.winner] for v in verdicts if v.winner is not None]
         metrics = {
-            "eval/win_rate": statistics.fmean(score[v.winner] for v in verdicts),
+            "eval/win_rate": statistics.fmean(judged) if judged else math.nan,
+            "eval/skipped": len(verdicts) - len(judged),
             "eval/response_words": statistics.fmean(len(t.split()) for t in texts),
         }
         if self.reward_fn is not None:
-            metrics["eval/reward"] = statistics.fmean(self.reward_fn(p, t) for p, t in zip(prompts, texts))
-            metrics["eval/baseline_reward"] = statistics.fmean(
-                self.reward_fn(p, t) for p, t in zip(prompts, self.baseline)
-            )
+            metrics["eval/reward"] = finite_mean(self.reward_fn(p, t) for p, t in zip(prompts, texts))
+            metrics["eval/baseline_reward"] = finite_mean(self.reward_fn(p, t) for p, t in zip(prompts, self.baseline))
         return metrics
+
+
+def finite_mean(values) -> float:
+    """Mean of the finite values (a flaky reward's NaN / inf / None are left out); NaN when there are none."""
+    finite = [float(v) for v in values if v is not None and math.isfinite(v)]
+    return statistics.fmean(finite) if finite else math.nan

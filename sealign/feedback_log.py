@@ -17,6 +17,7 @@ SCHEMA_VERSION = 1
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS steps (step INTEGER PRIMARY KEY, skipped INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS comparisons (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,
@@ -53,15 +54,28 @@ class FeedbackLog:
         self.run_id = run_id
         try:
             self.db = sqlite3.connect(self.path, isolation_level=None)
+        except sqlite3.Error as err:
+            raise UserError(f"feedback log {self.path} cannot be opened ({err})") from err
+        try:
+            self._open()
+        except BaseException:
+            self.db.close()  # a refused log is not held open
+            raise
+
+    def _open(self) -> None:
+        try:
+            meta = self._read_meta()
+        except sqlite3.DatabaseError as err:
+            raise UserError(f"feedback log {self.path} is not a readable SQLite database ({err})") from err
+        # Checked before anything is written: a refused log (another run's, a newer schema, some other
+        # database) is left byte-identical; no table, pragma or row is added to it.
+        self._check_meta(meta)
+        try:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")  # an answer is on disk when append returns
             self.db.executescript(_SCHEMA)
         except sqlite3.DatabaseError as err:
-            raise UserError(f"feedback log {self.path} is not a readable SQLite database ({err})") from err
-        self._check_meta()
-
-    def _check_meta(self) -> None:
-        meta = dict(self.db.execute("SELECT key, value FROM meta").fetchall())
+            raise UserError(f"feedback log {self.path} is not a writable SQLite database ({err})") from err
         if not meta:
             with self.db:
                 self.db.execute("BEGIN")
@@ -69,9 +83,24 @@ class FeedbackLog:
                     "INSERT INTO meta VALUES (?, ?)",
                     [("schema_version", str(SCHEMA_VERSION)), ("run_id", self.run_id)],
                 )
+
+    def _read_meta(self) -> dict[str, str]:
+        """The log's meta table ({} for a new, empty file); refuses a database that is not a feedback log."""
+        tables = {name for (name,) in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "meta" not in tables:
+            if tables:
+                raise UserError(f"{self.path} is a SQLite database but not a feedback log (tables: "
+                                f"{', '.join(sorted(tables))[:80]}); point to the run's feedback.sqlite")
+            return {}
+        return dict(self.db.execute("SELECT key, value FROM meta").fetchall())
+
+    def _check_meta(self, meta: dict[str, str]) -> None:
+        if not meta:
             return
-        version = int(meta.get("schema_version", 0))
-        if version > SCHEMA_VERSION:
+        version = meta.get("schema_version", "0")
+        if not version.isdigit():
+            raise UserError(f"feedback log {self.path} has an unreadable schema version {version!r}")
+        if int(version) > SCHEMA_VERSION:
             raise UserError(
                 f"feedback log {self.path} has schema v{version}, newer than this sealign (v{SCHEMA_VERSION}); "
                 "upgrade sealign to read it"
@@ -82,8 +111,12 @@ class FeedbackLog:
                 "choose a fresh --run-name or --out-dir"
             )
 
-    def append(self, comparisons: list[Comparison]) -> None:
-        """Commit ``comparisons`` in one transaction (all or none)."""
+    def append(self, comparisons: list[Comparison], step: int | None = None, skipped: int = 0) -> None:
+        """Commit ``comparisons`` in one transaction (all or none).
+
+        With ``step``, the step is also recorded as asked, with how many of its queries went
+        unanswered: a resumed run then neither asks that step again nor forgets what it spent.
+        """
         rows = [
             (
                 c.id, c.run_id, c.step, c.prompt.id, c.prompt.text, json.dumps(c.a.prompt_ids),
@@ -97,6 +130,12 @@ class FeedbackLog:
             self.db.executemany(
                 f"INSERT INTO comparisons ({_COLUMNS}) VALUES ({', '.join('?' * 17)})", rows
             )
+            if step is not None:
+                self.db.execute("INSERT INTO steps VALUES (?, ?)", (step, skipped))
+
+    def asked_steps(self) -> dict[int, int]:
+        """Steps whose queries were asked (and logged), with their unanswered counts."""
+        return dict(self.db.execute("SELECT step, skipped FROM steps").fetchall())
 
     def __len__(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM comparisons WHERE source = 'oracle'").fetchone()[0]

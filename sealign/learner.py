@@ -111,6 +111,11 @@ class PreferenceLearner:
             self.optimizer, lambda step: min(1.0, (step + 1) / warmup)
         )
         self.steps = 0
+        self.reference_moved = False  # True once pi_ref was set to an iterate: checkpoints must keep it
+        self.initial_state = (
+            {k: v.detach().clone() for k, v in policy.model.state_dict().items()}
+            if getattr(config, "round_init", "last") == "sft" else None
+        )
 
     # ------------------------------------------------------------------ pairwise losses
     def step(self, batch: PreferenceBatch) -> dict[str, float]:
@@ -172,6 +177,15 @@ class PreferenceLearner:
         """Set pi_ref to the current policy (SELM Algorithm 1, line 4: ``pi_ref = pi_t``)."""
         if self.reference is not None:
             self.reference.load_state_dict(self.policy.model.state_dict())
+            self.reference_moved = True
+
+    def restart_from_initial(self) -> None:
+        """Back to the starting weights with a fresh optimiser: RLHFlow's "train each iteration from
+        the SFT model on all data so far" (paper 002 Algorithm 2)."""
+        if self.initial_state is None:
+            raise ValueError("restart_from_initial needs round_init='sft' when the learner is built")
+        self.policy.model.load_state_dict(self.initial_state)
+        self.optimizer.state.clear()
 
     def _pair_logps(self, part: PreferenceBatch) -> PairLogps:
         n = len(part)
@@ -235,6 +249,7 @@ class PreferenceLearner:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "steps": self.steps,
+            "reference": self.reference.state_dict() if self.reference_moved else None,
             "rng": {
                 "torch": torch.get_rng_state(),
                 "numpy": np.random.get_state(),
@@ -263,6 +278,9 @@ class PreferenceLearner:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.steps = state["steps"]
+        if state.get("reference") is not None:
+            self.reference.load_state_dict(state["reference"])
+            self.reference_moved = True
         if self.anchor is not None and "anchor" in state:
             self.anchor.load_state_dict(state["anchor"])
         torch.set_rng_state(state["rng"]["torch"])

@@ -28,6 +28,8 @@ class LoopState:
     queries: int = 0
     metrics_lines: int = 0
     elapsed_s: float = 0.0
+    rounds_done: int = 0
+    round_start_step: int = 0
 
 
 def run(config: RunConfig, log=print) -> dict:
@@ -85,9 +87,8 @@ def drive(config: RunConfig, parts: RunParts, state: LoopState, log) -> dict:
         progress.update(state.queries)
         while state.queries < config.budget and not getattr(parts.oracle, "exhausted", False):
             step, timer = state.step, PhaseTimer()
-            skipped = 0
             if step in logged:  # answered before a crash: replay, never ask (or pay) twice
-                comparisons = logged.pop(step)
+                comparisons, skipped = logged.pop(step)
             else:
                 prompts = parts.prompt_order.batch(step)[: config.budget - state.queries]
                 with timer("generate"):
@@ -98,7 +99,7 @@ def drive(config: RunConfig, parts: RunParts, state: LoopState, log) -> dict:
                 with timer("oracle"):
                     comparisons, skipped = ask(parts.oracle, candidates, pairs, step, config.name)
                 fault_point("answered", step)
-                feedback.append(comparisons)  # durable before the learner may see it
+                feedback.append(comparisons, step=step, skipped=skipped)  # durable before the learner sees it
             fault_point("logged", step)
             state.queries += len(comparisons) + skipped  # an unanswered query is spent too
             with timer("explorer_update"):
@@ -116,18 +117,12 @@ def drive(config: RunConfig, parts: RunParts, state: LoopState, log) -> dict:
             if config.schedule == "online" and state.step % config.eval_every == 0 and state.queries < config.budget:
                 progress.update(state.queries, win_rate=evaluate(parts, metrics, state.step, state.queries))
                 fault_point("evaluated", step)
+            if config.schedule != "online" and state.queries >= round_target(config, state.rounds_done):
+                train_round(config, parts, feedback, metrics, state, log)
+                if state.queries < config.budget:
+                    progress.update(state.queries, win_rate=evaluate(parts, metrics, state.step, state.queries))
             if config.save_every and state.step % config.save_every == 0:
                 save_checkpoint(parts, state, metrics, start, run_dir)
-
-        if config.schedule == "offline":
-            data = PreferenceBatch.from_comparisons(feedback.read())
-            log(f"offline: training {config.offline_epochs} epochs on {len(data)} logged preferences")
-            parts.learner.train_epochs(
-                data, config.offline_epochs, config.batch_size, config.seed,
-                on_step=lambda epoch, k, m: metrics.write(
-                    {"step": state.step, "queries": state.queries, "epoch": epoch, **m}),
-            )
-            parts.actor.sync_weights(parts.learner)  # runtime hook (issue #7)
         progress.update(state.queries, win_rate=evaluate(parts, metrics, state.step, state.queries))
 
     save_checkpoint(parts, state, metrics, start, run_dir)
@@ -138,6 +133,34 @@ def drive(config: RunConfig, parts: RunParts, state: LoopState, log) -> dict:
     return summary
 
 
+def round_target(config: RunConfig, rounds_done: int) -> int:
+    """Queries after which round ``rounds_done`` trains (offline: a single round at the budget)."""
+    rounds = 1 if config.schedule == "offline" else config.rounds
+    return config.budget if rounds_done + 1 >= rounds else (rounds_done + 1) * (config.budget // rounds)
+
+
+def train_round(config: RunConfig, parts: RunParts, feedback: FeedbackLog, metrics: MetricsWriter,
+                state: LoopState, log) -> None:
+    """Collect-then-train schedules: train on the round's data, then start the next round."""
+    answers = feedback.read()
+    if config.round_data == "latest":
+        answers = [c for c in answers if c.step >= state.round_start_step]
+    data = PreferenceBatch.from_comparisons(answers)
+    if config.round_init == "sft":
+        parts.learner.restart_from_initial()
+    log(f"round {state.rounds_done + 1}: training {config.offline_epochs} epochs on {len(data)} preferences")
+    parts.learner.train_epochs(
+        data, config.offline_epochs, config.batch_size, config.seed + state.rounds_done,
+        on_step=lambda epoch, k, m: metrics.write(
+            {"step": state.step, "queries": state.queries, "round": state.rounds_done, "epoch": epoch, **m}),
+    )
+    if config.round_reference == "last":
+        parts.learner.sync_reference()
+    parts.actor.sync_weights(parts.learner)  # runtime hook (issue #7): actors sample the new policy
+    state.rounds_done += 1
+    state.round_start_step = state.step
+
+
 def save_checkpoint(parts: RunParts, state: LoopState, metrics: MetricsWriter, start: float, run_dir: Path) -> None:
     state.metrics_lines = metrics.lines
     state.elapsed_s = time.perf_counter() - start
@@ -146,11 +169,14 @@ def save_checkpoint(parts: RunParts, state: LoopState, metrics: MetricsWriter, s
                        extra={"loop": dataclasses.asdict(state), "explorer": explorer_state})
 
 
-def answers_by_step(feedback: FeedbackLog, since_step: int) -> dict[int, list[Comparison]]:
-    grouped: dict[int, list[Comparison]] = {}
-    for comparison in feedback.read():
+def answers_by_step(feedback: FeedbackLog, since_step: int) -> dict[int, tuple[list[Comparison], int]]:
+    """The logged (answers, unanswered count) of every step from ``since_step`` on."""
+    grouped: dict[int, tuple[list[Comparison], int]] = {
+        step: ([], skipped) for step, skipped in feedback.asked_steps().items() if step >= since_step
+    }
+    for comparison in feedback.read(source=None):
         if comparison.step >= since_step:
-            grouped.setdefault(comparison.step, []).append(comparison)
+            grouped.setdefault(comparison.step, ([], 0))[0].append(comparison)
     return grouped
 
 

@@ -60,3 +60,42 @@ def test_encode_responses_appends_eos(tiny_policy):
     (ids,) = tiny_policy.encode_responses(["hiking in oslo"])
     assert ids[-1] == tiny_policy.eos_id
     assert tiny_policy.decode(ids) == "hiking in oslo"
+
+
+def test_shared_prompt_scoring_matches_one_sequence_at_a_time(tiny_policy):
+    """A DPO batch holds every prompt twice (chosen, rejected): scored with one shared prompt pass,
+    in chunks of similar response lengths, the result must equal unbatched scoring."""
+    posts = summarize.make_posts(20, seed=8)
+    prompts = tiny_policy.encode_prompts([p.prompt for p in posts])
+    chosen = tiny_policy.encode_responses([f"{p.activity} in {p.place} ." for p in posts])
+    rejected = tiny_policy.encode_responses(["fun ."] * 10 + [f"with {p.companion} , a long day ." for p in posts[10:]])
+    with torch.no_grad():
+        logps, lengths = tiny_policy.sequence_logprobs(prompts + prompts, chosen + rejected)
+    assert lengths.tolist() == [len(r) for r in chosen + rejected]
+    for k in (0, 7, 19, 20, 33, 39):
+        expected = _one_token_at_a_time(tiny_policy, (prompts + prompts)[k], (chosen + rejected)[k])
+        assert abs(logps[k].item() - expected) < 1e-4
+
+
+def test_seeded_generation_does_not_depend_on_the_rest_of_the_batch(tiny_policy):
+    """What lets the Ray runtime split a batch over actors and still sample the same responses."""
+    posts = summarize.make_posts(6, seed=9)
+    prompts = tiny_policy.encode_prompts([p.prompt for p in posts])
+    seeds = [11, 22, 33, 44, 55, 66]
+    whole = tiny_policy.generate(prompts, n=3, temperature=1.0, max_new_tokens=10, seeds=seeds)
+    halves = (tiny_policy.generate(prompts[:2], n=3, temperature=1.0, max_new_tokens=10, seeds=seeds[:2])
+              + tiny_policy.generate(prompts[2:], n=3, temperature=1.0, max_new_tokens=10, seeds=seeds[2:]))
+    assert whole == halves
+    assert tiny_policy.generate(prompts[:1], n=3, temperature=1.0, max_new_tokens=10, seeds=[12]) != whole[:1]
+
+
+def test_top_p_keeps_the_nucleus():
+    from sealign.policy.hf import pick_tokens
+
+    logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]])).repeat(400, 1)
+    uniforms = torch.linspace(0, 0.999, 400, dtype=torch.float64)
+    tokens = pick_tokens(logits, 1.0, 0.75, uniforms)
+    assert set(tokens.tolist()) == {0, 1}  # 0.5 + 0.3 reaches 0.75: tokens 2 and 3 are cut
+    assert abs((tokens == 0).float().mean().item() - 0.5 / 0.8) < 0.01
+    assert set(pick_tokens(logits, 1.0, 1.0, uniforms).tolist()) == {0, 1, 2, 3}
+    assert pick_tokens(logits, 0.0, 1.0, None).tolist() == [0] * 400

@@ -1,4 +1,8 @@
-"""Explorers by name. A new explorer is one module with ``build(config)`` and one line here."""
+"""Explorers by name. A new explorer is one module with ``build(config, policy)`` and one line here.
+
+Each module also exposes its pure rule ``select_pair(rewards [K, M], rng) -> (i, j) | None``,
+which the dueling-bandit testbed (bench/bandit.py) drives directly; see docs/exploration.md.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,12 @@ from sealign.exploration.base import Explorer, Pair
 
 REGISTRY = {
     "passive": "sealign.exploration.passive",
+    "sea-ee": "sealign.exploration.sea_ee",
+    "sea-bai": "sealign.exploration.sea_bai",
+    "uncertainty": "sealign.exploration.uncertainty",
+    "apl": "sealign.exploration.apl",
+    "best-worst": "sealign.exploration.best_worst",
+    "ids": "sealign.exploration.ids",
 }
 
 
@@ -19,4 +29,11 @@ def build_explorer(config, policy=None) -> Explorer:
     return importlib.import_module(REGISTRY[config.explorer]).build(config, policy)
 
 
-__all__ = ["Explorer", "Pair", "build_explorer", "REGISTRY"]
+def pair_rule(name: str):
+    """The pure ``select_pair(rewards, rng)`` of the explorer ``name`` (defaults for its options)."""
+    if name not in REGISTRY:
+        raise ConfigError(f"unknown explorer {name!r}; choose one of: {', '.join(sorted(REGISTRY))}")
+    return importlib.import_module(REGISTRY[name]).select_pair
+
+
+__all__ = ["Explorer", "Pair", "build_explorer", "pair_rule", "REGISTRY"]

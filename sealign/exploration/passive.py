@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import numpy as np
+from torch import Tensor
 
 from sealign.exploration.base import Pair
+from sealign.exploration.rules import random_pair
 from sealign.types import Candidate, Comparison
+
+
+def select_pair(rewards: Tensor, rng: np.random.Generator) -> Pair:
+    """``rewards [K, M]`` -> a uniformly random pair; the rewards are ignored (the control)."""
+    return random_pair(rewards.shape[1], rng)
 
 
 class PassiveExplorer:
     def select(self, candidates: list[list[Candidate]], rng: np.random.Generator) -> list[Pair | None]:
-        pairs: list[Pair | None] = []
-        for group in candidates:
-            i, j = rng.choice(len(group), size=2, replace=False)
-            pairs.append((int(i), int(j)))
-        return pairs
+        return [random_pair(len(group), rng) for group in candidates]
 
     def update(self, comparisons: list[Comparison]) -> dict[str, float]:
         return {}

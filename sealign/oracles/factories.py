@@ -20,8 +20,8 @@ def load_reward_fn(spec: str) -> RewardFn:
         raise ConfigError(f"reward_fn {spec!r} must look like 'package.module:function'")
     try:
         fn = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as err:
-        raise ConfigError(f"cannot import reward_fn {spec!r}: {err}") from err
+    except Exception as err:  # the user's module: SyntaxError or any error its import raises, as one line
+        raise ConfigError(f"cannot import reward_fn {spec!r}: {type(err).__name__}: {err}") from err
     if not callable(fn):
         raise ConfigError(f"reward_fn {spec!r} is not callable")
     return fn

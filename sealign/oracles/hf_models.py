@@ -27,12 +27,13 @@ def load_model_and_tokenizer(auto_class, name_or_path: str, device: str, dtype: 
         raise ConfigError(f"--oracle-model {name_or_path!r} has no config.json; pass a folder written by "
                           "save_pretrained or a Hub model name")
     source = str(local) if looks_local else name_or_path
+    from safetensors import SafetensorError
     from transformers import AutoTokenizer
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)
         model = auto_class.from_pretrained(source, dtype=getattr(torch, dtype))
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, SafetensorError) as err:  # SafetensorError: a corrupt or truncated weights file
         raise UserError(f"cannot load {oracle} model {name_or_path!r}: {str(err).splitlines()[0]}") from err
     if tokenizer.pad_token_id is None:
         # Padding is only ever masked out, so any token will do; EOS is the usual choice.

@@ -12,6 +12,8 @@ compute), or shown in one random order (order="random", the way these models are
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -95,6 +97,9 @@ class PairwisePreferenceOracle:
             prob_a = [1.0 - p if s else p for p, s in zip(probs, swap)]
         verdicts = []
         for p, c in zip(prob_a, cost):
+            if not math.isfinite(p):  # NaN logits: "b" by default of every comparison, unless skipped
+                verdicts.append(Verdict.abstain(f"the pairwise model gave P(a > b) = {p}", float(c), "tokens"))
+                continue
             winner = winner_from_prob(p) if self.deterministic else ("a" if self.rng.random() < p else "b")
             verdicts.append(Verdict(winner, p, cost=float(c), cost_unit="tokens"))
         return verdicts

@@ -21,7 +21,7 @@ from sealign.oracles.hf_models import (
     load_model_and_tokenizer,
     pad_right,
 )
-from sealign.oracles.simulator import bradley_terry_prob
+from sealign.oracles.simulator import bradley_terry_prob, reward_problem
 
 
 class RewardModelOracle:
@@ -78,9 +78,13 @@ class RewardModelOracle:
         verdicts = []
         for prompt, a, b in zip(prompts, responses_a, responses_b):
             ia, ib = index[(prompt, a)], index[(prompt, b)]
+            cost = float(lengths[ia] + lengths[ib])
+            if problem := reward_problem(rewards[ia], rewards[ib], "the reward model"):  # NaN/inf logits
+                verdicts.append(Verdict.abstain(problem, cost, "tokens"))  # the forward passes were spent
+                continue
             prob_a = bradley_terry_prob(rewards[ia], rewards[ib], self.temperature)
             winner = winner_from_prob(prob_a) if self.deterministic else ("a" if self.rng.random() < prob_a else "b")
-            verdicts.append(Verdict(winner, prob_a, cost=float(lengths[ia] + lengths[ib]), cost_unit="tokens"))
+            verdicts.append(Verdict(winner, prob_a, cost=cost, cost_unit="tokens"))
         return verdicts
 
 

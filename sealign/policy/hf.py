@@ -6,6 +6,7 @@ import copy
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from torch import Tensor
 
 from sealign.errors import UserError
@@ -45,6 +46,11 @@ class HFPolicy:
 
         local = Path(name_or_path)
         looks_local = name_or_path.startswith((".", "/", "~")) or local.exists()
+        if looks_local and (local.expanduser() / "adapter_config.json").exists():
+            from sealign.policy.lora import load_adapter_folder  # a LoRA run's saved policy
+
+            model, tokenizer = load_adapter_folder(local.expanduser(), getattr(torch, dtype))
+            return cls(model, tokenizer, device)
         if looks_local and not (local.expanduser() / "config.json").exists():
             raise UserError(
                 f"model path {name_or_path!r} has no config.json; pass a folder written by "
@@ -55,7 +61,7 @@ class HFPolicy:
             model = AutoModelForCausalLM.from_pretrained(
                 str(local.expanduser()) if looks_local else name_or_path, dtype=getattr(torch, dtype)
             )
-        except OSError as err:
+        except (OSError, ValueError, SafetensorError) as err:  # missing files, no tokenizer, corrupt weights
             raise UserError(f"cannot load model {name_or_path!r}: {str(err).splitlines()[0]}") from err
         return cls(model, tokenizer, device)
 
@@ -89,36 +95,59 @@ class HFPolicy:
         top_p: float = 1.0,
         max_new_tokens: int = 32,
         model=None,
+        seeds: list[int] | None = None,
     ) -> list[list[TokenIds]]:
         """``n`` responses per prompt, as token ids (greedy when temperature == 0).
 
         ``model`` samples from another network sharing this tokenizer (the reference policy).
+        ``seeds`` (one per prompt) make each prompt's responses a function of its own seed only,
+        not of the other prompts in the batch: the Ray runtime shards a batch over actors and
+        still samples what one process samples. Without seeds the torch RNG is used.
         Returns a list of ``len(prompt_ids)`` lists of ``n`` responses each.
+
+        A hand-written decode loop rather than ``model.generate``: each prompt is prefilled once
+        and its KV cache shared by its ``n`` continuations, finished rows leave the batch, and
+        there is no per-step processor machinery (2-3x faster for small models on CPU).
         """
+        from transformers import DynamicCache
+
         model = self.model if model is None else model
         model.eval()
-        repeated = [p for p in prompt_ids for _ in range(n)]
-        input_ids, attention = self._left_pad(repeated)
-        greedy = temperature <= 0
-        out = model.generate(
-            input_ids=input_ids,
-            attention_mask=attention,
-            do_sample=not greedy,
-            temperature=None if greedy else temperature,
-            top_p=None if greedy else top_p,
-            top_k=None,
-            max_new_tokens=max_new_tokens,
-            pad_token_id=self.pad_id,
-            eos_token_id=self.eos_id,
-        )
-        new_tokens = out[:, input_ids.shape[1]:].tolist()
-        responses = [self._cut_at_eos(seq) for seq in new_tokens]
+        if not prompt_ids:
+            return []
+        if seeds is not None and len(seeds) != len(prompt_ids):
+            raise ValueError(f"generate() got {len(seeds)} seeds for {len(prompt_ids)} prompts")
+        rows = len(prompt_ids) * n
+        uniforms = None if temperature <= 0 else draw_uniforms(len(prompt_ids), n, max_new_tokens, seeds)
+        ids, attention = self._left_pad(prompt_ids)
+        positions = (attention.cumsum(-1) - 1).clamp(min=0)
+        cache = DynamicCache()
+        logits = model(input_ids=ids, attention_mask=attention, position_ids=positions, past_key_values=cache,
+                       use_cache=True).logits[:, -1].float()
+        if n > 1:  # the n continuations of a prompt share its prefilled cache
+            cache.batch_repeat_interleave(n)
+            logits, attention = logits.repeat_interleave(n, 0), attention.repeat_interleave(n, 0)
+            positions = positions.repeat_interleave(n, 0)
+        next_position = positions[:, -1:] + 1
+        active = torch.arange(rows, device=self.device)  # batch row -> response index
+        responses: list[TokenIds] = [[] for _ in range(rows)]
+        for t in range(max_new_tokens):
+            tokens = pick_tokens(logits, temperature, top_p, None if uniforms is None else uniforms[active.cpu(), t])
+            for r, token in zip(active.tolist(), tokens.tolist()):
+                responses[r].append(token)
+            running = tokens != self.eos_id
+            if t == max_new_tokens - 1 or not running.any():
+                break
+            if not running.all():  # finished rows leave the batch (and the cache)
+                keep = running.nonzero().squeeze(1)
+                cache.batch_select_indices(keep)
+                active, tokens = active[keep], tokens[keep]
+                attention, next_position = attention[keep], next_position[keep]
+            attention = torch.cat([attention, attention.new_ones(len(active), 1)], 1)
+            logits = model(input_ids=tokens[:, None], attention_mask=attention, position_ids=next_position,
+                           past_key_values=cache, use_cache=True).logits[:, -1].float()
+            next_position = next_position + 1
         return [responses[i * n:(i + 1) * n] for i in range(len(prompt_ids))]
-
-    def _cut_at_eos(self, seq: TokenIds) -> TokenIds:
-        if self.eos_id in seq:
-            return seq[: seq.index(self.eos_id) + 1]
-        return seq
 
     def _left_pad(self, seqs: list[TokenIds]) -> tuple[Tensor, Tensor]:
         width = max(len(s) for s in seqs)
@@ -137,9 +166,15 @@ class HFPolicy:
 
         Padding and prompt tokens are masked out. Runs with gradients when the caller has them
         enabled. ``model`` scores with another network sharing this tokenizer (the reference).
+        When prompts repeat (a DPO batch holds each prompt twice: chosen and rejected) each
+        distinct prompt is run once and its KV cache shared by its responses.
         Returns ``(logps [B], lengths [B])``.
         """
         model = model or self.model
+        unique: dict[tuple[int, ...], int] = {}
+        owner = [unique.setdefault(tuple(p), len(unique)) for p in prompt_ids]
+        if len(unique) < len(prompt_ids) and all(response_ids):
+            return self._by_length_chunks(list(unique), owner, response_ids, model)
         seqs = [p + r for p, r in zip(prompt_ids, response_ids)]
         width = max(len(s) for s in seqs)
         batch = len(seqs)
@@ -161,14 +196,120 @@ class HFPolicy:
         token_logps = token_logps * mask
         return token_logps.sum(-1), mask.sum(-1)
 
+    def _by_length_chunks(self, prompts: list[tuple[int, ...]], owner: list[int], response_ids: list[TokenIds],
+                          model, rows_per_chunk: int = 16) -> tuple[Tensor, Tensor]:
+        """Shared-prompt scoring in chunks of prompts with similar response lengths, so that short
+        responses are not padded to the longest one of the batch (most of the compute otherwise)."""
+        rows_of: dict[int, list[int]] = {}
+        for row, u in enumerate(owner):
+            rows_of.setdefault(u, []).append(row)
+        groups = sorted(rows_of.values(), key=lambda rows: max(len(response_ids[r]) for r in rows))
+        chunks: list[list[int]] = [[]]
+        for rows in groups:
+            if len(chunks[-1]) >= rows_per_chunk:
+                chunks.append([])
+            chunks[-1].extend(rows)
+        logps, lengths = [], []
+        for rows in chunks:
+            local: dict[int, int] = {}
+            chunk_owner = [local.setdefault(owner[r], len(local)) for r in rows]
+            chunk_prompts = [list(prompts[u]) for u in local]
+            lp, n = self._shared_prompt_logprobs(chunk_prompts, chunk_owner, [response_ids[r] for r in rows], model)
+            logps.append(lp)
+            lengths.append(n)
+        order = torch.tensor([r for rows in chunks for r in rows], device=self.device).argsort()
+        return torch.cat(logps)[order], torch.cat(lengths)[order]
+
+    def _shared_prompt_logprobs(self, prompts: list[TokenIds], owner: list[int], response_ids: list[TokenIds],
+                                model) -> tuple[Tensor, Tensor]:
+        """``sequence_logprobs`` with each of the U distinct prompts run once (left-padded to
+        [U, Wp]), its cache gathered for the B responses (right-padded to [B, Wr]). Gradients
+        flow through the shared cache into the prompt pass."""
+        from transformers import DynamicCache
+
+        prompt_ids, prompt_mask = self._left_pad(prompts)
+        prompt_positions = (prompt_mask.cumsum(-1) - 1).clamp(min=0)
+        cache = DynamicCache()
+        last = model(input_ids=prompt_ids, attention_mask=prompt_mask, position_ids=prompt_positions,
+                     past_key_values=cache, use_cache=True).logits[:, -1].float()  # [U, V]: predicts token 0
+        index = torch.tensor(owner, device=self.device)
+        cache.batch_select_indices(index)
+        width = max(len(r) for r in response_ids)
+        ids = torch.full((len(response_ids), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(response_ids), width), dtype=torch.bool)
+        for row, r in enumerate(response_ids):
+            ids[row, : len(r)] = torch.tensor(r)
+            mask[row, : len(r)] = True
+        ids, mask = ids.to(self.device), mask.to(self.device)
+        positions = prompt_positions[index, -1:] + 1 + torch.arange(width, device=self.device)
+        attention = torch.cat([prompt_mask[index], mask.long()], 1)
+        logits = model(input_ids=ids, attention_mask=attention, position_ids=positions, past_key_values=cache,
+                       use_cache=True).logits[:, :-1].float()
+        logits = torch.cat([last[index].unsqueeze(1), logits], 1)  # [B, Wr, V]: the logits of each response token
+        token_logps = (logits.gather(-1, ids.unsqueeze(-1)).squeeze(-1) - logits.logsumexp(-1)) * mask
+        return token_logps.sum(-1), mask.sum(-1)
+
     # ------------------------------------------------------------------ weights
+    @property
+    def is_lora(self) -> bool:
+        """True when the network is a `peft` model with LoRA adapters (see sealign/policy/lora.py)."""
+        return hasattr(self.model, "disable_adapter") and hasattr(self.model, "peft_config")
+
     def frozen_copy(self):
-        """A detached, frozen copy of the current network (the reference policy)."""
+        """A frozen view of the current network (the reference policy): a detached copy, or for a
+        LoRA policy the same network with its adapters disabled (no second copy of the weights)."""
+        if self.is_lora:
+            from sealign.policy.lora import AdapterDisabled
+
+            return AdapterDisabled(self.model)
         ref = copy.deepcopy(self.model).eval()
         for p in ref.parameters():
             p.requires_grad_(False)
         return ref
 
+    def trainable_state(self) -> dict[str, Tensor]:
+        """The weights a learner changes (all of them, or only the LoRA adapters), on the CPU:
+        what the learner publishes to the actors after each update."""
+        return {name: p.detach().to("cpu", copy=True) for name, p in self.model.named_parameters() if p.requires_grad}
+
+    @torch.no_grad()
+    def load_trainable_state(self, state: dict[str, Tensor]) -> None:
+        """Copy published weights (``trainable_state`` of an identically built policy) into place."""
+        params = dict(self.model.named_parameters())
+        missing = [name for name in state if name not in params]
+        if missing:
+            raise ValueError(f"published weights do not fit this policy (unknown: {missing[:3]})")
+        for name, value in state.items():
+            params[name].copy_(value.to(params[name].device))
+
     def save(self, path: str | Path) -> None:
+        """``save_pretrained`` of the network (for a LoRA policy: its adapters) and the tokenizer."""
         self.model.save_pretrained(path)
         self.tokenizer.save_pretrained(path)
+
+
+def draw_uniforms(num_prompts: int, n: int, max_new_tokens: int, seeds: list[int] | None) -> Tensor:
+    """Uniform numbers ``[num_prompts * n, max_new_tokens]`` (float64) that drive the sampling:
+    one generator per prompt when ``seeds`` are given, else the torch RNG."""
+    if seeds is None:
+        return torch.rand(num_prompts * n, max_new_tokens, dtype=torch.float64)
+    return torch.cat([
+        torch.rand(n, max_new_tokens, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+        for seed in seeds
+    ])
+
+
+def pick_tokens(logits: Tensor, temperature: float, top_p: float, uniforms: Tensor | None) -> Tensor:
+    """Next tokens ``[R]`` from ``logits [R, V]``: argmax at temperature 0, else inverse-CDF
+    sampling of softmax(logits / temperature) within the top-p nucleus at ``uniforms [R]``."""
+    if temperature <= 0:
+        return logits.argmax(-1)
+    probs = torch.softmax(logits.double() / temperature, -1)
+    order = None
+    if top_p < 1.0:
+        probs, order = probs.sort(-1, descending=True)
+        probs = probs * ((probs.cumsum(-1) - probs) < top_p)  # keep the smallest prefix reaching top_p
+    cdf = probs.cumsum(-1)
+    target = (uniforms.to(cdf.device) * cdf[:, -1]).unsqueeze(-1)
+    index = torch.searchsorted(cdf, target, right=True).clamp(max=probs.shape[-1] - 1)  # never a zero-prob token
+    return index.squeeze(-1) if order is None else order.gather(-1, index).squeeze(-1)

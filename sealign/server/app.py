@@ -22,7 +22,8 @@ from sealign.server.queue import FeedbackQueue, QueueError, Rater
 
 try:
     from fastapi import Depends, FastAPI, Header, HTTPException
-    from fastapi.responses import HTMLResponse
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import HTMLResponse, JSONResponse
     from pydantic import BaseModel, Field
 except ImportError as err:  # the server is an optional extra; say how to get it
     raise UserError("serve-feedback needs the server extra: pip install 'sealign[server]'") from err
@@ -54,6 +55,13 @@ def create_app(db_path: str | Path) -> FastAPI:
 
     def refuse(err: QueueError):
         raise HTTPException(err.status, str(err)) from err
+
+    @app.exception_handler(RequestValidationError)
+    async def refuse_malformed(request, err: RequestValidationError) -> JSONResponse:
+        # FastAPI's own handler echoes the input back, and answers 500 when a body is not UTF-8
+        # (found by tests/test_fuzz.py). The page shows `detail` as text, so it is one string here.
+        problems = [f"{'.'.join(map(str, e.get('loc', ())))}: {e.get('msg', 'invalid')}" for e in err.errors()]
+        return JSONResponse({"detail": "; ".join(problems) or "malformed request"}, status_code=422)
 
     # Plain `def` endpoints: FastAPI runs them in a thread pool, and SQLite calls block.
     @app.get("/", response_class=HTMLResponse)

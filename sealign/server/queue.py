@@ -14,7 +14,6 @@ answer an assigned pair exactly once. Rater tokens are random and stored only as
 from __future__ import annotations
 
 import hashlib
-import itertools
 import secrets
 import sqlite3
 import threading
@@ -53,6 +52,16 @@ CREATE TABLE IF NOT EXISTS assignments (
     answered REAL,
     PRIMARY KEY (pair_id, rater_id)
 );
+CREATE INDEX IF NOT EXISTS assignments_rater ON assignments (rater_id, choice);
+-- Counters for the progress shown on every page request, kept by each answer's own transaction:
+-- counting all answers per request made each request cost time linear in the answers ever given.
+CREATE TABLE IF NOT EXISTS answer_stats (
+    id INTEGER PRIMARY KEY CHECK (id = 0),
+    answered INTEGER NOT NULL,
+    multi_rated_pairs INTEGER NOT NULL,
+    rater_pairs INTEGER NOT NULL,  -- pairs of raters who answered the same pair
+    agreeing_pairs INTEGER NOT NULL  -- ... and gave the same answer
+);
 """
 
 SIDES = ("left", "right", "tie")
@@ -78,6 +87,16 @@ class Answer:
     seconds: float  # rater time: from the pair appearing on their screen to their answer
 
 
+def refuse_foreign_database(db: sqlite3.Connection, path: Path, table: str, what: str) -> None:
+    """Refuse a SQLite file that holds tables but not ``table``: another kind of database (a run's
+    feedback log, a judge cache) given by mistake, which opening would change by adding tables."""
+    tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if tables and table not in tables:
+        db.close()
+        raise UserError(f"{path} is a SQLite database but not {what} (it holds {', '.join(sorted(tables))[:80]}); "
+                        "check the path")
+
+
 def hash_token(token: str) -> str:
     # Tokens are 192 random bits, so a fast unsalted hash is enough: nothing to brute-force.
     return hashlib.sha256(token.encode()).hexdigest()
@@ -92,9 +111,11 @@ class FeedbackQueue:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+            refuse_foreign_database(self.db, self.path, "pairs", "a feedback queue")
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")  # an answer is on disk when the rater is told "saved"
             self.db.executescript(SCHEMA)
+            self._write(_count_existing_answers)
         except (OSError, sqlite3.DatabaseError) as err:
             raise UserError(f"feedback queue {self.path} cannot be opened as a SQLite database ({err})") from err
 
@@ -249,30 +270,46 @@ class FeedbackQueue:
             if status != "open":
                 raise QueueError(409, "this pair is closed (its run stopped waiting for it)")
             choice = "tie" if side == "tie" else "a" if (side == "left") == bool(a_left) else "b"
+            earlier = [c for (c,) in db.execute(
+                "SELECT choice FROM assignments WHERE pair_id = ? AND choice IS NOT NULL", (pair_id,))]
             db.execute("UPDATE assignments SET choice = ?, answered = ? WHERE pair_id = ? AND rater_id = ?",
                        (choice, time.time(), pair_id, rater.id))
+            db.execute("UPDATE answer_stats SET answered = answered + 1, multi_rated_pairs = multi_rated_pairs + ?, "
+                       "rater_pairs = rater_pairs + ?, agreeing_pairs = agreeing_pairs + ?",
+                       (len(earlier) == 1, len(earlier), earlier.count(choice)))
 
         self._write(record)
 
     def progress(self, rater: Rater | None = None) -> dict:
         """Counts for the page, and inter-rater agreement over pairs answered by several raters."""
         waiting = self._read("SELECT COUNT(*) FROM pairs WHERE status = 'open'")[0][0]
-        rows = self._read("SELECT pair_id, rater_id, choice FROM assignments WHERE choice IS NOT NULL")
-        by_pair: dict[str, list[str]] = {}
-        for pair_id, _, choice in rows:
-            by_pair.setdefault(pair_id, []).append(choice)
-        agree = total = 0
-        for choices in by_pair.values():
-            for x, y in itertools.combinations(choices, 2):
-                agree, total = agree + (x == y), total + 1
+        answered, multi, total, agree = self._read(
+            "SELECT answered, multi_rated_pairs, rater_pairs, agreeing_pairs FROM answer_stats")[0]
+        mine = None
+        if rater:
+            mine = self._read("SELECT COUNT(*) FROM assignments WHERE rater_id = ? AND choice IS NOT NULL",
+                              (rater.id,))[0][0]
         return {
             "waiting": waiting,
-            "answered": len(rows),
-            "mine": sum(r == rater.id for _, r, _ in rows) if rater else None,
-            "multi_rated_pairs": sum(len(c) > 1 for c in by_pair.values()),
-            # Percent agreement over all pairs of raters who answered the same pair.
+            "answered": answered,
+            "mine": mine,
+            "multi_rated_pairs": multi,
             "agreement": agree / total if total else None,
         }
+
+
+def _count_existing_answers(db: sqlite3.Connection) -> None:
+    """Fill the progress counters once, from the answers, for a queue file made before they existed."""
+    if db.execute("SELECT 1 FROM answer_stats").fetchone() is None:
+        # A pair answered n times, n_a of them 'a' (and so on), has n(n-1)/2 pairs of raters, of
+        # which n_a(n_a-1)/2 + n_b(n_b-1)/2 + n_tie(n_tie-1)/2 agree.
+        db.execute(
+            "INSERT INTO answer_stats SELECT 0, COALESCE(SUM(n), 0), COALESCE(SUM(n > 1), 0), "
+            "COALESCE(SUM(n * (n - 1) / 2), 0), "
+            "COALESCE(SUM(na * (na - 1) / 2 + nb * (nb - 1) / 2 + nt * (nt - 1) / 2), 0) FROM ("
+            "SELECT COUNT(*) AS n, SUM(choice = 'a') AS na, SUM(choice = 'b') AS nb, SUM(choice = 'tie') AS nt "
+            "FROM assignments WHERE choice IS NOT NULL GROUP BY pair_id)"
+        )
 
 
 def _chunks(items: list, size: int):

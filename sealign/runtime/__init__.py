@@ -1,0 +1,28 @@
+"""Where the loop's parts run: ``local`` (one process, the default) or ``ray`` (Ray actors).
+
+The loop never knows which: both runtimes hand it an actor, an oracle and a learner with the same
+methods (``ActorHandle``, ``Oracle``, the learner's ``step`` / ``train_epochs`` / ``save``), and
+the loop's one runtime hook, ``actor.sync_weights(learner)`` after each update, is a no-op locally.
+"""
+
+from __future__ import annotations
+
+from sealign.runtime.base import ActorHandle, Runtime
+
+
+def build_runtime(config) -> Runtime:
+    """The configured runtime; ``ray`` connects to (or starts) its cluster here, before any model load."""
+    if config.policy_backend == "vllm":
+        from sealign.policy.vllm import check_available
+
+        check_available()  # a one-line refusal before anything slow happens
+    if config.runtime == "ray":
+        from sealign.runtime.ray import RayRuntime
+
+        return RayRuntime(config)
+    from sealign.runtime.local import LocalRuntime
+
+    return LocalRuntime(config)
+
+
+__all__ = ["ActorHandle", "Runtime", "build_runtime"]

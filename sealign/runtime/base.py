@@ -1,0 +1,33 @@
+"""The interfaces a runtime provides to the loop."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from sealign.data.prompts import PromptOrder
+from sealign.oracles.base import Oracle
+from sealign.policy.hf import HFPolicy
+from sealign.types import Candidate, Prompt
+
+
+class ActorHandle(Protocol):
+    """What the loop asks of the actor(s), wherever they run."""
+
+    def sample(self, prompts: list[Prompt], step: int) -> list[list[Candidate]]:
+        """``num_candidates`` responses per prompt, from the policy as of the last ``sync_weights``."""
+        ...
+
+    def sync_weights(self, learner) -> None:
+        """Take the learner's current weights (after an update); a no-op where they share them."""
+        ...
+
+
+class Runtime(Protocol):
+    """Builds the parts that may live in other processes. The driver's ``policy`` (the one the
+    evaluator and the explorer use) is built by the caller and passed in."""
+
+    def oracle(self) -> Oracle: ...
+
+    def learner(self, policy: HFPolicy, policy_path: str): ...
+
+    def actor(self, policy: HFPolicy, policy_path: str, prompt_order: PromptOrder) -> ActorHandle: ...

@@ -1,0 +1,53 @@
+"""The default runtime: every part in this process, sharing one policy object."""
+
+from __future__ import annotations
+
+from sealign.actor import Actor
+from sealign.learner import PreferenceLearner
+from sealign.oracles import Oracle, build_oracle
+from sealign.policy.hf import HFPolicy
+from sealign.types import Candidate, Prompt
+
+
+class LocalActor:
+    """The in-process actor. With the hf backend it samples from the learner's own policy object,
+    so there is nothing to sync; a separate generation engine (vLLM) is handed the new weights."""
+
+    def __init__(self, actor: Actor, policy: HFPolicy):
+        self.actor = actor
+        self.policy = policy
+
+    def sample(self, prompts: list[Prompt], step: int) -> list[list[Candidate]]:
+        return self.actor.sample(prompts, step)
+
+    def sync_weights(self, learner) -> None:
+        if self.actor.policy is not self.policy:
+            self.actor.policy.load_trainable_state(self.policy.trainable_state())
+
+
+def generation_policy(config, policy: HFPolicy, policy_path: str):
+    """The policy the actor samples from: ``policy`` itself, or a vLLM engine over its weights."""
+    if config.policy_backend == "vllm":
+        from sealign.policy.vllm import VLLMPolicy
+
+        return VLLMPolicy(policy_path, policy, config)
+    return policy
+
+
+def make_actor(config, policy) -> Actor:
+    return Actor(policy, config.num_candidates, config.temperature, config.top_p, config.max_new_tokens,
+                 config.seed)
+
+
+class LocalRuntime:
+    def __init__(self, config):
+        self.config = config
+
+    def oracle(self) -> Oracle:
+        return build_oracle(self.config.oracle, self.config)
+
+    def learner(self, policy: HFPolicy, policy_path: str) -> PreferenceLearner:
+        return PreferenceLearner(policy, self.config)
+
+    def actor(self, policy: HFPolicy, policy_path: str, prompt_order) -> LocalActor:
+        return LocalActor(make_actor(self.config, generation_policy(self.config, policy, policy_path)), policy)

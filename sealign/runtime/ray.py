@@ -1,0 +1,278 @@
+"""The Ray runtime: the same Actor, Oracle and Learner objects, each in its own Ray actor process.
+
+    sealign run --runtime ray --actors 2 --oracles 2 [--staleness 1] [--ray-address auto]
+
+Processes (all built from the run's config, so they hold identical copies of everything):
+
+- ``--actors N`` actor workers, each an ``Actor`` over its own copy of the policy. A batch of
+  prompts is split into N contiguous shards; the sampling seed of a prompt depends on its row in
+  the whole batch (``Actor.sample(first_row=...)``), so any N samples the very same texts.
+- ``--oracles K`` oracle workers; a batch of queries is split into K shards. Their answers must
+  not depend on the order questions arrive in (the BT simulator hashes each question).
+- one learner worker, a ``PreferenceLearner`` over the policy being trained.
+
+The driver (this process) keeps the loop, the feedback log, the explorer and the evaluator, and a
+copy of the policy for the last two.
+
+Weights. After each update the learner returns its trainable weights (all, or only the LoRA
+adapters) as one object in Ray's object store; every actor worker loads it from there, and so
+does the driver's copy. That is a copy through shared memory on one machine and over the network
+between machines: right for CPUs and small models. On GPUs, broadcast the weights over NCCL
+instead (a ``torch.distributed`` group spanning the learner and the actors, the learner calling
+``broadcast`` for each tensor) so that they go GPU to GPU; see docs/scale.md.
+
+Staleness. With ``--staleness 0`` each batch is sampled after the previous update reached the
+actors: the answers log is exactly the local runtime's for the same seed. With ``--staleness S``
+the actors sample up to S batches ahead, with weights up to S updates old, so sampling batch t+1
+overlaps the oracle and the learner's step on batch t.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+
+from sealign.errors import UserError
+from sealign.oracles.base import Oracle, Verdict, check_lengths
+from sealign.types import Candidate, Prompt
+
+
+def import_ray():
+    try:
+        import ray
+    except ImportError as err:
+        raise UserError("--runtime ray needs the ray extra: pip install 'sealign[ray]'") from err
+    return ray
+
+
+def connect(config):
+    """Attach to ``config.ray_address``, or start a local cluster (2 CPUs, no dashboard)."""
+    ray = import_ray()
+    if ray.is_initialized():  # a second run in the same process reuses the cluster
+        return ray
+    try:
+        if config.ray_address:
+            ray.init(address=config.ray_address, logging_level=logging.WARNING)
+        else:
+            ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING)
+    except (ConnectionError, RuntimeError, ValueError) as err:
+        where = config.ray_address or "a local cluster"
+        raise UserError(f"cannot start Ray on {where}: {str(err).splitlines()[0]}") from err
+    return ray
+
+
+def fetch(refs):
+    """``ray.get`` that turns a worker's ``UserError`` back into one line for the CLI."""
+    ray = import_ray()
+    try:
+        return ray.get(refs)
+    except ray.exceptions.RayTaskError as err:
+        cause = err.cause if hasattr(err, "cause") else None
+        if isinstance(cause, UserError):
+            raise UserError(str(cause)) from None
+        raise
+
+
+def shard_bounds(n: int, shards: int) -> list[tuple[int, int]]:
+    """Contiguous, near-equal ``[lo, hi)`` ranges covering ``range(n)``; empty ones dropped."""
+    cuts = [round(k * n / shards) for k in range(shards + 1)]
+    return [(lo, hi) for lo, hi in zip(cuts, cuts[1:]) if hi > lo]
+
+
+# ---------------------------------------------------------------------------------- workers
+# Plain classes, turned into Ray actors with ``ray.remote`` at run time (importing this module
+# does not need Ray). Each builds its part from the config exactly as the local runtime does.
+
+def _threads(config) -> None:
+    import torch
+
+    torch.set_num_threads(config.threads or 1)  # Ray gives each worker one thread unless told
+
+
+class ActorWorker:
+    def __init__(self, config, policy_path: str):
+        from sealign.policy import load_policy
+        from sealign.runtime.local import generation_policy, make_actor
+
+        _threads(config)
+        self.policy = load_policy(config, policy_path)
+        self.actor = make_actor(config, generation_policy(config, self.policy, policy_path))
+
+    def ready(self) -> bool:
+        return True
+
+    def sample(self, prompts: list[Prompt], step: int, first_row: int) -> list[list[Candidate]]:
+        return self.actor.sample(prompts, step, first_row)
+
+    def load_weights(self, state: dict) -> None:
+        self.actor.policy.load_trainable_state(state)
+
+
+class OracleWorker:
+    def __init__(self, config):
+        from sealign.oracles import build_oracle
+
+        _threads(config)
+        # The cost cap is kept by the driver over all K workers (CostBudget around the proxy).
+        self.oracle = build_oracle(config.oracle, dataclasses.replace(config, oracle_max_cost=0.0))
+
+    def name(self) -> str:
+        return self.oracle.name
+
+    def compare(self, prompts: list[str], responses_a: list[str], responses_b: list[str]) -> list[Verdict]:
+        return self.oracle.compare(prompts, responses_a, responses_b)
+
+
+class LearnerWorker:
+    def __init__(self, config, policy_path: str):
+        import torch
+
+        from sealign.learner import PreferenceLearner
+        from sealign.policy import load_policy
+
+        _threads(config)
+        self.policy = load_policy(config, policy_path)
+        torch.manual_seed(config.seed)  # as the local runtime does before building its learner
+        self.learner = PreferenceLearner(self.policy, config)
+
+    def ready(self) -> bool:
+        return True
+
+    def step(self, batch) -> dict:
+        return self.learner.step(batch)
+
+    def weights(self) -> dict:
+        return self.policy.trainable_state()
+
+    def train_epochs(self, data, epochs: int, batch_size: int, seed: int) -> list[tuple[int, int, dict]]:
+        records: list[tuple[int, int, dict]] = []
+        self.learner.train_epochs(data, epochs, batch_size, seed,
+                                  on_step=lambda epoch, k, m: records.append((epoch, k, m)))
+        return records
+
+    def call(self, method: str, *args, **kwargs):
+        return getattr(self.learner, method)(*args, **kwargs)
+
+
+# ---------------------------------------------------------------------------------- proxies
+# What the loop holds: the same methods as the local parts, each a remote call underneath.
+
+@dataclass
+class _Prefetch:
+    prompts: list[Prompt]
+    futures: list
+
+
+class RayActorPool:
+    """``ActorHandle`` over N actor workers (see the module docstring for shards and staleness)."""
+
+    def __init__(self, handles: list, driver_policy, prompt_order, staleness: int):
+        self.handles = handles
+        self.driver_policy = driver_policy
+        self.prompt_order = prompt_order
+        self.staleness = staleness
+        self.ahead: dict[int, _Prefetch] = {}
+
+    def _launch(self, prompts: list[Prompt], step: int) -> list:
+        return [self.handles[k].sample.remote(prompts[lo:hi], step, lo)
+                for k, (lo, hi) in enumerate(shard_bounds(len(prompts), len(self.handles)))]
+
+    def sample(self, prompts: list[Prompt], step: int) -> list[list[Candidate]]:
+        ready = self.ahead.pop(step, None)
+        for old in [s for s in self.ahead if s < step]:
+            del self.ahead[old]
+        if ready is not None and ready.prompts[: len(prompts)] == prompts:
+            futures = ready.futures  # sampled ahead; a prompt's samples do not depend on the batch's tail
+        else:
+            futures = self._launch(prompts, step)
+        for later in range(step + 1, step + 1 + self.staleness):  # queued before the next weights arrive
+            if later not in self.ahead:
+                batch = self.prompt_order.batch(later)
+                self.ahead[later] = _Prefetch(batch, self._launch(batch, later))
+        candidates = [group for shard in fetch(futures) for group in shard]
+        return candidates[: len(prompts)]
+
+    def sync_weights(self, learner) -> None:
+        weights = learner.publish()  # an object-store reference: fetched by each worker, copied once
+        for handle in self.handles:
+            handle.load_weights.remote(weights)  # runs after the worker's earlier calls (Ray keeps order)
+        self.driver_policy.load_trainable_state(fetch(weights))
+
+
+class RayOracles:
+    """``Oracle`` over K oracle workers; a batch of queries is split between them."""
+
+    def __init__(self, handles: list):
+        self.handles = handles
+        self.name = fetch(handles[0].name.remote())
+
+    def compare(self, prompts: list[str], responses_a: list[str], responses_b: list[str]) -> list[Verdict]:
+        check_lengths(prompts, responses_a, responses_b)
+        futures = [self.handles[k].compare.remote(prompts[lo:hi], responses_a[lo:hi], responses_b[lo:hi])
+                   for k, (lo, hi) in enumerate(shard_bounds(len(prompts), len(self.handles)))]
+        return [v for shard in fetch(futures) for v in shard]
+
+
+class RayLearner:
+    """The learner's methods, run by the learner worker."""
+
+    def __init__(self, handle):
+        self.handle = handle
+
+    def step(self, batch) -> dict:
+        return fetch(self.handle.step.remote(batch))
+
+    def publish(self):
+        """A reference to the current trainable weights in the object store (not fetched here)."""
+        return self.handle.weights.remote()
+
+    def train_epochs(self, data, epochs: int, batch_size: int, seed: int, on_step=None) -> None:
+        for epoch, k, metrics in fetch(self.handle.train_epochs.remote(data, epochs, batch_size, seed)):
+            if on_step:  # replayed after the fact: the callback lives in this process
+                on_step(epoch, k, metrics)
+
+    def save(self, path, extra: dict | None = None) -> None:
+        fetch(self.handle.call.remote("save", path, extra))
+
+    def __getattr__(self, method: str):
+        if method.startswith("_") or method == "handle":
+            raise AttributeError(method)
+        return lambda *args, **kwargs: fetch(self.handle.call.remote(method, *args, **kwargs))
+
+
+# ---------------------------------------------------------------------------------- runtime
+class RayRuntime:
+    """Starts (or attaches to) the cluster and the workers; hands the loop the proxies."""
+
+    def __init__(self, config):
+        self.config = config
+        self.ray = connect(config)
+        # A GPU per learner and actor worker when the cluster has GPUs and the run may use them.
+        has_gpus = self.ray.cluster_resources().get("GPU", 0) > 0
+        self.gpus = 1 if config.device.startswith("cuda") or (config.device == "auto" and has_gpus) else 0
+
+    def _remote(self, cls, gpus: int = 0):
+        # num_cpus=0: the workers take turns on the cores (overlap is the point), so Ray must not
+        # refuse to place N + K + 1 of them on a 2-CPU machine.
+        return self.ray.remote(num_cpus=0, num_gpus=gpus)(cls)
+
+    def oracle(self) -> Oracle:
+        remote = self._remote(OracleWorker)
+        oracle: Oracle = RayOracles([remote.remote(self.config) for _ in range(self.config.oracles)])
+        if self.config.oracle_max_cost > 0:
+            from sealign.oracles.budget import CostBudget
+
+            oracle = CostBudget(oracle, self.config.oracle_max_cost)
+        return oracle
+
+    def learner(self, policy, policy_path: str) -> RayLearner:
+        handle = self._remote(LearnerWorker, self.gpus).remote(self.config, policy_path)
+        fetch(handle.ready.remote())  # surface a load error here, not at the first step
+        return RayLearner(handle)
+
+    def actor(self, policy, policy_path: str, prompt_order) -> RayActorPool:
+        remote = self._remote(ActorWorker, self.gpus)
+        handles = [remote.remote(self.config, policy_path) for _ in range(self.config.actors)]
+        fetch([h.ready.remote() for h in handles])
+        return RayActorPool(handles, policy, prompt_order, self.config.staleness)
