@@ -231,7 +231,7 @@ def plot(all_curves: dict[str, dict[str, list[dict]]], explorers: list[str], pat
     axes[0, 0].legend(fontsize=8)
     fig.suptitle("Dueling-bandit testbed (mean over seeds, band = 95% normal CI of the mean)")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=80)
     plt.close(fig)
 
 
@@ -244,6 +244,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--explorers", nargs="+", default=EXPLORERS)
     parser.add_argument("--steps", type=int, default=Spec.steps, help="ensemble Adam steps per round")
     parser.add_argument("--heads", type=int, default=Spec.heads)
+    parser.add_argument("--depth", type=int, default=Spec.depth, help="hidden layers per head (0 = linear)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
@@ -253,7 +254,8 @@ def main(argv: list[str] | None = None) -> None:
     all_curves, sections = {}, []
     for arms in args.arms:
         for kind in args.rewards:
-            spec = Spec(reward=kind, arms=arms, budget=args.budget, steps=args.steps, heads=args.heads)
+            spec = Spec(reward=kind, arms=arms, budget=args.budget, steps=args.steps, heads=args.heads,
+                        depth=args.depth)
             curves = {e: [run(spec, e, seed) for seed in range(args.seeds)] for e in explorers}
             title = f"{kind} reward, M={arms}"
             all_curves[title] = curves

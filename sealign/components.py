@@ -14,6 +14,7 @@ from sealign.eval import WinRateEvaluator
 from sealign.exploration import REGISTRY as EXPLORERS
 from sealign.exploration import Explorer, build_explorer
 from sealign.learner import PreferenceLearner
+from sealign.model_labels import require_reward_model
 from sealign.oracles import Oracle, build_oracle
 from sealign.policy import load_policy
 from sealign.policy.hf import HFPolicy
@@ -70,9 +71,14 @@ def assemble(config: RunConfig, log=print) -> RunParts:
     torch.manual_seed(config.seed)
     learner = runtime.learner(policy, policy_path)
     explorer = build_explorer(config, policy)
+    for wanted, what in [(config.erm_sync > 0, "--erm-sync"), (config.policy_signal == "reward-model",
+                         "--policy-signal reward-model"), (config.eval_best_of_n > 1, "--eval-best-of-n")]:
+        if wanted:
+            require_reward_model(explorer, what)
     evaluator = WinRateEvaluator(
         policy, eval_prompts, judge, greedy=config.eval_greedy, temperature=config.eval_temperature,
         max_new_tokens=config.max_new_tokens, seed=config.seed, reward_fn=getattr(judge, "reward_fn", None),
+        best_of_n=config.eval_best_of_n, reranker=explorer, bon_temperature=config.temperature,
     )
     prompt_order = PromptOrder(train_prompts, config.batch_size, config.seed)
     actor = runtime.actor(policy, policy_path, prompt_order)

@@ -55,7 +55,7 @@ class RunConfig:
 
     # --- exploration -------------------------------------------------------------------------
     explorer: str = "passive"
-    """passive | sea-ee | sea-bai | uncertainty | ids | best-worst | apl (rules: docs/exploration.md)."""
+    """passive | ensemble-passive | sea-ee | sea-bai | uncertainty | ids | best-worst | apl (docs/exploration.md)."""
     num_candidates: int = 4
     """M: responses sampled per prompt, among which the explorer picks the pair to ask about."""
     # >>> exploration: epistemic reward model and explorers (issue #4; docs/exploration.md)
@@ -90,6 +90,22 @@ class RunConfig:
     apl_prompt_fraction: float = 1.0
     """apl: share of each batch's prompts queried, those of highest predictive entropy (1 = all)."""
     # <<< exploration
+
+    # --- what learns from what (paper 000 Table 1; paper 003 sec. 4.3.3) ---------------------
+    learn_policy: bool = True
+    """Off: the policy never changes; only the explorer's reward model learns (Table 1 row 7)."""
+    erm_sync: float = 0.0
+    """SEA's mixed preference learning: this fraction of the policy's training pairs is labelled by
+    the epistemic reward model instead of the oracle (oat caps it at 0.3); 0 = off."""
+    erm_burn_in: int = 5
+    """Steps before reward-model labels join the policy's data."""
+    policy_signal: Literal["preference", "reward-model"] = "preference"
+    """preference: the loss learns from the oracle's (and ERM-sync) pairs; reward-model: reinforce
+    signals from the reward model on the query pair and the (highest, lowest) pair (paper 003)."""
+    eval_best_of_n: int = 0
+    """Evaluate BoN(policy, R): the best of N samples by the reward model's mean; 0 = the policy."""
+    variant: int = 0
+    """Preset variant (sea: the rows 1-7 of paper 000 Table 1); 0 = the preset's default."""
 
     # --- oracle ------------------------------------------------------------------------------
     oracle: str = "bt-simulator"
@@ -269,6 +285,11 @@ class RunConfig:
             (self.sft_steps >= 1, f"sft_steps must be >= 1 (got {self.sft_steps})"),
             (self.offline_epochs >= 1, f"offline_epochs must be >= 1 (got {self.offline_epochs})"),
             (self.rounds >= 1, f"rounds must be >= 1 (got {self.rounds})"),
+            (0 <= self.erm_sync < 1, f"erm_sync must be in [0, 1) (got {self.erm_sync})"),
+            (self.erm_burn_in >= 0, f"erm_burn_in must be >= 0 (got {self.erm_burn_in})"),
+            (self.eval_best_of_n >= 0, f"eval_best_of_n must be >= 0 (got {self.eval_best_of_n})"),
+            (self.policy_signal != "reward-model" or self.loss == "reinforce",
+             "policy_signal 'reward-model' needs --loss reinforce (paper 003's update)"),
             (self.schedule != "iterative" or self.budget // self.rounds >= self.batch_size,
              f"each of the {self.rounds} rounds needs at least batch_size={self.batch_size} queries; "
              "raise --budget or lower --rounds"),

@@ -20,7 +20,9 @@ class WinRateEvaluator:
     """
 
     def __init__(self, policy: HFPolicy, prompts: list[Prompt], judge: Oracle, *, greedy: bool,
-                 temperature: float, max_new_tokens: int, seed: int, reward_fn=None):
+                 temperature: float, max_new_tokens: int, seed: int, reward_fn=None, best_of_n: int = 0,
+                 reranker=None, bon_temperature: float = 1.0):
+        self.best_of_n, self.reranker, self.bon_temperature = 0, reranker, bon_temperature
         self.policy = policy
         self.prompts = prompts
         self.prompt_ids = policy.encode_prompts([p.text for p in prompts])
@@ -29,14 +31,32 @@ class WinRateEvaluator:
         self.max_new_tokens = max_new_tokens
         self.seed = seed
         self.reward_fn = reward_fn
-        self.baseline = self.responses()
+        self.baseline = self.responses()  # the SFT policy's own answers, never Best-of-N
+        self.best_of_n = best_of_n
 
     def responses(self) -> list[str]:
+        if self.best_of_n > 1:
+            return self.best_of_n_responses()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             ids = self.policy.generate(self.prompt_ids, n=1, temperature=self.temperature,
                                        max_new_tokens=self.max_new_tokens)
         return [self.policy.decode(group[0]) for group in ids]
+
+    def best_of_n_responses(self) -> list[str]:
+        """BoN(policy, R): ``best_of_n`` samples per prompt, the one the reward model's mean ranks first
+        (paper 000 sec. 4.2 and Table 1 rows 4-7)."""
+        from sealign.model_labels import mean_rewards
+        from sealign.types import Candidate
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            ids = self.policy.generate(self.prompt_ids, n=self.best_of_n, temperature=self.bon_temperature,
+                                       max_new_tokens=self.max_new_tokens)
+        candidates = [[Candidate(prompt, p_ids, r, self.policy.decode(r)) for r in group]
+                      for prompt, p_ids, group in zip(self.prompts, self.prompt_ids, ids)]
+        best = [int(means.argmax()) for means in mean_rewards(self.reranker, candidates)]
+        return [group[k].text for group, k in zip(candidates, best)]
 
     def evaluate(self) -> dict[str, float]:
         texts = self.responses()

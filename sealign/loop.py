@@ -11,13 +11,14 @@ from pathlib import Path
 
 import numpy as np
 
+from sealign import model_labels
 from sealign.components import RunParts, assemble
 from sealign.config import RunConfig, apply_overrides, load_yaml
 from sealign.errors import UserError
 from sealign.faults import fault_point
 from sealign.feedback_log import FeedbackLog
 from sealign.tracking import MetricsWriter, RunProgress
-from sealign.types import Candidate, Comparison, PreferenceBatch
+from sealign.types import Candidate, Comparison, PreferenceBatch, SignalBatch
 
 
 @dataclass
@@ -87,6 +88,7 @@ def drive(config: RunConfig, parts: RunParts, state: LoopState, log) -> dict:
         progress.update(state.queries)
         while state.queries < config.budget and not getattr(parts.oracle, "exhausted", False):
             step, timer = state.step, PhaseTimer()
+            candidates = pairs = None
             if step in logged:  # answered before a crash: replay, never ask (or pay) twice
                 comparisons, skipped = logged.pop(step)
             else:
@@ -101,14 +103,19 @@ def drive(config: RunConfig, parts: RunParts, state: LoopState, log) -> dict:
                 fault_point("answered", step)
                 feedback.append(comparisons, step=step, skipped=skipped)  # durable before the learner sees it
             fault_point("logged", step)
-            state.queries += len(comparisons) + skipped  # an unanswered query is spent too
+            answers = [c for c in comparisons if c.source == "oracle"]
+            labels = [c for c in comparisons if c.source != "oracle"]  # replayed reward-model labels
+            state.queries += len(answers) + skipped  # an unanswered query is spent too
             with timer("explorer_update"):
-                explorer_metrics = parts.explorer.update(comparisons)
-            record = {"step": step, "queries": state.queries, **answer_stats(comparisons),
-                      "answers/skipped": skipped, **explorer_metrics}
-            if config.schedule == "online":
+                explorer_metrics = parts.explorer.update(answers)
+            if candidates is not None:
+                labels = label_with_reward_model(config, parts, candidates, pairs, len(answers), step)
+                feedback.append(labels)
+            record = {"step": step, "queries": state.queries, **answer_stats(answers),
+                      "answers/skipped": skipped, "answers/model_labels": len(labels), **explorer_metrics}
+            if config.schedule == "online" and config.learn_policy:
                 with timer("learn"):
-                    record.update(parts.learner.step(PreferenceBatch.from_comparisons(comparisons)))
+                    record.update(learn_policy(config, parts, answers, labels))
                 parts.actor.sync_weights(parts.learner)  # runtime hook (issue #7): actors get the update
             fault_point("learned", step)
             state.step += 1
@@ -131,6 +138,26 @@ def drive(config: RunConfig, parts: RunParts, state: LoopState, log) -> dict:
     feedback.close()
     metrics.close()
     return summary
+
+
+def label_with_reward_model(config: RunConfig, parts: RunParts, candidates, pairs, num_answers: int,
+                            step: int) -> list[Comparison]:
+    """Pairs the epistemic reward model labels for the policy: ERM sync or paper 003's signals."""
+    if config.policy_signal == "reward-model":
+        return model_labels.signal_labels(parts.explorer, candidates, pairs, step, config.name)
+    if config.erm_sync and step >= config.erm_burn_in:
+        return model_labels.erm_sync_labels(parts.explorer, candidates, pairs, num_answers, config.erm_sync,
+                                            step, config.name)
+    return []
+
+
+def learn_policy(config: RunConfig, parts: RunParts, answers: list[Comparison],
+                 labels: list[Comparison]) -> dict[str, float]:
+    """One policy update on this step's data: oracle preferences (plus ERM-sync labels), or reinforce
+    signals from the reward model."""
+    if config.policy_signal == "reward-model":
+        return parts.learner.reinforce_step(SignalBatch.from_model_labels(labels))
+    return parts.learner.step(PreferenceBatch.from_comparisons(answers + labels))
 
 
 def round_target(config: RunConfig, rounds_done: int) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -110,6 +111,20 @@ class SignalBatch:
 
     def __len__(self) -> int:
         return len(self.prompt_ids)
+
+    @classmethod
+    def from_model_labels(cls, labels: list[Comparison]) -> SignalBatch:
+        """Each reward-model-labelled pair in both orders, with signals ``+-(r_a - r_b)``, recovered
+        as ``logit(prob_a)`` (paper 003 sec. 4.3.3)."""
+        batch = cls()
+        for c in labels:
+            p = min(max(c.prob_a, 1e-12), 1 - 1e-12)
+            diff = math.log(p / (1 - p))
+            for response, signal in ((c.a, diff), (c.b, -diff)):
+                batch.prompt_ids.append(c.a.prompt_ids)
+                batch.response_ids.append(response.token_ids)
+                batch.signals.append(signal)
+        return batch
 
     @classmethod
     def from_preferences(cls, batch: PreferenceBatch, signal: float = 1.0) -> SignalBatch:

@@ -13,6 +13,7 @@ from sealign.exploration.base import Explorer, Pair
 
 REGISTRY = {
     "passive": "sealign.exploration.passive",
+    "ensemble-passive": "sealign.exploration.ensemble_passive",
     "sea-ee": "sealign.exploration.sea_ee",
     "sea-bai": "sealign.exploration.sea_bai",
     "uncertainty": "sealign.exploration.uncertainty",

@@ -7,15 +7,17 @@ Each head ``k`` scores a feature vector ``phi`` (of a prompt and one response) a
 where ``theta_k_prior`` is drawn once and never trained (randomised prior functions, Osband et al.
 2018): off the data the heads keep disagreeing as much as their priors do, on the data they are
 pulled to agree. Each head is fitted with the Bradley-Terry loss on its own bootstrap reweighting
-of the logged comparisons and an L2 penalty toward its own initial weights (``reg_weight / N``,
-N = comparisons seen, so the pull of the prior fades as data accumulates, as in MAP estimation).
+of the logged comparisons plus an L2 penalty toward its own initial weights, weighted by the
+precision of the Gaussian they were drawn from and by ``reg_weight / N`` (N = comparisons seen):
+the MAP objective of that Gaussian prior per example, whose pull fades as data accumulates.
 The spread of ``r_k`` over k is the model's epistemic uncertainty; one head is one posterior sample
 for Thompson sampling.
 
 The K heads are one batched network: every weight has a leading head axis ``[K, ...]`` and a layer
 is one ``torch.baddbmm``, so K heads cost one matmul, not a Python loop.
 Defaults follow the SEA reference system (oat): 20 heads, width 128, lr 1e-3, weight decay 5e-5,
-5 optimiser steps per update, regularisation weight 0.5 (see docs/exploration.md).
+5 optimiser steps per update, regularisation weight 0.5; one hidden layer is our choice (deeper
+heads overfit the bandit testbed). See docs/exploration.md.
 """
 
 from __future__ import annotations
@@ -175,6 +177,32 @@ class EnsembleRewardModel:
         """One posterior sample: the reward function of a head drawn uniformly by ``rng``."""
         k = int(rng.integers(self.num_heads))
         return lambda features: self.rewards(features)[k]
+
+    # ------------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict:
+        """Everything a resumed run needs to continue exactly: weights, anchors, priors, optimiser,
+        the replay buffer (with its bootstrap weights) and the random generator's state."""
+        return {
+            "params": [p.detach().cpu().clone() for p in self.params],
+            "anchor": [a.cpu().clone() for a in self.anchor],
+            "prior": [(w.cpu().clone(), b.cpu().clone()) for w, b in self.prior],
+            "optimizer": self.optimizer.state_dict(),
+            "buffer": {"size": self.buffer.size,
+                       "columns": {k: v[: self.buffer.size].clone() for k, v in self.buffer.columns.items()}},
+            "generator": self.generator.get_state(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        with torch.no_grad():
+            for p, saved in zip(self.params, state["params"]):
+                p.copy_(saved)
+        self.anchor = [a.to(self.device) for a in state["anchor"]]
+        self.prior = [(w.to(self.device), b.to(self.device)) for w, b in state["prior"]]
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.buffer = ReplayBuffer()
+        if state["buffer"]["size"]:  # the buffer lives on the CPU whatever map_location loaded it to
+            self.buffer.add(**{k: v.cpu() for k, v in state["buffer"]["columns"].items()})
+        self.generator.set_state(state["generator"].cpu())
 
     # ------------------------------------------------------------------ learning
     def add(self, feats_a: Tensor, feats_b: Tensor, targets: Tensor) -> None:

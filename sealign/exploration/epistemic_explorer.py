@@ -58,8 +58,9 @@ class EpistemicExplorer:
             start += len(group)
             pair = self.rule(group_rewards, rng) if len(group) >= 2 else None
             pairs.append(pair)
-            if pair is not None:
-                self._selected_std.append(float(group_rewards[:, list(pair)].std(0, correction=0).mean()))
+            if pair is not None:  # spread over heads of the queried margin (offsets cancel in it)
+                margin = group_rewards[:, pair[0]] - group_rewards[:, pair[1]]
+                self._selected_std.append(float(margin.std(correction=0)))
         return pairs
 
     def update(self, comparisons: list[Comparison]) -> dict[str, float]:
@@ -71,9 +72,16 @@ class EpistemicExplorer:
         self.model.add(feats_a, feats_b, targets)
         metrics = {f"explore/{k}": v for k, v in self.model.fit().items()}
         if self._selected_std:
-            metrics["explore/pair_reward_std"] = float(np.mean(self._selected_std))
+            metrics["explore/pair_margin_std"] = float(np.mean(self._selected_std))
             self._selected_std.clear()
         return metrics
+
+    def state_dict(self) -> dict:
+        """The ensemble's state, for the loop's checkpoints (features are frozen: nothing to save)."""
+        return {"model": self.model.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
 
 
 def ensemble_from_config(config, feature_dim: int, device="cpu") -> EnsembleRewardModel:

@@ -1,0 +1,88 @@
+"""Pairs labelled by the epistemic reward model's mean instead of the oracle (no query is spent).
+
+Two uses from the papers:
+- SEA's mixed preference learning, "ERM sync" (paper 000 sec. 4.2.3): the policy also learns from
+  pairs the reward model labels, capped at a fraction of its training data after a burn-in.
+- Paper 003's policy update (sec. 4.3.3): reinforcement signals come from the reward model, on the
+  query pair (both orders) and on the (highest, lowest) pair of each prompt's samples.
+
+A model label is a `Comparison` with ``source="reward-model"`` and ``prob_a = sigmoid(m_a - m_b)``
+(m = ensemble mean), so ``logit(prob_a)`` is the reward difference a reinforce signal needs. Model
+labels are written to the feedback log like answers (but never counted as queries), so a resumed
+run replays them.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+
+import torch
+
+from sealign.errors import ConfigError
+from sealign.exploration.base import Pair
+from sealign.types import Candidate, Comparison
+
+SOURCE = "reward-model"
+
+
+def require_reward_model(explorer, what: str) -> None:
+    if not (hasattr(explorer, "model") and hasattr(explorer, "featurize")):
+        raise ConfigError(f"{what} needs an explorer with an epistemic reward model "
+                          "(sea-ee, sea-bai, uncertainty, ids, best-worst, ensemble-passive), not a plain one")
+
+
+def mean_rewards(explorer, candidates: list[list[Candidate]]) -> list[torch.Tensor]:
+    """The ensemble mean reward of every candidate: one ``[M]`` tensor per prompt."""
+    flat = [c for group in candidates for c in group]
+    with torch.no_grad():
+        means = explorer.model.mean(explorer.featurize(flat)).cpu()
+    out, start = [], 0
+    for group in candidates:
+        out.append(means[start: start + len(group)])
+        start += len(group)
+    return out
+
+
+def model_label(a: Candidate, b: Candidate, reward_a: float, reward_b: float, step: int, run_id: str) -> Comparison:
+    diff = reward_a - reward_b
+    prob_a = 1 / (1 + math.exp(-diff)) if diff >= 0 else math.exp(diff) / (1 + math.exp(diff))
+    winner = "a" if diff > 0 else "b" if diff < 0 else "tie"
+    return Comparison(id=uuid.uuid4().hex, run_id=run_id, step=step, prompt=a.prompt, a=a, b=b, winner=winner,
+                      prob_a=prob_a, oracle=SOURCE, cost=0.0, cost_unit="none", timestamp=time.time(),
+                      source=SOURCE)
+
+
+def erm_sync_labels(explorer, candidates: list[list[Candidate]], queried: list[Pair | None], num_answers: int,
+                    ratio: float, step: int, run_id: str) -> list[Comparison]:
+    """Best-vs-worst (by the mean) pairs of each prompt, other than the queried pair, most confident
+    first, as many as make up ``ratio`` of the policy's batch: n = round(answers * ratio / (1 - ratio))."""
+    wanted = round(num_answers * ratio / (1 - ratio))
+    if wanted <= 0:
+        return []
+    scored = []
+    for group, means, pair in zip(candidates, mean_rewards(explorer, candidates), queried):
+        best, worst = int(means.argmax()), int(means.argmin())
+        if best == worst or (pair is not None and {best, worst} == set(pair)):
+            continue
+        if group[best].token_ids == group[worst].token_ids:
+            continue
+        scored.append((float(means[best] - means[worst]), group[best], group[worst], means[best], means[worst]))
+    scored.sort(key=lambda row: -row[0])
+    return [model_label(a, b, float(ra), float(rb), step, run_id) for _, a, b, ra, rb in scored[:wanted]]
+
+
+def signal_labels(explorer, candidates: list[list[Candidate]], queried: list[Pair | None], step: int,
+                  run_id: str) -> list[Comparison]:
+    """Paper 003 sec. 4.3.3: per prompt, the query pair and the (highest, lowest) pair, each labelled by
+    the reward model (the learner uses every label in both orders)."""
+    labels = []
+    for group, means, pair in zip(candidates, mean_rewards(explorer, candidates), queried):
+        pairs = [pair] if pair is not None else []
+        top, bottom = int(means.argmax()), int(means.argmin())
+        if top != bottom:
+            pairs.append((top, bottom))
+        for i, j in pairs:
+            labels.append(model_label(group[i], group[j], float(means[i]), float(means[j]), step, run_id))
+    return labels
