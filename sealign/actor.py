@@ -15,7 +15,8 @@ def row_seed(seed: int, step: int, row: int) -> int:
 
 class Actor:
     def __init__(self, policy: HFPolicy, num_candidates: int, temperature: float, top_p: float,
-                 max_new_tokens: int, seed: int):
+                 max_new_tokens: int, seed: int, second_temperature: float = 0.0):
+        self.second_temperature = second_temperature
         self.policy = policy
         self.num_candidates = num_candidates
         self.temperature = temperature
@@ -31,11 +32,20 @@ class Actor:
         (the Ray runtime), so any split of a batch over actors samples exactly the same texts.
         """
         prompt_ids = self.policy.encode_prompts([p.text for p in prompts])
+        # RLHFlow (paper 002 Alg. 2) samples half the candidates at a second temperature.
+        split = self.num_candidates // 2 if self.second_temperature > 0 else self.num_candidates
         responses = self.policy.generate(
-            prompt_ids, n=self.num_candidates, temperature=self.temperature, top_p=self.top_p,
+            prompt_ids, n=split, temperature=self.temperature, top_p=self.top_p,
             max_new_tokens=self.max_new_tokens,
             seeds=[row_seed(self.seed, step, first_row + i) for i in range(len(prompts))],
         )
+        if split < self.num_candidates:
+            second = self.policy.generate(
+                prompt_ids, n=self.num_candidates - split, temperature=self.second_temperature, top_p=self.top_p,
+                max_new_tokens=self.max_new_tokens,
+                seeds=[row_seed(self.seed, step, 1 << 32 | (first_row + i)) for i in range(len(prompts))],
+            )
+            responses = [a + b for a, b in zip(responses, second)]
         return [
             [Candidate(prompt, ids, r, self.policy.decode(r)) for r in group]
             for prompt, ids, group in zip(prompts, prompt_ids, responses)

@@ -57,11 +57,13 @@ def resolve_config(args: list[str]):
     pre = ArgumentParser(prog="sealign run", add_help=False)
     pre.add_argument("--preset")
     pre.add_argument("--config")
+    pre.add_argument("--variant", type=int)
     known, rest = pre.parse_known_args(args)
     file_settings = load_yaml(known.config) if known.config else {}
     preset = known.preset or file_settings.get("preset") or RunConfig.preset
     recipe = get_recipe(preset)
-    config = apply_overrides(RunConfig(), {**recipe.settings, "preset": preset}, f"preset {preset}")
+    variant = known.variant if known.variant is not None else file_settings.get("variant")
+    config = apply_overrides(RunConfig(), {**recipe.settings_for(variant), "preset": preset}, f"preset {preset}")
     if file_settings:
         config = apply_overrides(config, file_settings, known.config)
     config = one_line_errors(lambda: tyro.cli(RunConfig, default=config, args=rest, prog="sealign run",

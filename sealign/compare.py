@@ -36,8 +36,11 @@ class PresetResult:
 def run_all(presets: list[str], seeds: int, out_dir: Path, extra_args: list[str], jobs: int,
             log=print) -> list[Path]:
     """Run every (preset, seed) as `sealign run` subprocesses, ``jobs`` at a time."""
-    for preset in presets:
-        get_recipe(preset)  # unknown names fail before anything starts
+    for preset in presets:  # NAME or NAME:VARIANT; unknown names fail before anything starts
+        name, _, variant = preset.partition(":")
+        get_recipe(name).settings_for(int(variant) if variant.isdigit() else None)
+        if variant and not variant.isdigit():
+            raise UserError(f"preset {preset!r}: the variant after ':' must be a number")
     threads = max(1, (os.cpu_count() or 1) // jobs)
     queue = [(p, s) for s in range(seeds) for p in presets]
     running: list[tuple[subprocess.Popen, Path, object]] = []
@@ -46,14 +49,16 @@ def run_all(presets: list[str], seeds: int, out_dir: Path, extra_args: list[str]
     while queue or running:
         while queue and len(running) < jobs:
             preset, seed = queue.pop(0)
-            name = f"{preset}-s{seed}"
+            name = f"{preset.replace(':', '-v')}-s{seed}"
+            preset_name, _, variant = preset.partition(":")
             run_dir = out_dir / "runs" / name
             if (run_dir / "summary.json").exists():  # finished earlier: comparisons resume
                 done.append(run_dir)
                 continue
             if run_dir.exists():
                 raise UserError(f"{run_dir} holds an unfinished run; delete it and compare again")
-            cmd = [sys.executable, "-m", "sealign.cli", "run", "--preset", preset, "--seed", str(seed),
+            cmd = [sys.executable, "-m", "sealign.cli", "run", "--preset", preset_name, "--seed", str(seed),
+                   *(["--variant", variant] if variant else []),
                    "--out-dir", str(out_dir / "runs"), "--run-name", name, "--threads", str(threads), *extra_args]
             log_file = open(out_dir / "logs" / f"{name}.log", "w")
             log(f"start {name}")

@@ -52,6 +52,8 @@ class RunConfig:
     temperature: float = 1.0
     """Sampling temperature of the candidates shown to the explorer."""
     top_p: float = 1.0
+    second_temperature: float = 0.0
+    """When > 0, half of the M candidates are sampled at this temperature (RLHFlow: 1.0 and 0.7)."""
 
     # --- exploration -------------------------------------------------------------------------
     explorer: str = "passive"
@@ -104,6 +106,8 @@ class RunConfig:
     signals from the reward model on the query pair and the (highest, lowest) pair (paper 003)."""
     eval_best_of_n: int = 0
     """Evaluate BoN(policy, R): the best of N samples by the reward model's mean; 0 = the policy."""
+    preference_data: str = "builtin"
+    """selm-rank: offline (prompt, chosen, rejected) data, 'builtin' or a .jsonl file (paper 001 Alg. 1)."""
     variant: int = 0
     """Preset variant (sea: the rows 1-7 of paper 000 Table 1); 0 = the preset's default."""
 

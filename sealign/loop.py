@@ -109,7 +109,7 @@ def drive(config: RunConfig, parts: RunParts, state: LoopState, log) -> dict:
             with timer("explorer_update"):
                 explorer_metrics = parts.explorer.update(answers)
             if candidates is not None:
-                labels = label_with_reward_model(config, parts, candidates, pairs, len(answers), step)
+                labels = label_with_reward_model(config, parts, candidates, pairs, answers, step)
                 feedback.append(labels)
             record = {"step": step, "queries": state.queries, **answer_stats(answers),
                       "answers/skipped": skipped, "answers/model_labels": len(labels), **explorer_metrics}
@@ -140,9 +140,13 @@ def drive(config: RunConfig, parts: RunParts, state: LoopState, log) -> dict:
     return summary
 
 
-def label_with_reward_model(config: RunConfig, parts: RunParts, candidates, pairs, num_answers: int,
+def label_with_reward_model(config: RunConfig, parts: RunParts, candidates, pairs, answers_of_step,
                             step: int) -> list[Comparison]:
-    """Pairs the epistemic reward model labels for the policy: ERM sync or paper 003's signals."""
+    num_answers = len(answers_of_step)
+    """Pairs labelled for the policy without a query: ERM sync, paper 003's signals, or an explorer's own
+    derived pairs (SELM keeps the best and worst of each ranked triple)."""
+    if hasattr(parts.explorer, "training_pairs"):
+        return parts.explorer.training_pairs(answers_of_step)
     if config.policy_signal == "reward-model":
         return model_labels.signal_labels(parts.explorer, candidates, pairs, step, config.name)
     if config.erm_sync and step >= config.erm_burn_in:
@@ -157,6 +161,8 @@ def learn_policy(config: RunConfig, parts: RunParts, answers: list[Comparison],
     signals from the reward model."""
     if config.policy_signal == "reward-model":
         return parts.learner.reinforce_step(SignalBatch.from_model_labels(labels))
+    if hasattr(parts.explorer, "training_pairs"):  # the derived pairs replace the raw answers
+        return parts.learner.step(PreferenceBatch.from_comparisons(labels))
     return parts.learner.step(PreferenceBatch.from_comparisons(answers + labels))
 
 
@@ -169,7 +175,8 @@ def round_target(config: RunConfig, rounds_done: int) -> int:
 def train_round(config: RunConfig, parts: RunParts, feedback: FeedbackLog, metrics: MetricsWriter,
                 state: LoopState, log) -> None:
     """Collect-then-train schedules: train on the round's data, then start the next round."""
-    answers = feedback.read()
+    # An explorer that derives its own training pairs (SELM) trains the rounds on those.
+    answers = feedback.read(source=getattr(parts.explorer, "label_source", "oracle"))
     if config.round_data == "latest":
         answers = [c for c in answers if c.step >= state.round_start_step]
     data = PreferenceBatch.from_comparisons(answers)
@@ -218,7 +225,9 @@ def ask(oracle, candidates: list[list[Candidate]], pairs, step: int,
         run_id: str) -> tuple[list[Comparison], int]:
     """Ask the oracle about each chosen pair; returns the answers as log records, and how many
     queries got no answer (``Verdict.winner is None``: never logged, never learned from)."""
-    chosen = [(group[i], group[j]) for group, pair in zip(candidates, pairs) if pair for i, j in [pair]]
+    # An explorer may ask several pairs about one prompt (a list), one pair, or none.
+    per_prompt = [(group, p if isinstance(p, list) else [p] if p else []) for group, p in zip(candidates, pairs)]
+    chosen = [(group[i], group[j]) for group, ps in per_prompt for i, j in ps]
     if not chosen:
         return [], 0
     verdicts = oracle.compare([a.prompt.text for a, _ in chosen], [a.text for a, _ in chosen],
@@ -261,7 +270,7 @@ def summarise(config: RunConfig, run_dir, feedback: FeedbackLog, wall: float) ->
     rewards = [r["eval/reward"] for r in records if "eval/reward" in r]
     summary = {
         "run": config.name,
-        "preset": config.preset,
+        "preset": config.preset + (f":{config.variant}" if config.variant else ""),
         "queries": len(feedback),
         "oracle_cost": feedback.total_cost(),
         "initial_win_rate": win_rates[0],

@@ -28,7 +28,8 @@ def run_label(run_dir: Path) -> str:
     config_file = run_dir / "config.yaml"
     if config_file.is_file():
         config = yaml.safe_load(config_file.read_text())
-        return f"{config.get('preset', run_dir.name)}"
+        variant = config.get("variant") or 0
+        return f"{config.get('preset', run_dir.name)}" + (f":{variant}" if variant else "")
     return run_dir.name
 
 

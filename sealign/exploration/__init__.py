@@ -20,6 +20,7 @@ REGISTRY = {
     "apl": "sealign.exploration.apl",
     "best-worst": "sealign.exploration.best_worst",
     "ids": "sealign.exploration.ids",
+    "selm-rank": "sealign.exploration.selm_rank",
 }
 
 

@@ -15,7 +15,8 @@ class Explorer(Protocol):
     def select(self, candidates: list[list[Candidate]], rng: np.random.Generator) -> list[Pair | None]:
         """For each prompt's candidates, the indices (i, j), i != j, of the pair to query.
 
-        ``None`` skips a prompt (no query is spent on it).
+        ``None`` skips a prompt (no query is spent on it); a list of pairs asks several questions
+        about it (SELM ranks a triple with three).
         """
         ...
 

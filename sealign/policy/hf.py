@@ -197,7 +197,7 @@ class HFPolicy:
         return token_logps.sum(-1), mask.sum(-1)
 
     def _by_length_chunks(self, prompts: list[tuple[int, ...]], owner: list[int], response_ids: list[TokenIds],
-                          model, rows_per_chunk: int = 16) -> tuple[Tensor, Tensor]:
+                          model, rows_per_chunk: int = 32) -> tuple[Tensor, Tensor]:
         """Shared-prompt scoring in chunks of prompts with similar response lengths, so that short
         responses are not padded to the longest one of the batch (most of the compute otherwise)."""
         rows_of: dict[int, list[int]] = {}

@@ -36,7 +36,7 @@ def generation_policy(config, policy: HFPolicy, policy_path: str):
 
 def make_actor(config, policy) -> Actor:
     return Actor(policy, config.num_candidates, config.temperature, config.top_p, config.max_new_tokens,
-                 config.seed)
+                 config.seed, config.second_temperature)
 
 
 class LocalRuntime:

@@ -1,0 +1,122 @@
+"""SELM's data step (paper 001 Algorithm 1, lines 2-3): rank {y, y_w, y_l} and keep best vs worst.
+
+For each prompt, ``y`` is a sample of the current reference policy (the first candidate; the
+iterative schedule with ``round_reference=last`` makes pi_ref the last iterate) and (y_w, y_l)
+is the prompt's row of an offline preference dataset. The oracle compares all three pairs; the
+response with the most wins is kept as chosen and the one with the fewest as rejected (ties
+between wins go to the dataset's order, y_w before y_l before y; a triple whose best and worst
+tie is dropped). So three queries buy one training pair, as in the paper.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+from sealign.errors import UserError
+from sealign.exploration.base import Pair
+from sealign.types import Candidate, Comparison
+
+LABEL_SOURCE = "ranked"
+
+
+def builtin_preference_data(prompts: list[str], seed: int = 0) -> dict[str, tuple[str, str]]:
+    """The built-in task's offline preference data: two noisy human-like summaries per post, the
+    better one (by the ground-truth reward) as chosen; a shipped dataset, not oracle queries."""
+    from sealign.tasks import summarize
+
+    rng = random.Random(seed)
+    rows = {}
+    for prompt in prompts:
+        post = summarize.post_from_prompt(prompt)
+        one, two = (summarize.noisy_demonstration(post, rng) for _ in range(2))
+        chosen, rejected = (one, two) if summarize.reward(post, one) >= summarize.reward(post, two) else (two, one)
+        rows[prompt] = (chosen, rejected)
+    return rows
+
+
+def read_preference_file(path: Path) -> dict[str, tuple[str, str]]:
+    """A .jsonl file of {"prompt", "chosen", "rejected"} rows."""
+    if not path.is_file():
+        raise UserError(f"preference data {path} not found")
+    rows = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            rows[row["prompt"]] = (str(row["chosen"]), str(row["rejected"]))
+        except (json.JSONDecodeError, KeyError, TypeError) as err:
+            raise UserError(f"{path}:{number}: expected a JSON object with prompt, chosen, rejected ({err})") from err
+    if not rows:
+        raise UserError(f"preference data {path} holds no rows")
+    return rows
+
+
+class SelmRankExplorer:
+    label_source = LABEL_SOURCE
+
+    def __init__(self, policy, data: dict[str, tuple[str, str]]):
+        self.policy = policy
+        self.data = data
+
+    def select(self, candidates: list[list[Candidate]], rng: np.random.Generator) -> list[list[Pair] | None]:
+        """Appends y_w and y_l to each prompt's candidates (indices 1 and 2 after the sample at 0)
+        and asks the three pairs of the triple."""
+        plans: list[list[Pair] | None] = []
+        for group in candidates:
+            row = self.data.get(group[0].prompt.text)
+            if row is None:
+                plans.append(None)
+                continue
+            sample = group[0]
+            del group[1:]
+            for text, ids in zip(row, self.policy.encode_responses(list(row))):
+                group.append(Candidate(sample.prompt, sample.prompt_ids, ids, text))
+            plans.append([(1, 2), (1, 0), (2, 0)])
+        return plans
+
+    def update(self, comparisons: list[Comparison]) -> dict[str, float]:
+        return {}
+
+    def training_pairs(self, answers: list[Comparison]) -> list[Comparison]:
+        """Best vs worst of each prompt's ranked triple, as one comparison."""
+        by_prompt: dict[str, list[Comparison]] = {}
+        for c in answers:
+            by_prompt.setdefault(c.prompt.id, []).append(c)
+        pairs = []
+        for group in by_prompt.values():
+            wins: dict[tuple, float] = {}
+            responses: dict[tuple, Candidate] = {}
+            for c in group:
+                for cand, score in ((c.a, {"a": 1, "b": 0, "tie": 0.5}[c.winner]),
+                                    (c.b, {"a": 0, "b": 1, "tie": 0.5}[c.winner])):
+                    key = tuple(cand.token_ids)
+                    responses.setdefault(key, cand)
+                    wins[key] = wins.get(key, 0.0) + score
+            order = list(responses)  # first seen: y_w, y_l, y
+            best = max(order, key=lambda k: wins[k])
+            worst = min(order, key=lambda k: wins[k])
+            if wins[best] == wins[worst]:
+                continue
+            first = group[0]
+            pairs.append(Comparison(id=uuid.uuid4().hex, run_id=first.run_id, step=first.step, prompt=first.prompt,
+                                    a=responses[best], b=responses[worst], winner="a", prob_a=None,
+                                    oracle=first.oracle, cost=0.0, cost_unit="none", timestamp=first.timestamp,
+                                    source=LABEL_SOURCE))
+        return pairs
+
+
+def build(config, policy=None) -> SelmRankExplorer:
+    if config.preference_data == "builtin":
+        from sealign.data.prompts import load_prompts
+
+        train, _ = load_prompts(config)
+        data = builtin_preference_data([p.text for p in train], seed=config.seed)
+    else:
+        data = read_preference_file(Path(config.preference_data))
+    return SelmRankExplorer(policy, data)

@@ -1,0 +1,11 @@
+from sealign.recipes import Recipe
+
+RECIPE = Recipe(
+    name="ees",
+    summary="Efficient exploration at scale: reward model and policy both updated every batch; 16 samples "
+            "per prompt; reinforce with reward-model signals on the query pair and the (highest, lowest) "
+            "pair, an EMA anchor and an affirmative nudge (--explorer ids: information-directed queries).",
+    reference="paper 003 sec. 4.2-4.3.3",
+    settings={"schedule": "online", "explorer": "ensemble-passive", "num_candidates": 16, "loss": "reinforce",
+              "policy_signal": "reward-model", "nudge": 0.1, "anchor_weight": 0.1, "anchor_tau": 0.01},
+)

@@ -1,0 +1,54 @@
+"""Every preset runs end to end on the built-in task, learns, and leaves its log and metrics."""
+
+import pytest
+
+from sealign.cli import resolve_config
+from sealign.config import RunConfig, apply_overrides
+from sealign.errors import ConfigError
+from sealign.feedback_log import FeedbackLog
+from sealign.loop import run
+from sealign.recipes import REGISTRY, get_recipe
+from tests.conftest import TEST_SFT_STEPS
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_every_preset_resolves_to_a_valid_config(name):
+    recipe = get_recipe(name)
+    assert recipe.reference and recipe.summary
+    config = resolve_config(["--preset", name])
+    assert config.preset == name
+    for variant in recipe.variants:
+        assert resolve_config(["--preset", name, "--variant", str(variant)]).variant == variant
+
+
+def test_sea_variants_follow_table_1():
+    rows = {v: resolve_config(["--preset", "sea", "--variant", str(v)]) for v in range(1, 8)}
+    assert rows[1].explorer == "passive" and rows[1].eval_best_of_n == 0
+    assert rows[3].explorer == "sea-ee" and rows[3].erm_sync > 0 and rows[2].erm_sync == 0
+    assert all(rows[v].eval_best_of_n > 1 for v in (4, 5, 6, 7))
+    assert not rows[7].learn_policy and all(rows[v].learn_policy for v in range(1, 7))
+    with pytest.raises(ConfigError, match="no variant 9"):
+        resolve_config(["--preset", "sea", "--variant", "9"])
+
+
+SELM_ON_WEAK_SFT = pytest.mark.xfail(strict=True, reason=(
+    "measured: on the suite's weak 250-step SFT policy (reward -0.41), DPO on SELM's ranked triples "
+    "(an on-policy sample against the dataset's y_w, y_l) lowers the win rate (0.42-0.45 after 576 "
+    "queries, also with --loss dpo or a fixed reference); on the demo's 700-step policy SELM reaches "
+    "0.90. See bench/results/recipes.md."))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [pytest.param(n, marks=SELM_ON_WEAK_SFT) if n == "selm" else n
+                                  for n in sorted(REGISTRY)])
+def test_every_preset_learns(name, tmp_path, sft_cache):
+    budget = 576 if name == "selm" else 192  # SELM spends three queries per prompt
+    config = apply_overrides(RunConfig(), {**get_recipe(name).settings_for(None), "preset": name}, name)
+    config = apply_overrides(config, dict(
+        out_dir=str(tmp_path), run_name=name, cache_dir=str(sft_cache), sft_steps=TEST_SFT_STEPS, budget=budget,
+        batch_size=32, eval_every=2, num_eval_prompts=64, explore_heads=8), "test").validate()
+    summary = run(config, log=lambda _: None)
+    assert summary["final_win_rate"] > 0.5, summary["curve"]
+    assert (tmp_path / name / "metrics.jsonl").stat().st_size > 0
+    with FeedbackLog(tmp_path / name / "feedback.sqlite", name) as log:
+        assert 0 < len(log) <= budget
