@@ -104,3 +104,44 @@ def test_rater_answers_with_the_keyboard_and_the_log_holds_exactly_those_answers
     assert [(c.prompt.id, c.winner) for c in logged] == expected
     assert all(c.oracle == "human" and c.cost_unit == "rater_seconds" for c in logged)
     queue.close()
+
+
+@pytest.mark.slow
+def test_a_run_driven_by_a_scripted_browser_rater_learns(tmp_path, browser, sft_cache):
+    """The whole loop with --oracle human: a scripted rater in Chromium answers every pair the run
+    queues, preferring the summary with the higher built-in reward, and the policy learns from it."""
+    from sealign.config import RunConfig
+    from sealign.loop import run
+    from sealign.tasks.summarize import prompt_reward
+    from tests.conftest import TEST_SFT_STEPS
+
+    queue = FeedbackQueue(tmp_path / "queue.sqlite")
+    token = queue.add_rater("scripted")
+    budget = 192
+    config = RunConfig(out_dir=str(tmp_path), run_name="human", cache_dir=str(sft_cache), sft_steps=TEST_SFT_STEPS,
+                       oracle="human", human_db=str(queue.path), human_timeout=120, budget=budget, batch_size=32,
+                       eval_every=2, num_eval_prompts=64, threads=1)
+    summary = {}
+    runner = threading.Thread(target=lambda: summary.update(run(config, log=lambda _: None)))
+    with LiveFeedbackServer(queue.path) as server:
+        runner.start()
+        page = browser.new_page()
+        page.goto(server.url)
+        page.fill("#token", token)
+        page.press("#token", "Enter")
+        answered = 0
+        while answered < budget:
+            page.wait_for_selector("#rate:not(.hidden)", timeout=180_000)
+            prompt = page.inner_text("#prompt")
+            left, right = page.inner_text("#left"), page.inner_text("#right")
+            page.keyboard.press("1" if prompt_reward(prompt, left) >= prompt_reward(prompt, right) else "2")
+            answered += 1
+            if answered < budget:
+                page.wait_for_function(
+                    "([p, l]) => document.getElementById('prompt').textContent !== p"
+                    " || document.getElementById('left').textContent !== l"
+                    " || document.getElementById('rate').classList.contains('hidden')", arg=[prompt, left])
+        runner.join(timeout=300)
+    assert summary["queries"] == budget
+    assert summary["final_win_rate"] > 0.5, summary["curve"]
+    queue.close()
