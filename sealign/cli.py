@@ -71,7 +71,7 @@ def resolve_config(args: list[str]):
     return config.validate()
 
 
-# >>> reliability (issue #8): every parser mistake is one UserError line (exit 2), not usage text
+# every parser mistake is one UserError line (exit 2), not usage text
 class ArgumentParser(argparse.ArgumentParser):
     """argparse that raises UserError instead of printing its usage and calling sys.exit."""
 
@@ -120,7 +120,6 @@ def condense_tyro_error(text: str) -> str:
                  for line in lines[1:] if (match := re.match(r"(--[a-z][\w-]*)", line))]
     hint = f" (did you mean {', '.join(dict.fromkeys(suggested))}?)" if suggested else ""
     return f"{first}{hint}; see `sealign run --help`"
-# <<< reliability
 
 
 def cmd_run(args: list[str]) -> int:

@@ -60,7 +60,7 @@ def assemble(config: RunConfig, log=print) -> RunParts:
     # Cheap checks first: a typo must not cost a model load.
     train_prompts, eval_prompts = load_prompts(config)
     check_names(config)
-    # >>> scale (issue #7): the actor, oracle and learner come from the runtime (local or Ray);
+    # the actor, oracle and learner come from the runtime (local or Ray);
     # the policy here is the driver's, used by the explorer and the evaluator.
     runtime = build_runtime(config)
     oracle = runtime.oracle()
@@ -82,5 +82,4 @@ def assemble(config: RunConfig, log=print) -> RunParts:
     )
     prompt_order = PromptOrder(train_prompts, config.batch_size, config.seed)
     actor = runtime.actor(policy, policy_path, prompt_order)
-    # <<< scale
     return RunParts(policy, actor, explorer, oracle, learner, evaluator, prompt_order, eval_prompts)

@@ -60,7 +60,7 @@ class RunConfig:
     """passive | ensemble-passive | sea-ee | sea-bai | uncertainty | ids | best-worst | apl (docs/exploration.md)."""
     num_candidates: int = 4
     """M: responses sampled per prompt, among which the explorer picks the pair to ask about."""
-    # >>> exploration: epistemic reward model and explorers (issue #4; docs/exploration.md)
+    # epistemic reward model of the ensemble explorers (docs/exploration.md)
     explore_heads: int = 20
     """K: MLP reward heads in the epistemic ensemble (oat: 20)."""
     explore_width: int = 128
@@ -91,7 +91,6 @@ class RunConfig:
     """sea-ee: when all tried heads agree, pair y1 with a 'random' other candidate or the 'second-best'."""
     apl_prompt_fraction: float = 1.0
     """apl: share of each batch's prompts queried, those of highest predictive entropy (1 = all)."""
-    # <<< exploration
 
     # --- what learns from what (paper 000 Table 1; paper 003 sec. 4.3.3) ---------------------
     learn_policy: bool = True
@@ -221,7 +220,7 @@ class RunConfig:
     """Write a checkpoint every this many steps (and at the end); 0: at the end only. A resumed run
     replays the logged answers after its last checkpoint, so this trades disk time for replay time."""
 
-    # >>> scale: runtime, generation backend, LoRA (issue #7; docs/scale.md)
+    # --- scale: runtime, generation backend, LoRA (docs/scale.md) -------------------------------
     runtime: Literal["local", "ray"] = "local"
     """local: one process; ray: actors, oracles and the learner as Ray actors (needs the `ray` extra)."""
     actors: int = 1
@@ -245,7 +244,6 @@ class RunConfig:
     lora_dropout: float = 0.0
     lora_targets: str = "all-linear"
     """Modules that get adapters: 'all-linear' or a comma-separated list of module names (q_proj,v_proj)."""
-    # <<< scale
 
     extra: dict[str, str] = field(default_factory=dict)
     """Free-form settings for plug-ins (explorers, oracles, losses) not known here."""
@@ -261,12 +259,11 @@ class RunConfig:
 
     def validate(self) -> RunConfig:
         """Refuse impossible settings with a message that names the fix."""
-        # >>> reliability (issue #8): NaN fails every `x > 0` check below with a misleading message,
+        # NaN fails every `x > 0` check below with a misleading message,
         # and inf passes them, to blow up later as NaN weights or an endless wait.
         for name in FLOAT_FIELDS:
             if not math.isfinite(getattr(self, name)):
                 raise ConfigError(f"{name} must be a finite number (got {getattr(self, name)})")
-        # <<< reliability
         checks = [
             (self.beta > 0, f"beta must be > 0 (got {self.beta})"),
             (self.num_candidates >= 2, f"num_candidates must be >= 2 to form a pair (got {self.num_candidates})"),
@@ -297,15 +294,13 @@ class RunConfig:
             (self.schedule != "iterative" or self.budget // self.rounds >= self.batch_size,
              f"each of the {self.rounds} rounds needs at least batch_size={self.batch_size} queries; "
              "raise --budget or lower --rounds"),
-            # >>> scale (issue #7)
             (self.actors >= 1, f"actors must be >= 1 (got {self.actors})"),
             (self.oracles >= 1, f"oracles must be >= 1 (got {self.oracles})"),
             (self.staleness >= 0, f"staleness must be >= 0 (got {self.staleness})"),
             (self.lora_r >= 0, f"lora_r must be >= 0 (got {self.lora_r})"),
             (0 <= self.lora_dropout < 1, f"lora_dropout must be in [0, 1) (got {self.lora_dropout})"),
             (0 < self.vllm_gpu_memory <= 1, f"vllm_gpu_memory must be in (0, 1] (got {self.vllm_gpu_memory})"),
-            # <<< scale
-            # >>> reliability (issue #8): values that would pass here and then fail deep inside
+            # values that would pass here and then fail deep inside
             # torch (AdamW, SeedSequence, set_num_threads, getattr(torch, dtype)) with a traceback
             (0 <= self.seed < 2**63, f"seed must be in [0, 2**63) (got {self.seed})"),
             (self.threads >= 0, f"threads must be >= 0; 0 keeps torch's default (got {self.threads})"),
@@ -319,16 +314,13 @@ class RunConfig:
             (self.warmup_steps >= 0, f"warmup_steps must be >= 0 (got {self.warmup_steps})"),
             (self.save_every >= 0, f"save_every must be >= 0; 0 saves at the end only (got {self.save_every})"),
             (self.eval_temperature >= 0, f"eval_temperature must be >= 0 (got {self.eval_temperature})"),
-            # <<< reliability
         ]
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
-        # >>> reliability (issue #8)
         if getattr(self, "runtime", "local") == "local":  # a Ray cluster's GPUs need not be visible here
             check_device(self.device)
         check_out_dir(self.out_dir)
-        # <<< reliability
         return self
 
     def to_dict(self) -> dict:
@@ -339,7 +331,6 @@ class RunConfig:
 
 
 FIELD_NAMES = {f.name for f in dataclasses.fields(RunConfig)}
-# >>> reliability (issue #8)
 FLOAT_FIELDS = [name for name, hint in typing.get_type_hints(RunConfig).items() if hint is float]
 DTYPES = ("float32", "bfloat16", "float16", "float64")
 
@@ -368,7 +359,6 @@ def check_out_dir(out_dir: str) -> None:
             if not ancestor.is_dir():
                 raise ConfigError(f"out_dir {out_dir!r}: {ancestor} is a file, not a folder; choose another --out-dir")
             return
-# <<< reliability
 
 
 def apply_overrides(config: RunConfig, overrides: dict, source: str) -> RunConfig:
