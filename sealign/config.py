@@ -89,6 +89,8 @@ class RunConfig:
     """sea-ee: second heads tried while their best equals the first's, before the fallback (oat: K)."""
     explore_fallback: Literal["random", "second-best"] = "random"
     """sea-ee: when all tried heads agree, pair y1 with a 'random' other candidate or the 'second-best'."""
+    length_penalty: float = 0.0
+    """Ensemble explorers rank with r - length_penalty * |y| (|y| in characters; paper 002 sec. 3)."""
     apl_prompt_fraction: float = 1.0
     """apl: share of each batch's prompts queried, those of highest predictive entropy (1 = all)."""
 

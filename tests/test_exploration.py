@@ -299,3 +299,30 @@ def test_ensemble_state_dict_resumes_exactly(tmp_path):
     # restored generator, so both continue along the same path.
     original.fit(), resumed.fit()
     assert torch.allclose(original.rewards(x), resumed.rewards(x))
+
+
+def test_length_penalty_ranks_against_verbose_candidates():
+    from sealign.exploration.epistemic_explorer import EpistemicExplorer
+    from sealign.types import Candidate, Prompt
+
+    class FlatFeatures:  # every candidate looks the same to the heads: only the penalty differs
+        dim = 2
+
+        def __call__(self, candidates):
+            return torch.ones(len(candidates), 2)
+
+    class ZeroModel:
+        def rewards(self, features):
+            return torch.zeros(3, features.shape[0])
+
+    captured = {}
+
+    def rule(rewards, rng):
+        captured["rewards"] = rewards
+        return int(rewards[0].argmax()), int(rewards[0].argmin())
+
+    prompt = Prompt("p", "x")
+    group = [Candidate(prompt, [1], [k], text) for k, text in enumerate(["short", "a much longer answer", "mid one"])]
+    explorer = EpistemicExplorer(FlatFeatures(), ZeroModel(), rule, length_penalty=0.01)
+    assert explorer.select([group], np.random.default_rng(0)) == [(0, 1)]
+    assert torch.allclose(captured["rewards"][0], torch.tensor([-0.05, -0.20, -0.07]))

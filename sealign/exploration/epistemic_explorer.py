@@ -33,8 +33,10 @@ class EpistemicExplorer:
     about candidates of that step), so the backbone runs once per candidate.
     """
 
-    def __init__(self, features: CandidateFeatures, model: EnsembleRewardModel, rule: PairRule):
+    def __init__(self, features: CandidateFeatures, model: EnsembleRewardModel, rule: PairRule,
+                 length_penalty: float = 0.0):
         self.features, self.model, self.rule = features, model, rule
+        self.length_penalty = length_penalty
         self._cache: dict[tuple, Tensor] = {}
         self._selected_std: list[float] = []
 
@@ -51,6 +53,10 @@ class EpistemicExplorer:
         self._cache.clear()
         flat = [c for group in candidates for c in group]
         rewards = self.model.rewards(self.featurize(flat)) if flat else torch.empty(0, 0)  # [K, sum M]
+        if self.length_penalty and flat:
+            # Paper 002 ranks with r(x, y) - lambda * |y|, |y| in characters, against verbose winners.
+            chars = torch.tensor([len(c.text) for c in flat], dtype=rewards.dtype, device=rewards.device)
+            rewards = rewards - self.length_penalty * chars
         pairs: list[Pair | None] = []
         start = 0
         for group in candidates:
@@ -109,4 +115,5 @@ def build_epistemic(config, policy, rule: PairRule) -> EpistemicExplorer:
     """The explorer for ``rule`` with the configured features and ensemble."""
     features = build_features(config, policy)
     device = policy.device if policy is not None else "cpu"
-    return EpistemicExplorer(features, ensemble_from_config(config, features.dim, device), rule)
+    return EpistemicExplorer(features, ensemble_from_config(config, features.dim, device), rule,
+                             length_penalty=config.length_penalty)

@@ -8,5 +8,5 @@ RECIPE = Recipe(
     reference="paper 002 (RLHF Workflow) Algorithm 2 and sec. 3",
     settings={"schedule": "iterative", "rounds": 3, "round_data": "all", "round_init": "sft",
               "round_reference": "sft", "explorer": "best-worst", "num_candidates": 8, "temperature": 1.0,
-              "second_temperature": 0.7, "loss": "dpo"},
+              "second_temperature": 0.7, "loss": "dpo"},  # --length-penalty: r - lambda*|y| ranking
 )
