@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sealign.errors import UserError
-from sealign.server.queue import refuse_foreign_database
+from sealign.sqlite_files import open_shared
 
 RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529}
 
@@ -58,10 +58,7 @@ class ReplyCache:
         self.path = Path(path)
         self.lock = threading.Lock()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-            refuse_foreign_database(self.db, self.path, "replies", "a judge cache")
-            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db = open_shared(self.path, "replies", "a judge cache")
             self.db.execute(
                 "CREATE TABLE IF NOT EXISTS replies (key TEXT PRIMARY KEY, text TEXT NOT NULL, "
                 "prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, created REAL NOT NULL)"

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sealign.errors import UserError
+from sealign.sqlite_files import open_shared
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS raters (
@@ -87,16 +88,6 @@ class Answer:
     seconds: float  # rater time: from the pair appearing on their screen to their answer
 
 
-def refuse_foreign_database(db: sqlite3.Connection, path: Path, table: str, what: str) -> None:
-    """Refuse a SQLite file that holds tables but not ``table``: another kind of database (a run's
-    feedback log, a judge cache) given by mistake, which opening would change by adding tables."""
-    tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    if tables and table not in tables:
-        db.close()
-        raise UserError(f"{path} is a SQLite database but not {what} (it holds {', '.join(sorted(tables))[:80]}); "
-                        "check the path")
-
-
 def hash_token(token: str) -> str:
     # Tokens are 192 random bits, so a fast unsalted hash is enough: nothing to brute-force.
     return hashlib.sha256(token.encode()).hexdigest()
@@ -109,10 +100,7 @@ class FeedbackQueue:
         self.path = Path(path)
         self.lock = threading.Lock()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-            refuse_foreign_database(self.db, self.path, "pairs", "a feedback queue")
-            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db = open_shared(self.path, "pairs", "a feedback queue")
             self.db.execute("PRAGMA synchronous=FULL")  # an answer is on disk when the rater is told "saved"
             self.db.executescript(SCHEMA)
             self._write(_count_existing_answers)
