@@ -67,7 +67,7 @@ CASES = [
     case("empty JSON list", JSON, "holds no prompts", {"p.json": "[]"}),
     case("empty prompt", JSONL, "p.jsonl:2: row has no non-empty string field 'prompt'", {"p.jsonl": rows("one", "")}),
     case("blank prompt", JSONL, "p.jsonl:1: row has no non-empty string field", {"p.jsonl": rows(" \t ", "two")}),
-    case("other field name", JSONL, "(its fields: text, id; set --prompt-field)",
+    case("other field name", JSONL, "(its fields: 'text', 'id'; set --prompt-field)",
          {"p.jsonl": '{"text": "hi", "id": 1}\n'}),
     case("prompt is a number", JSONL, "p.jsonl:1: row has no non-empty string field", {"p.jsonl": '{"prompt": 42}\n'}),
     case("row is a list", JSONL, "p.jsonl:2: row has no non-empty string field", {"p.jsonl": rows("a") + '["a"]\n'}),

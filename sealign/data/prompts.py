@@ -91,7 +91,7 @@ def _loads(where: str, text: str):
         position = f"line {err.lineno} column {err.colno}" if "\n" in text else f"column {err.colno}"
         raise UserError(f"{where}: not valid JSON ({err.msg} at {position})") from err
     except (ValueError, RecursionError) as err:
-        raise UserError(f"{where}: not valid JSON ({type(err).__name__}: {str(err)[:80]})") from err
+        raise UserError(f"{where}: not valid JSON ({type(err).__name__}: {str(err)[:80]!r})") from err
 
 
 def _jsonl_rows(path: Path, raw: str) -> list[tuple[str, object]]:
@@ -110,7 +110,8 @@ def _json_rows(path: Path, raw: str) -> list[tuple[str, object]]:
 def _row_text(where: str, row, field: str) -> str:
     text = row if isinstance(row, str) else row.get(field) if isinstance(row, dict) else None
     if not isinstance(text, str) or not text.strip():
-        fields = f" (its fields: {', '.join(map(str, row))[:80]}; set --prompt-field)" if isinstance(row, dict) else ""
+        # repr() keeps the message on one line whatever characters the keys hold.
+        fields = f" (its fields: {', '.join(map(repr, row))[:80]}; set --prompt-field)" if isinstance(row, dict) else ""
         raise UserError(f"{where}: row has no non-empty string field {field!r}{fields}")
     try:
         text.encode("utf-8")
