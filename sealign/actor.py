@@ -8,9 +8,11 @@ from sealign.policy.hf import HFPolicy
 from sealign.types import Candidate, Prompt
 
 
-def row_seed(seed: int, step: int, row: int) -> int:
-    """The sampling seed of the ``row``-th prompt of step ``step``'s batch (64 bits, well mixed)."""
-    return int(np.random.SeedSequence([seed, step, row]).generate_state(1, np.uint64)[0])
+def row_seed(seed: int, step: int, row: int, stream: int = 0) -> int:
+    """The sampling seed of the ``row``-th prompt of step ``step``'s batch (64 bits, well mixed);
+    ``stream`` > 0 names another independent batch sampled at the same step."""
+    entropy = [seed, step, row] if stream == 0 else [seed, step, row, stream]
+    return int(np.random.SeedSequence(entropy).generate_state(1, np.uint64)[0])
 
 
 class Actor:
@@ -24,12 +26,13 @@ class Actor:
         self.max_new_tokens = max_new_tokens
         self.seed = seed
 
-    def sample(self, prompts: list[Prompt], step: int, first_row: int = 0) -> list[list[Candidate]]:
+    def sample(self, prompts: list[Prompt], step: int, first_row: int = 0, stream: int = 0) -> list[list[Candidate]]:
         """``num_candidates`` responses per prompt.
 
-        The responses to a prompt depend only on (seed, step, its row in the step's batch):
+        The responses to a prompt depend only on (seed, step, stream, its row in the step's batch):
         ``first_row`` is the row of ``prompts[0]`` when this call samples a shard of the batch
-        (the Ray runtime), so any split of a batch over actors samples exactly the same texts.
+        (the Ray runtime), so any split of a batch over actors samples exactly the same texts;
+        ``stream`` 1 is paper 003's query-free second batch of a step.
         """
         prompt_ids = self.policy.encode_prompts([p.text for p in prompts])
         # RLHFlow (paper 002 Alg. 2) samples half the candidates at a second temperature.
@@ -37,13 +40,13 @@ class Actor:
         responses = self.policy.generate(
             prompt_ids, n=split, temperature=self.temperature, top_p=self.top_p,
             max_new_tokens=self.max_new_tokens,
-            seeds=[row_seed(self.seed, step, first_row + i) for i in range(len(prompts))],
+            seeds=[row_seed(self.seed, step, first_row + i, stream) for i in range(len(prompts))],
         )
         if split < self.num_candidates:
             second = self.policy.generate(
                 prompt_ids, n=self.num_candidates - split, temperature=self.second_temperature, top_p=self.top_p,
                 max_new_tokens=self.max_new_tokens,
-                seeds=[row_seed(self.seed, step, 1 << 32 | (first_row + i)) for i in range(len(prompts))],
+                seeds=[row_seed(self.seed, step, 1 << 32 | (first_row + i), stream) for i in range(len(prompts))],
             )
             responses = [a + b for a, b in zip(responses, second)]
         return [

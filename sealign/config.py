@@ -93,6 +93,10 @@ class RunConfig:
     """Ensemble explorers rank with r - length_penalty * |y| (|y| in characters; paper 002 sec. 3)."""
     apl_prompt_fraction: float = 1.0
     """apl: share of each batch's prompts queried, those of highest predictive entropy (1 = all)."""
+    ranker_model: str = "builtin"
+    """pairwise-rank: the pairwise preference model (a save_pretrained folder or Hub name) that ranks
+    the candidates; 'builtin' = the built-in task's, built once from the SFT policy (batches and
+    truncation follow oracle_batch_size / oracle_max_length)."""
 
     # --- what learns from what (paper 000 Table 1; paper 003 sec. 4.3.3) ---------------------
     learn_policy: bool = True
@@ -105,6 +109,10 @@ class RunConfig:
     policy_signal: Literal["preference", "reward-model"] = "preference"
     """preference: the loss learns from the oracle's (and ERM-sync) pairs; reward-model: reinforce
     signals from the reward model on the query pair and the (highest, lowest) pair (paper 003)."""
+    query_free_batch: bool = False
+    """reward-model signal: after each query batch's update, sample a second batch of prompts and
+    update on the reward model's (highest, lowest) and (second-highest, second-lowest) pairs of each,
+    spending no query (paper 003 sec. 4.3.3)."""
     eval_best_of_n: int = 0
     """Evaluate BoN(policy, R): the best of N samples by the reward model's mean; 0 = the policy."""
     preference_data: str = "builtin"
@@ -293,6 +301,8 @@ class RunConfig:
             (self.eval_best_of_n >= 0, f"eval_best_of_n must be >= 0 (got {self.eval_best_of_n})"),
             (self.policy_signal != "reward-model" or self.loss == "reinforce",
              "policy_signal 'reward-model' needs --loss reinforce (paper 003's update)"),
+            (not self.query_free_batch or self.policy_signal == "reward-model",
+             "query_free_batch needs --policy-signal reward-model (its pairs are labelled by the reward model)"),
             (self.schedule != "iterative" or self.budget // self.rounds >= self.batch_size,
              f"each of the {self.rounds} rounds needs at least batch_size={self.batch_size} queries; "
              "raise --budget or lower --rounds"),

@@ -14,6 +14,7 @@ import numpy as np
 from sealign import model_labels
 from sealign.components import RunParts, assemble
 from sealign.config import RunConfig, apply_overrides, load_yaml
+from sealign.data.prompts import PromptOrder
 from sealign.errors import UserError
 from sealign.faults import fault_point
 from sealign.feedback_log import FeedbackLog
@@ -81,6 +82,8 @@ def drive(config: RunConfig, parts: RunParts, state: LoopState, log) -> dict:
     feedback = FeedbackLog(run_dir / "feedback.sqlite", run_id=config.name)
     metrics = MetricsWriter(run_dir / "metrics.jsonl", append=True, lines=state.metrics_lines)
     logged = answers_by_step(feedback, since_step=state.step)  # answered, not yet learned from
+    # Paper 003's query-free batches draw their prompts from a second, independently shuffled order.
+    free_order = PromptOrder(parts.prompt_order.prompts, config.batch_size, config.seed + 1)
     start = time.perf_counter() - state.elapsed_s
     if state.metrics_lines == 0:
         evaluate(parts, metrics, state.step, state.queries)
@@ -89,15 +92,21 @@ def drive(config: RunConfig, parts: RunParts, state: LoopState, log) -> dict:
         while state.queries < config.budget and not getattr(parts.oracle, "exhausted", False):
             step, timer = state.step, PhaseTimer()
             candidates = pairs = None
-            if step in logged:  # answered before a crash: replay, never ask (or pay) twice
-                comparisons, skipped = logged.pop(step)
-            else:
+            replayed = logged.pop(step, None)  # answered before a crash: replay, never ask (or pay) twice
+            if replayed is None or (needs_model_labels(config, parts, step)
+                                    and all(c.source == "oracle" for c in replayed[0])):
+                # Live, or killed after the answers were logged but before their model labels were:
+                # sampling and selection are redone (they depend only on (seed, step) and the state
+                # the replay restored), so the labels can be too.
                 prompts = parts.prompt_order.batch(step)[: config.budget - state.queries]
                 with timer("generate"):
                     candidates = parts.actor.sample(prompts, step)
                 fault_point("generated", step)
                 with timer("explore"):
                     pairs = parts.explorer.select(candidates, np.random.default_rng([config.seed, step]))
+            if replayed is not None:
+                comparisons, skipped = replayed
+            else:
                 with timer("oracle"):
                     comparisons, skipped = ask(parts.oracle, candidates, pairs, step, config.name)
                 fault_point("answered", step)
@@ -117,6 +126,10 @@ def drive(config: RunConfig, parts: RunParts, state: LoopState, log) -> dict:
                 with timer("learn"):
                     record.update(learn_policy(config, parts, answers, labels))
                 parts.actor.sync_weights(parts.learner)  # runtime hook (issue #7): actors get the update
+                if config.query_free_batch:
+                    with timer("query_free"):
+                        record.update(learn_query_free(config, parts, free_order.batch(step), step))
+                    parts.actor.sync_weights(parts.learner)
             fault_point("learned", step)
             state.step += 1
             metrics.write({**record, **timer.times})
@@ -138,6 +151,12 @@ def drive(config: RunConfig, parts: RunParts, state: LoopState, log) -> dict:
     feedback.close()
     metrics.close()
     return summary
+
+
+def needs_model_labels(config: RunConfig, parts: RunParts, step: int) -> bool:
+    """Whether step ``step`` labels pairs without a query (see ``label_with_reward_model``)."""
+    return (hasattr(parts.explorer, "training_pairs") or config.policy_signal == "reward-model"
+            or (config.erm_sync > 0 and step >= config.erm_burn_in))
 
 
 def label_with_reward_model(config: RunConfig, parts: RunParts, candidates, pairs, answers_of_step,
@@ -164,6 +183,17 @@ def learn_policy(config: RunConfig, parts: RunParts, answers: list[Comparison],
     if hasattr(parts.explorer, "training_pairs"):  # the derived pairs replace the raw answers
         return parts.learner.step(PreferenceBatch.from_comparisons(labels))
     return parts.learner.step(PreferenceBatch.from_comparisons(answers + labels))
+
+
+def learn_query_free(config: RunConfig, parts: RunParts, prompts, step: int) -> dict[str, float]:
+    """Paper 003 sec. 4.3.3's second update of a step: sample a fresh batch from the updated policy
+    and reinforce on the reward model's ranked pairs; no query is spent. Nothing is logged: a resumed
+    run replays the step's first update and then redoes this one, which depends only on (seed, step)
+    and the state the replay restores."""
+    candidates = parts.actor.sample(prompts, step, stream=1)
+    labels = model_labels.ranked_labels(parts.explorer, candidates, step, config.name)
+    metrics = parts.learner.reinforce_step(SignalBatch.from_model_labels(labels))
+    return {f"query_free/{k}": v for k, v in metrics.items()} | {"answers/query_free_labels": len(labels)}
 
 
 def round_target(config: RunConfig, rounds_done: int) -> int:

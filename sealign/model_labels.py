@@ -4,7 +4,8 @@ Two uses from the papers:
 - SEA's mixed preference learning, "ERM sync" (paper 000 sec. 4.2.3): the policy also learns from
   pairs the reward model labels, capped at a fraction of its training data after a burn-in.
 - Paper 003's policy update (sec. 4.3.3): reinforcement signals come from the reward model, on the
-  query pair (both orders) and on the (highest, lowest) pair of each prompt's samples.
+  query pair (both orders) and on the (highest, lowest) pair of each prompt's samples; then, on a
+  second, query-free batch, on the (highest, lowest) and (second-highest, second-lowest) pairs.
 
 A model label is a `Comparison` with ``source="reward-model"`` and ``prob_a = sigmoid(m_a - m_b)``
 (m = ensemble mean), so ``logit(prob_a)`` is the reward difference a reinforce signal needs. Model
@@ -85,4 +86,18 @@ def signal_labels(explorer, candidates: list[list[Candidate]], queried: list[Pai
             pairs.append((top, bottom))
         for i, j in pairs:
             labels.append(model_label(group[i], group[j], float(means[i]), float(means[j]), step, run_id))
+    return labels
+
+
+def ranked_labels(explorer, candidates: list[list[Candidate]], step: int, run_id: str) -> list[Comparison]:
+    """Paper 003 sec. 4.3.3, the query-free batch: per prompt, the (highest, lowest) and
+    (second-highest, second-lowest) pairs by the reward model's mean (both orders in the learner)."""
+    labels = []
+    for group, means in zip(candidates, mean_rewards(explorer, candidates)):
+        order = means.argsort(descending=True).tolist()
+        for rank in range(min(2, len(order) // 2)):
+            top, bottom = order[rank], order[-1 - rank]
+            if means[top] > means[bottom]:  # equal rewards carry no signal
+                labels.append(model_label(group[top], group[bottom], float(means[top]), float(means[bottom]),
+                                          step, run_id))
     return labels

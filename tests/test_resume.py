@@ -18,9 +18,9 @@ STEPS, BATCH, EVAL_EVERY, SAVE_EVERY = 24, 4, 2, 3
 KILLS = 20
 
 
-def settings(out_dir, cache, name):
+def settings(out_dir, cache, name, steps=STEPS):
     return ["--out-dir", str(out_dir), "--run-name", name, "--cache-dir", str(cache),
-            "--sft-steps", str(TEST_SFT_STEPS), "--budget", str(STEPS * BATCH), "--batch-size", str(BATCH),
+            "--sft-steps", str(TEST_SFT_STEPS), "--budget", str(steps * BATCH), "--batch-size", str(BATCH),
             "--eval-every", str(EVAL_EVERY), "--save-every", str(SAVE_EVERY), "--num-eval-prompts", "16",
             "--threads", "1"]
 
@@ -93,3 +93,25 @@ def test_resume_refuses_what_it_cannot_continue(tmp_path, capsys):
     assert "not a run directory" in capsys.readouterr().err
     assert main(["run", "--resume", str(tmp_path), "--beta", "0.2"]) == 2
     assert "--resume takes exactly one run directory" in capsys.readouterr().err
+
+
+def test_ees_query_free_batches_are_redone_exactly_after_a_kill(tmp_path, sft_cache):
+    """Paper 003's query-free batch is not logged: a resumed run replays the step's logged labels,
+    then samples and learns the query-free batch again, and must end where a clean run ends."""
+    short = lambda name: [*settings(tmp_path, sft_cache, name, steps=8),  # noqa: E731
+                          "--preset", "ees", "--num-candidates", "4", "--explore-heads", "4"]
+    reference = sealign(short("reference"))
+    assert reference.returncode == 0, reference.stderr
+    run_dir = tmp_path / "crashed"
+    for k, point in enumerate(["logged@1", "learned@4", "answered@6"]):
+        result = sealign(short("crashed") if k == 0 else ["--resume", str(run_dir)], fault=point)
+        assert result.returncode == -9, f"{point}: expected a kill, got {result.returncode}\n{result.stderr}"
+    final = sealign(["--resume", str(run_dir)])
+    assert final.returncode == 0, final.stderr
+    metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert sum("query_free/loss" in m for m in metrics) == 8  # one query-free update per step
+    strip_ids = lambda rs: [row[1:] for row in rs]  # noqa: E731
+    assert strip_ids(log_rows(run_dir)) == strip_ids(log_rows(tmp_path / "reference"))
+    crashed = json.loads((run_dir / "summary.json").read_text())
+    clean = json.loads((tmp_path / "reference" / "summary.json").read_text())
+    assert crashed["curve"] == clean["curve"]

@@ -13,8 +13,9 @@ from sealign.types import Candidate, Prompt
 class ActorHandle(Protocol):
     """What the loop asks of the actor(s), wherever they run."""
 
-    def sample(self, prompts: list[Prompt], step: int) -> list[list[Candidate]]:
-        """``num_candidates`` responses per prompt, from the policy as of the last ``sync_weights``."""
+    def sample(self, prompts: list[Prompt], step: int, stream: int = 0) -> list[list[Candidate]]:
+        """``num_candidates`` responses per prompt, from the policy as of the last ``sync_weights``;
+        ``stream`` > 0: another batch at the same step with independent seeds (never sampled ahead)."""
         ...
 
     def sync_weights(self, learner) -> None:

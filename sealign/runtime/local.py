@@ -17,8 +17,8 @@ class LocalActor:
         self.actor = actor
         self.policy = policy
 
-    def sample(self, prompts: list[Prompt], step: int) -> list[list[Candidate]]:
-        return self.actor.sample(prompts, step)
+    def sample(self, prompts: list[Prompt], step: int, stream: int = 0) -> list[list[Candidate]]:
+        return self.actor.sample(prompts, step, stream=stream)
 
     def sync_weights(self, learner) -> None:
         if self.actor.policy is not self.policy:

@@ -102,8 +102,8 @@ class ActorWorker:
     def ready(self) -> bool:
         return True
 
-    def sample(self, prompts: list[Prompt], step: int, first_row: int) -> list[list[Candidate]]:
-        return self.actor.sample(prompts, step, first_row)
+    def sample(self, prompts: list[Prompt], step: int, first_row: int, stream: int = 0) -> list[list[Candidate]]:
+        return self.actor.sample(prompts, step, first_row, stream)
 
     def load_weights(self, state: dict) -> None:
         self.actor.policy.load_trainable_state(state)
@@ -174,11 +174,13 @@ class RayActorPool:
         self.staleness = staleness
         self.ahead: dict[int, _Prefetch] = {}
 
-    def _launch(self, prompts: list[Prompt], step: int) -> list:
-        return [self.handles[k].sample.remote(prompts[lo:hi], step, lo)
+    def _launch(self, prompts: list[Prompt], step: int, stream: int = 0) -> list:
+        return [self.handles[k].sample.remote(prompts[lo:hi], step, lo, stream)
                 for k, (lo, hi) in enumerate(shard_bounds(len(prompts), len(self.handles)))]
 
-    def sample(self, prompts: list[Prompt], step: int) -> list[list[Candidate]]:
+    def sample(self, prompts: list[Prompt], step: int, stream: int = 0) -> list[list[Candidate]]:
+        if stream:  # a step's extra batch, sampled from the latest weights: no prefetch bookkeeping
+            return [group for shard in fetch(self._launch(prompts, step, stream)) for group in shard]
         ready = self.ahead.pop(step, None)
         for old in [s for s in self.ahead if s < step]:
             del self.ahead[old]
