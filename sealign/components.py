@@ -18,6 +18,7 @@ from sealign.model_labels import require_reward_model
 from sealign.oracles import Oracle, build_oracle
 from sealign.policy import load_policy
 from sealign.policy.hf import HFPolicy
+from sealign.round_selection import require_scorer
 from sealign.runtime import ActorHandle, build_runtime
 from sealign.types import Prompt
 
@@ -32,6 +33,8 @@ class RunParts:
     evaluator: WinRateEvaluator
     prompt_order: PromptOrder
     eval_prompts: list[Prompt]
+    validation_prompts: list[Prompt]
+    """Training prompts held out to pick an iterative run's best round (empty unless asked for)."""
 
 
 def resolve_policy_path(config: RunConfig, log=print) -> str:
@@ -59,6 +62,7 @@ def assemble(config: RunConfig, log=print) -> RunParts:
         torch.set_num_threads(config.threads)
     # Cheap checks first: a typo must not cost a model load.
     train_prompts, eval_prompts = load_prompts(config)
+    train_prompts, validation_prompts = split_validation(config, train_prompts)
     check_names(config)
     # the actor, oracle and learner come from the runtime (local or Ray);
     # the policy here is the driver's, used by the explorer and the evaluator.
@@ -75,6 +79,8 @@ def assemble(config: RunConfig, log=print) -> RunParts:
                          "--policy-signal reward-model"), (config.eval_best_of_n > 1, "--eval-best-of-n")]:
         if wanted:
             require_reward_model(explorer, what)
+    if validation_prompts:
+        require_scorer(explorer)
     evaluator = WinRateEvaluator(
         policy, eval_prompts, judge, greedy=config.eval_greedy, temperature=config.eval_temperature,
         max_new_tokens=config.max_new_tokens, seed=config.seed, reward_fn=getattr(judge, "reward_fn", None),
@@ -82,4 +88,16 @@ def assemble(config: RunConfig, log=print) -> RunParts:
     )
     prompt_order = PromptOrder(train_prompts, config.batch_size, config.seed)
     actor = runtime.actor(policy, policy_path, prompt_order)
-    return RunParts(policy, actor, explorer, oracle, learner, evaluator, prompt_order, eval_prompts)
+    return RunParts(policy, actor, explorer, oracle, learner, evaluator, prompt_order, eval_prompts,
+                    validation_prompts)
+
+
+def split_validation(config: RunConfig, train_prompts: list[Prompt]) -> tuple[list[Prompt], list[Prompt]]:
+    """The last ``validation_prompts`` training prompts become the validation split."""
+    n = config.validation_prompts
+    if n == 0:
+        return train_prompts, []
+    if len(train_prompts) - n < config.batch_size:
+        raise ConfigError(f"validation_prompts={n} leaves {len(train_prompts) - n} of the {len(train_prompts)} "
+                          f"training prompts, fewer than batch_size={config.batch_size}; lower --validation-prompts")
+    return train_prompts[:-n], train_prompts[-n:]

@@ -188,6 +188,10 @@ class RunConfig:
     """iterative: each round continues from the last iterate, or restarts from the SFT weights."""
     round_reference: Literal["sft", "last"] = "sft"
     """iterative: the DPO reference stays the SFT policy, or becomes the last iterate (SELM)."""
+    validation_prompts: int = 0
+    """iterative: hold this many training prompts out as a validation split; after the last round the
+    round whose responses to them the explorer's reward model scores highest is kept (paper 002
+    Alg. 2, "the best policy by a validation set"); 0 = keep the last round."""
 
     # --- loss --------------------------------------------------------------------------------
     loss: str = "dpo"
@@ -301,6 +305,9 @@ class RunConfig:
             (self.eval_best_of_n >= 0, f"eval_best_of_n must be >= 0 (got {self.eval_best_of_n})"),
             (self.policy_signal != "reward-model" or self.loss == "reinforce",
              "policy_signal 'reward-model' needs --loss reinforce (paper 003's update)"),
+            (self.validation_prompts >= 0, f"validation_prompts must be >= 0 (got {self.validation_prompts})"),
+            (self.validation_prompts == 0 or self.schedule == "iterative",
+             "validation_prompts picks the best of several rounds: it needs --schedule iterative"),
             (not self.query_free_batch or self.policy_signal == "reward-model",
              "query_free_batch needs --policy-signal reward-model (its pairs are labelled by the reward model)"),
             (self.schedule != "iterative" or self.budget // self.rounds >= self.batch_size,

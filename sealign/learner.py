@@ -173,6 +173,11 @@ class PreferenceLearner:
             )
         return PreferenceBatch(batch.prompt_ids, batch.chosen_ids, batch.rejected_ids, [g[0] for g in samples])
 
+    def load_weights(self, state: dict) -> None:
+        """Set the trainable weights to ``state`` (a ``policy.trainable_state()``), e.g. an earlier
+        round's snapshot picked on a validation split; the optimiser is left as it is."""
+        self.policy.load_trainable_state(state)
+
     def sync_reference(self) -> None:
         """Set pi_ref to the current policy (SELM Algorithm 1, line 4: ``pi_ref = pi_t``)."""
         if self.reference is not None:

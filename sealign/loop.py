@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sealign import model_labels
+from sealign import model_labels, round_selection
 from sealign.components import RunParts, assemble
 from sealign.config import RunConfig, apply_overrides, load_yaml
 from sealign.data.prompts import PromptOrder
@@ -143,6 +143,10 @@ def drive(config: RunConfig, parts: RunParts, state: LoopState, log) -> dict:
                     progress.update(state.queries, win_rate=evaluate(parts, metrics, state.step, state.queries))
             if config.save_every and state.step % config.save_every == 0:
                 save_checkpoint(parts, state, metrics, start, run_dir)
+        if parts.validation_prompts and state.rounds_done:
+            picked = round_selection.select_best_round(parts, run_dir, state.rounds_done, parts.validation_prompts)
+            metrics.write({"step": state.step, "queries": state.queries, **picked})
+            log(f"validation: keeping round {picked['validation/best_round']} of {state.rounds_done}")
         progress.update(state.queries, win_rate=evaluate(parts, metrics, state.step, state.queries))
 
     save_checkpoint(parts, state, metrics, start, run_dir)
@@ -221,6 +225,8 @@ def train_round(config: RunConfig, parts: RunParts, feedback: FeedbackLog, metri
     if config.round_reference == "last":
         parts.learner.sync_reference()
     parts.actor.sync_weights(parts.learner)  # runtime hook (issue #7): actors sample the new policy
+    if parts.validation_prompts:
+        round_selection.record_round(config, parts, config.run_dir, state.rounds_done + 1, parts.validation_prompts)
     state.rounds_done += 1
     state.round_start_step = state.step
 
@@ -298,6 +304,7 @@ def summarise(config: RunConfig, run_dir, feedback: FeedbackLog, wall: float) ->
     plot_runs([run_dir], run_dir / "winrate.png", title=f"{config.name}")
     records = read_metrics(run_dir / "metrics.jsonl")
     rewards = [r["eval/reward"] for r in records if "eval/reward" in r]
+    picked = [r["validation/best_round"] for r in records if "validation/best_round" in r]
     summary = {
         "run": config.name,
         "preset": config.preset + (f":{config.variant}" if config.variant else ""),
@@ -308,6 +315,7 @@ def summarise(config: RunConfig, run_dir, feedback: FeedbackLog, wall: float) ->
         "best_win_rate": max(win_rates),
         "initial_reward": rewards[0] if rewards else None,
         "final_reward": rewards[-1] if rewards else None,
+        "best_round": picked[-1] if picked else None,
         "wall_time_s": round(wall, 1),
         "queries_per_s": round(len(feedback) / wall, 2),
         "run_dir": str(run_dir),

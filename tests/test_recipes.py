@@ -1,6 +1,7 @@
 """Every preset runs end to end on the built-in task, learns, and leaves its log and metrics."""
 
 import pytest
+import torch
 
 from sealign.cli import resolve_config
 from sealign.config import RunConfig, apply_overrides
@@ -53,3 +54,12 @@ def test_every_preset_learns(name, tmp_path, sft_cache):
     assert (tmp_path / name / "metrics.jsonl").stat().st_size > 0
     with FeedbackLog(tmp_path / name / "feedback.sqlite", name) as log:
         assert 0 < len(log) <= budget
+    if config.validation_prompts:  # rlhflow: the final policy is the round picked on the validation split
+        from safetensors.torch import load_file
+
+        best = summary["best_round"]
+        assert best in range(1, config.rounds + 1)
+        snapshot = torch.load(tmp_path / name / "rounds" / f"round-{best}.pt", weights_only=True)
+        saved = load_file(next((tmp_path / name / "policy").glob("*.safetensors")))
+        assert all(torch.equal(snapshot[k], saved[k]) for k in snapshot if k in saved)
+        assert any(k in saved for k in snapshot)

@@ -49,14 +49,22 @@ class EpistemicExplorer:
                 self._cache[key] = row
         return torch.stack([self._cache[_key(c)] for c in candidates])
 
+    def _penalised(self, rewards: Tensor, flat: list[Candidate]) -> Tensor:
+        if not (self.length_penalty and flat):
+            return rewards
+        # Paper 002 ranks with r(x, y) - lambda * |y|, |y| in characters, against verbose winners.
+        chars = torch.tensor([len(c.text) for c in flat], dtype=rewards.dtype, device=rewards.device)
+        return rewards - self.length_penalty * chars
+
+    def score(self, candidates: list[Candidate]) -> Tensor:
+        """``[len(candidates)]``: the ranking reward, ensemble mean minus the length penalty."""
+        return self._penalised(self.model.mean(self.featurize(candidates)), candidates)
+
     def select(self, candidates: list[list[Candidate]], rng: np.random.Generator) -> list[Pair | None]:
         self._cache.clear()
         flat = [c for group in candidates for c in group]
         rewards = self.model.rewards(self.featurize(flat)) if flat else torch.empty(0, 0)  # [K, sum M]
-        if self.length_penalty and flat:
-            # Paper 002 ranks with r(x, y) - lambda * |y|, |y| in characters, against verbose winners.
-            chars = torch.tensor([len(c.text) for c in flat], dtype=rewards.dtype, device=rewards.device)
-            rewards = rewards - self.length_penalty * chars
+        rewards = self._penalised(rewards, flat)
         pairs: list[Pair | None] = []
         start = 0
         for group in candidates:
