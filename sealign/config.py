@@ -57,7 +57,8 @@ class RunConfig:
 
     # --- exploration -------------------------------------------------------------------------
     explorer: str = "passive"
-    """passive | ensemble-passive | sea-ee | sea-bai | uncertainty | ids | best-worst | apl (docs/exploration.md)."""
+    """passive | ensemble-passive | sea-ee | sea-bai | uncertainty | ids | best-worst | apl | selm-rank |
+    pairwise-rank (docs/exploration.md)."""
     num_candidates: int = 4
     """M: responses sampled per prompt, among which the explorer picks the pair to ask about."""
     # epistemic reward model of the ensemble explorers (docs/exploration.md)

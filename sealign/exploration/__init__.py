@@ -2,6 +2,8 @@
 
 Each module also exposes its pure rule ``select_pair(rewards [K, M], rng) -> (i, j) | None``,
 which the dueling-bandit testbed (bench/bandit.py) drives directly; see docs/exploration.md.
+Two have no such rule: ``selm-rank`` (the oracle ranks a triple) and ``pairwise-rank``, whose
+``select_pair`` reads an [M, M] win-probability matrix of a pairwise preference model.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ REGISTRY = {
     "best-worst": "sealign.exploration.best_worst",
     "ids": "sealign.exploration.ids",
     "selm-rank": "sealign.exploration.selm_rank",
+    "pairwise-rank": "sealign.exploration.pairwise_rank",
 }
 
 
@@ -35,7 +38,12 @@ def pair_rule(name: str):
     """The pure ``select_pair(rewards, rng)`` of the explorer ``name`` (defaults for its options)."""
     if name not in REGISTRY:
         raise ConfigError(f"unknown explorer {name!r}; choose one of: {', '.join(sorted(REGISTRY))}")
-    return importlib.import_module(REGISTRY[name]).select_pair
+    module = importlib.import_module(REGISTRY[name])
+    if getattr(module, "RULE_INPUT", "rewards") != "rewards" or not hasattr(module, "select_pair"):
+        # selm-rank ranks a triple with the oracle; pairwise-rank reads an [M, M] win matrix of a model
+        raise ConfigError(f"explorer {name!r} has no rule over [K, M] reward samples (nothing to run in the "
+                          "bandit testbed)")
+    return module.select_pair
 
 
 __all__ = ["Explorer", "Pair", "build_explorer", "pair_rule", "REGISTRY"]

@@ -50,15 +50,20 @@ def ensure_sft_policy(cache_dir: Path | None = None, spec: BootstrapSpec = Boots
                       log=print) -> Path:
     """Path of the cached SFT policy folder, building it first if it is missing."""
     target = (cache_dir or default_cache_dir()) / spec.cache_key
+    return build_once(target, lambda folder: build_sft_policy(folder, spec), "the built-in SFT policy", log)
+
+
+def build_once(target: Path, build, what: str, log=print) -> Path:
+    """``target``, after ``build(folder)`` has filled it if it had no ``config.json`` yet. The build
+    writes a scratch folder renamed into place, so concurrent runs never see half a model."""
     if (target / "config.json").exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    log(f"building the built-in SFT policy (once, cached in {target}) ...")
+    log(f"building {what} (once, cached in {target}) ...")
     start = time.perf_counter()
-    # Build in a scratch folder and rename into place: concurrent runs never see half a model.
     scratch = Path(tempfile.mkdtemp(dir=target.parent, prefix=".build-"))
     try:
-        build_sft_policy(scratch, spec)
+        build(scratch)
         try:
             scratch.rename(target)
         except OSError:  # another process finished first; theirs is as good as ours
@@ -66,7 +71,7 @@ def ensure_sft_policy(cache_dir: Path | None = None, spec: BootstrapSpec = Boots
     finally:
         if scratch.exists():
             shutil.rmtree(scratch, ignore_errors=True)
-    log(f"built the SFT policy in {time.perf_counter() - start:.0f}s")
+    log(f"built {what} in {time.perf_counter() - start:.0f}s")
     return target
 
 
