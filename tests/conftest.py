@@ -57,3 +57,15 @@ def sft_cache(tmp_path_factory):
     cache = tmp_path_factory.mktemp("sealign-cache")
     ensure_sft_policy(cache, BootstrapSpec(sft_steps=TEST_SFT_STEPS), log=lambda _: None)
     return cache
+
+
+@pytest.fixture(scope="session")
+def demo_sft_cache(tmp_path_factory):
+    """A cache holding the built-in SFT policy at the demo's default length (700 steps, ~90 s to
+    build): for the recipes whose premise needs a decent policy (SELM ranks its own samples against
+    a dataset's responses)."""
+    from sealign.tasks.builtin import BootstrapSpec, ensure_sft_policy
+
+    cache = tmp_path_factory.mktemp("sealign-demo-cache")
+    ensure_sft_policy(cache, BootstrapSpec(), log=lambda _: None)
+    return cache

@@ -32,22 +32,25 @@ def test_sea_variants_follow_table_1():
         resolve_config(["--preset", "sea", "--variant", "9"])
 
 
-SELM_ON_WEAK_SFT = pytest.mark.xfail(strict=True, reason=(
-    "measured: on the suite's weak 250-step SFT policy (reward -0.41), DPO on SELM's ranked triples "
-    "(an on-policy sample against the dataset's y_w, y_l) lowers the win rate (0.42-0.45 after 576 "
-    "queries, also with --loss dpo or a fixed reference); on the demo's 700-step policy SELM reaches "
-    "0.90. See bench/results/recipes.md."))
+# SELM ranks a sample of the policy against an offline dataset's two responses. On the suite's weak
+# 250-step SFT policy (reward -0.41) its own sample is nearly always the worst of the three, DPO on
+# (y_w, own sample) pushes the policy off its own mode and the win rate falls (0.44-0.48 after 576
+# queries, whatever the epochs, lr, SFT term or loss); on the demo's 700-step policy it learns
+# (0.80 after 288 queries). So SELM is tested from the demo's policy; see bench/results/recipes.md.
+DEMO_SFT_PRESETS = {"selm"}
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [pytest.param(n, marks=SELM_ON_WEAK_SFT) if n == "selm" else n
-                                  for n in sorted(REGISTRY)])
-def test_every_preset_learns(name, tmp_path, sft_cache):
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_every_preset_learns(name, tmp_path, request):
     # SELM spends three queries per prompt; EES learns slowly at its reinforce learning rate.
-    budget = {"selm": 576, "ees": 768}.get(name, 192)
+    budget = {"selm": 288, "ees": 768}.get(name, 192)
+    demo_policy = name in DEMO_SFT_PRESETS
+    cache = request.getfixturevalue("demo_sft_cache" if demo_policy else "sft_cache")
     config = apply_overrides(RunConfig(), {**get_recipe(name).settings_for(None), "preset": name}, name)
     config = apply_overrides(config, dict(
-        out_dir=str(tmp_path), run_name=name, cache_dir=str(sft_cache), sft_steps=TEST_SFT_STEPS, budget=budget,
+        out_dir=str(tmp_path), run_name=name, cache_dir=str(cache),
+        sft_steps=RunConfig().sft_steps if demo_policy else TEST_SFT_STEPS, budget=budget,
         batch_size=32, eval_every=budget // 96, num_eval_prompts=64, explore_heads=8), "test").validate()
     summary = run(config, log=lambda _: None)
     assert summary["final_win_rate"] > 0.5, summary["curve"]
