@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,7 +69,7 @@ def assemble(config: RunConfig, log=print) -> RunParts:
     # the policy here is the driver's, used by the explorer and the evaluator.
     runtime = build_runtime(config)
     oracle = runtime.oracle()
-    judge = build_oracle("ground-truth", config)
+    judge_kind = eval_judge_kind(config)
     policy_path = resolve_policy_path(config, log)
     policy = load_policy(config, policy_path)
     check_prompt_lengths(config, train_prompts + eval_prompts, policy)  # reliability (#8): before any query
@@ -81,15 +82,40 @@ def assemble(config: RunConfig, log=print) -> RunParts:
             require_reward_model(explorer, what)
     if validation_prompts:
         require_scorer(explorer)
+    # The judge of an evaluation is never the run's capped, counted oracle itself: a fresh instance, uncapped.
+    judge = build_oracle("ground-truth" if judge_kind == "reward" else config.oracle,
+                         dataclasses.replace(config, oracle_max_cost=0.0))
     evaluator = WinRateEvaluator(
         policy, eval_prompts, judge, greedy=config.eval_greedy, temperature=config.eval_temperature,
-        max_new_tokens=config.max_new_tokens, seed=config.seed, reward_fn=getattr(judge, "reward_fn", None),
-        best_of_n=config.eval_best_of_n, reranker=explorer, bon_temperature=config.temperature,
+        max_new_tokens=config.max_new_tokens, seed=config.seed,
+        reward_fn=judge.reward_fn if judge_kind == "reward" else None,
+        best_of_n=config.eval_best_of_n, reranker=explorer,
+        # Best-of-N draws its candidates as the baseline's answers are drawn, so only the reranking differs.
+        bon_temperature=config.temperature if config.eval_greedy else config.eval_temperature,
+        both_orders=judge_kind == "oracle", prob_temperature=config.oracle_temperature,
     )
+    evaluator.judge_name = "reward" if judge_kind == "reward" else f"oracle:{config.oracle}"
     prompt_order = PromptOrder(train_prompts, config.batch_size, config.seed)
     actor = runtime.actor(policy, policy_path, prompt_order)
     return RunParts(policy, actor, explorer, oracle, learner, evaluator, prompt_order, eval_prompts,
                     validation_prompts)
+
+
+def eval_judge_kind(config: RunConfig) -> str:
+    """'reward' or 'oracle' (see ``RunConfig.eval_judge``); refuses the judges that would mislead."""
+    foreign_prompts = config.prompts != "builtin" and config.reward_fn == "builtin"
+    if config.eval_judge == "reward" or (config.eval_judge == "auto" and not foreign_prompts):
+        if foreign_prompts:
+            raise ConfigError("--eval-judge reward on your own prompts needs --reward-fn: the built-in reward "
+                              "scores the built-in summarisation task only")
+        return "reward"
+    if config.eval_judge == "auto" and config.oracle == "bt-simulator":
+        raise ConfigError("the bt-simulator oracle on your own prompts needs --reward-fn: the built-in reward "
+                          "scores the built-in summarisation task only")
+    if config.eval_judge == "auto" and config.oracle == "human":
+        raise ConfigError("evaluating with human raters would ask them about every held-out prompt at every "
+                          "evaluation; pass --reward-fn to evaluate with it, or --eval-judge oracle to ask them")
+    return "oracle"
 
 
 def split_validation(config: RunConfig, train_prompts: list[Prompt]) -> tuple[list[Prompt], list[Prompt]]:

@@ -129,6 +129,9 @@ class RunConfig:
     """Bradley-Terry temperature: P(a > b) = sigmoid((r_a - r_b) / T)."""
     oracle_deterministic: bool = False
     """Answer the likelier side instead of sampling it."""
+    oracle_consistent: bool = False
+    """bt-simulator: the same question always gets the same answer (a rater who remembers); off, a
+    question asked again at another step is a fresh draw (paper 003 sec. 3.2)."""
     oracle_max_cost: float = 0.0
     """Stop asking once the oracle's answers cost this much in its own unit (dollars for a priced
     judge, tokens, rater seconds); checked between batches; 0 = no limit (see docs/oracles)."""
@@ -228,6 +231,10 @@ class RunConfig:
     # --- evaluation --------------------------------------------------------------------------
     eval_every: int = 8
     """Evaluate every this many learner steps (and at the start and the end)."""
+    eval_judge: Literal["auto", "reward", "oracle"] = "auto"
+    """Who judges the policy against the SFT policy: 'reward' = the ground-truth reward_fn (noiseless);
+    'oracle' = the run's own oracle, both orders, outside its cost cap; 'auto' = 'reward' on the
+    built-in prompts or with a --reward-fn, else 'oracle'."""
     eval_greedy: bool = False
     eval_temperature: float = 0.7
     """Used when eval_greedy is off."""
@@ -314,6 +321,17 @@ class RunConfig:
             (self.schedule != "iterative" or self.budget // self.rounds >= self.batch_size,
              f"each of the {self.rounds} rounds needs at least batch_size={self.batch_size} queries; "
              "raise --budget or lower --rounds"),
+            # What acts only between online steps is refused elsewhere rather than silently ignored.
+            (self.erm_sync == 0 or self.schedule == "online",
+             f"erm_sync labels pairs between online steps: it needs --schedule online (got {self.schedule!r})"),
+            (self.policy_signal != "reward-model" or self.schedule == "online",
+             "policy_signal 'reward-model' (paper 003's per-batch update) needs --schedule online "
+             f"(got {self.schedule!r})"),
+            (self.learn_policy or self.schedule == "online",
+             f"learn_policy false (only the reward model learns) needs --schedule online (got {self.schedule!r})"),
+            (self.lora_r == 0 or self.round_reference != "last",
+             "round_reference 'last' (SELM) copies the policy into the reference, which LoRA's reference "
+             "(the adapters switched off) cannot hold; use --lora-r 0"),
             (self.actors >= 1, f"actors must be >= 1 (got {self.actors})"),
             (self.oracles >= 1, f"oracles must be >= 1 (got {self.oracles})"),
             (self.staleness >= 0, f"staleness must be >= 0 (got {self.staleness})"),

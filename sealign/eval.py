@@ -8,6 +8,7 @@ import statistics
 import torch
 
 from sealign.oracles.base import Oracle
+from sealign.oracles.simulator import bradley_terry_prob
 from sealign.policy.hf import HFPolicy
 from sealign.types import Prompt
 
@@ -15,18 +16,26 @@ from sealign.types import Prompt
 class WinRateEvaluator:
     """Judges the policy's responses to held-out prompts against the SFT policy's, fixed at start.
 
-    Win = 1, tie = 0.5, loss = 0 per prompt, averaged. Sampled decoding uses a fixed seed so that
-    successive evaluations differ only through the policy.
+    Two numbers per evaluation: ``eval/win_rate``, the hard win rate (win = 1, tie = 0.5, loss = 0
+    per prompt, averaged), and ``eval/win_prob``, the mean preference probability P(policy > SFT)
+    (paper 003 sec. 3.5): from the reward at ``prob_temperature`` (the training oracle's Bradley-Terry
+    temperature) when there is a reward function, else the judge's own probability. A judge that
+    is not a reward function (an LLM judge, a reward model) is asked in ``both_orders`` to cancel
+    its position bias. Sampled decoding uses a fixed seed so that successive evaluations differ
+    only through the policy.
     """
 
     def __init__(self, policy: HFPolicy, prompts: list[Prompt], judge: Oracle, *, greedy: bool,
                  temperature: float, max_new_tokens: int, seed: int, reward_fn=None, best_of_n: int = 0,
-                 reranker=None, bon_temperature: float = 1.0):
+                 reranker=None, bon_temperature: float = 1.0, both_orders: bool = False,
+                 prob_temperature: float = 1.0):
         self.best_of_n, self.reranker, self.bon_temperature = 0, reranker, bon_temperature
         self.policy = policy
         self.prompts = prompts
         self.prompt_ids = policy.encode_prompts([p.text for p in prompts])
         self.judge = judge
+        self.both_orders = both_orders
+        self.prob_temperature = prob_temperature
         self.temperature = 0.0 if greedy else temperature
         self.max_new_tokens = max_new_tokens
         self.seed = seed
@@ -61,19 +70,51 @@ class WinRateEvaluator:
     def evaluate(self) -> dict[str, float]:
         texts = self.responses()
         prompts = [p.text for p in self.prompts]
-        verdicts = self.judge.compare(prompts, texts, self.baseline)
-        score = {"a": 1.0, "tie": 0.5, "b": 0.0}
+        scores, probs = self.judged(prompts, texts)
         # A judge that cannot answer (a reward_fn gave NaN) leaves that prompt out rather than guess.
-        judged = [score[v.winner] for v in verdicts if v.winner is not None]
+        judged = [score for score in scores if score is not None]
         metrics = {
             "eval/win_rate": statistics.fmean(judged) if judged else math.nan,
-            "eval/skipped": len(verdicts) - len(judged),
+            "eval/skipped": len(scores) - len(judged),
             "eval/response_words": statistics.fmean(len(t.split()) for t in texts),
         }
         if self.reward_fn is not None:
-            metrics["eval/reward"] = finite_mean(self.reward_fn(p, t) for p, t in zip(prompts, texts))
-            metrics["eval/baseline_reward"] = finite_mean(self.reward_fn(p, t) for p, t in zip(prompts, self.baseline))
+            rewards = [self.reward_fn(p, t) for p, t in zip(prompts, texts)]
+            baseline = [self.reward_fn(p, t) for p, t in zip(prompts, self.baseline)]
+            metrics["eval/reward"] = finite_mean(rewards)
+            metrics["eval/baseline_reward"] = finite_mean(baseline)
+            probs = [bt_prob(r, b, self.prob_temperature) for r, b in zip(rewards, baseline)]
+        metrics["eval/win_prob"] = finite_mean(probs)
         return metrics
+
+    def judged(self, prompts: list[str], texts: list[str]) -> tuple[list[float | None], list[float | None]]:
+        """Per prompt, the policy's score against the baseline (1, 0.5, 0; None: no answer) and the
+        judge's P(policy > baseline) (None where it gives none)."""
+        first = self.judge.compare(prompts, texts, self.baseline)
+        scores = [None if v.winner is None else WIN_SCORE[v.winner] for v in first]
+        probs = [v.prob_a for v in first]
+        if not self.both_orders:
+            return scores, probs
+        swapped = self.judge.compare(prompts, self.baseline, texts)
+        scores = [mean_of(s, None if v.winner is None else 1.0 - WIN_SCORE[v.winner]) for s, v in zip(scores, swapped)]
+        probs = [mean_of(p, None if v.prob_a is None else 1.0 - v.prob_a) for p, v in zip(probs, swapped)]
+        return scores, probs
+
+
+WIN_SCORE = {"a": 1.0, "tie": 0.5, "b": 0.0}
+
+
+def mean_of(x: float | None, y: float | None) -> float | None:
+    """The mean of the values that are there (None when neither is)."""
+    present = [v for v in (x, y) if v is not None]
+    return statistics.fmean(present) if present else None
+
+
+def bt_prob(reward_a, reward_b, temperature: float) -> float | None:
+    """sigmoid((r_a - r_b) / T); None when either reward is missing or not finite."""
+    if reward_a is None or reward_b is None or not (math.isfinite(reward_a) and math.isfinite(reward_b)):
+        return None
+    return bradley_terry_prob(reward_a, reward_b, temperature)
 
 
 def finite_mean(values) -> float:

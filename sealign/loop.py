@@ -18,6 +18,7 @@ from sealign.data.prompts import PromptOrder
 from sealign.errors import UserError
 from sealign.faults import fault_point
 from sealign.feedback_log import FeedbackLog
+from sealign.run_lock import run_lock
 from sealign.tracking import MetricsWriter, RunProgress
 from sealign.types import Candidate, Comparison, PreferenceBatch, SignalBatch
 
@@ -38,13 +39,18 @@ def run(config: RunConfig, log=print) -> dict:
     """Run one experiment to its query budget; returns the summary also written to summary.json."""
     config.validate()
     run_dir = config.run_dir
+    refuse_existing_run(run_dir)  # before the slow assembly, and again under the lock
+    parts = assemble(config, log=log)
+    with run_lock(run_dir):
+        refuse_existing_run(run_dir)
+        config.save(run_dir / "config.yaml")
+        return drive(config, parts, LoopState(), log)
+
+
+def refuse_existing_run(run_dir: Path) -> None:
     if (run_dir / "feedback.sqlite").exists():
         raise UserError(f"{run_dir} already holds a run; continue it with --resume {run_dir}, "
                         "or choose another --run-name")
-    parts = assemble(config, log=log)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    config.save(run_dir / "config.yaml")
-    return drive(config, parts, LoopState(), log)
 
 
 def resume(run_dir: Path, log=print) -> dict:
@@ -57,6 +63,11 @@ def resume(run_dir: Path, log=print) -> dict:
     config_file = run_dir / "config.yaml"
     if not config_file.is_file():
         raise UserError(f"{run_dir} is not a run directory (no config.yaml); nothing to resume")
+    with run_lock(run_dir):
+        return _resume_locked(run_dir, config_file, log)
+
+
+def _resume_locked(run_dir: Path, config_file: Path, log) -> dict:
     if (run_dir / "summary.json").exists():
         raise UserError(f"{run_dir} already finished; start a new run instead")
     config = apply_overrides(RunConfig(), load_yaml(str(config_file)), str(config_file)).validate()
@@ -98,7 +109,9 @@ def drive(config: RunConfig, parts: RunParts, state: LoopState, log) -> dict:
                 # Live, or killed after the answers were logged but before their model labels were:
                 # sampling and selection are redone (they depend only on (seed, step) and the state
                 # the replay restored), so the labels can be too.
-                prompts = parts.prompt_order.batch(step)[: config.budget - state.queries]
+                # An explorer that asks several questions per prompt (SELM: 3) must not overshoot the budget.
+                per_prompt = getattr(parts.explorer, "queries_per_prompt", 1)
+                prompts = parts.prompt_order.batch(step)[: -(-(config.budget - state.queries) // per_prompt)]
                 with timer("generate"):
                     candidates = parts.actor.sample(prompts, step)
                 fault_point("generated", step)
@@ -151,7 +164,8 @@ def drive(config: RunConfig, parts: RunParts, state: LoopState, log) -> dict:
 
     save_checkpoint(parts, state, metrics, start, run_dir)
     parts.policy.save(run_dir / "policy")
-    summary = summarise(config, run_dir, feedback, time.perf_counter() - start)
+    summary = summarise(config, run_dir, feedback, time.perf_counter() - start,
+                        judge=getattr(parts.evaluator, "judge_name", "reward"))
     feedback.close()
     metrics.close()
     return summary
@@ -165,9 +179,9 @@ def needs_model_labels(config: RunConfig, parts: RunParts, step: int) -> bool:
 
 def label_with_reward_model(config: RunConfig, parts: RunParts, candidates, pairs, answers_of_step,
                             step: int) -> list[Comparison]:
-    num_answers = len(answers_of_step)
     """Pairs labelled for the policy without a query: ERM sync, paper 003's signals, or an explorer's own
     derived pairs (SELM keeps the best and worst of each ranked triple)."""
+    num_answers = len(answers_of_step)
     if hasattr(parts.explorer, "training_pairs"):
         return parts.explorer.training_pairs(answers_of_step)
     if config.policy_signal == "reward-model":
@@ -267,7 +281,7 @@ def ask(oracle, candidates: list[list[Candidate]], pairs, step: int,
     if not chosen:
         return [], 0
     verdicts = oracle.compare([a.prompt.text for a, _ in chosen], [a.text for a, _ in chosen],
-                              [b.text for _, b in chosen])
+                              [b.text for _, b in chosen], keys=[f"{step}:{row}" for row in range(len(chosen))])
     now = time.time()
     return [
         Comparison(
@@ -294,7 +308,7 @@ def evaluate(parts: RunParts, metrics: MetricsWriter, step: int, queries: int) -
     return result["eval/win_rate"]
 
 
-def summarise(config: RunConfig, run_dir, feedback: FeedbackLog, wall: float) -> dict:
+def summarise(config: RunConfig, run_dir, feedback: FeedbackLog, wall: float, judge: str = "reward") -> dict:
     import json
 
     from sealign.plot import eval_curve, plot_runs
@@ -304,6 +318,7 @@ def summarise(config: RunConfig, run_dir, feedback: FeedbackLog, wall: float) ->
     plot_runs([run_dir], run_dir / "winrate.png", title=f"{config.name}")
     records = read_metrics(run_dir / "metrics.jsonl")
     rewards = [r["eval/reward"] for r in records if "eval/reward" in r]
+    win_probs = [r["eval/win_prob"] for r in records if "eval/win_prob" in r]
     picked = [r["validation/best_round"] for r in records if "validation/best_round" in r]
     summary = {
         "run": config.name,
@@ -313,6 +328,8 @@ def summarise(config: RunConfig, run_dir, feedback: FeedbackLog, wall: float) ->
         "initial_win_rate": win_rates[0],
         "final_win_rate": win_rates[-1],
         "best_win_rate": max(win_rates),
+        "final_win_prob": win_probs[-1] if win_probs else None,
+        "eval_judge": judge,
         "initial_reward": rewards[0] if rewards else None,
         "final_reward": rewards[-1] if rewards else None,
         "best_round": picked[-1] if picked else None,

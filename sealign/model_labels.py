@@ -29,16 +29,17 @@ SOURCE = "reward-model"
 
 
 def require_reward_model(explorer, what: str) -> None:
-    if not (hasattr(explorer, "model") and hasattr(explorer, "featurize")):
+    if not (hasattr(explorer, "model") and hasattr(explorer, "score")):
         raise ConfigError(f"{what} needs an explorer with an epistemic reward model "
                           "(sea-ee, sea-bai, uncertainty, ids, best-worst, ensemble-passive), not a plain one")
 
 
 def mean_rewards(explorer, candidates: list[list[Candidate]]) -> list[torch.Tensor]:
-    """The ensemble mean reward of every candidate: one ``[M]`` tensor per prompt."""
+    """The explorer's ranking score of every candidate (the ensemble mean, less the length penalty
+    when one is set: the same score selects, labels, signals and reranks): one ``[M]`` tensor per prompt."""
     flat = [c for group in candidates for c in group]
     with torch.no_grad():
-        means = explorer.model.mean(explorer.featurize(flat)).cpu()
+        means = explorer.score(flat).cpu()
     out, start = [], 0
     for group in candidates:
         out.append(means[start: start + len(group)])

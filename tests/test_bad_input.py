@@ -86,7 +86,9 @@ CASES = [
     case("prompts path is a folder", JSONL, "is a folder, not a file", {"p.jsonl": None}),
     case("duplicates leave too few", JSONL, "has 1 distinct prompts, not more than num_eval_prompts=1",
          {"p.jsonl": rows("same", "same", "same")}),
-    case("prompt longer than the context", JSONL, "p.jsonl:3: the prompt is",
+    # (a reward named by import path: the built-in one is refused on other prompts before the model loads)
+    case("prompt longer than the context", [*JSONL, "--reward-fn", "sealign.tasks.summarize:prompt_reward"],
+         "p.jsonl:3: the prompt is",
          {"p.jsonl": rows("one", "two", LONG, "four")}),
     case("max_new_tokens fills the context", ["--max-new-tokens", "256"], "fills the model's whole context window"),
     # --- config files: unknown keys, wrong types, impossible values

@@ -24,6 +24,9 @@ class FixedRewards:
     def mean(self, features: torch.Tensor) -> torch.Tensor:
         return features[:, 0]
 
+    def score(self, candidates: list[Candidate]) -> torch.Tensor:
+        return self.mean(self.featurize(candidates))
+
 
 def group(prompt_text: str, texts: list[str]) -> list[Candidate]:
     prompt = Prompt(prompt_text, prompt_text)

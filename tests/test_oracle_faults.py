@@ -122,7 +122,7 @@ def test_evaluation_leaves_out_prompts_its_judge_cannot_answer(tiny_policy):
     class HalfJudge:  # answers "a" for even prompts, nothing for odd ones
         name = "half"
 
-        def compare(self, prompts, a, b):
+        def compare(self, prompts, a, b, keys=None):
             return [Verdict("a", 1.0) if k % 2 == 0 else Verdict.abstain("down") for k in range(len(prompts))]
 
     prompts = [Prompt(str(k), p.prompt) for k, p in enumerate(summarize.make_posts(6, seed=1))]
@@ -147,8 +147,8 @@ def test_a_run_with_a_flaky_reward_logs_only_real_answers(tmp_path, tiny_policy_
     asked: list[tuple[str, str, str, Verdict]] = []
     compare = BradleyTerrySimulator.compare
 
-    def spy(self, prompts, responses_a, responses_b):
-        verdicts = compare(self, prompts, responses_a, responses_b)
+    def spy(self, prompts, responses_a, responses_b, keys=None):
+        verdicts = compare(self, prompts, responses_a, responses_b, keys)
         if self.name == "bt-simulator":  # the run's oracle, not the evaluation's ground truth
             asked.extend(zip(prompts, responses_a, responses_b, verdicts))
         return verdicts

@@ -66,7 +66,7 @@ class Scripted:
     def __init__(self, answers):
         self.answers = answers
 
-    def compare(self, prompts, responses_a, responses_b):
+    def compare(self, prompts, responses_a, responses_b, keys=None):
         return [Verdict(w, cost=2.0, cost_unit="tokens") if w else Verdict.abstain("scripted silence", 1.0)
                 for w in self.answers]
 

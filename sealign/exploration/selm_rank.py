@@ -59,6 +59,7 @@ def read_preference_file(path: Path) -> dict[str, tuple[str, str]]:
 
 class SelmRankExplorer:
     label_source = LABEL_SOURCE
+    queries_per_prompt = 3  # the three pairs of the ranked triple
 
     def __init__(self, policy, data: dict[str, tuple[str, str]]):
         self.policy = policy

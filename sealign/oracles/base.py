@@ -36,8 +36,14 @@ class Verdict:
 class Oracle(Protocol):
     name: str
 
-    def compare(self, prompts: list[str], responses_a: list[str], responses_b: list[str]) -> list[Verdict]:
-        """One verdict per (prompt, a, b) triple, in order; ``Verdict.abstain`` where there is no answer."""
+    def compare(self, prompts: list[str], responses_a: list[str], responses_b: list[str],
+                keys: list[str] | None = None) -> list[Verdict]:
+        """One verdict per (prompt, a, b) triple, in order; ``Verdict.abstain`` where there is no answer.
+
+        ``keys`` names each question's occasion (the loop passes "step:row"): an oracle that samples
+        its answer draws afresh for the same question asked on another occasion, and the same answer
+        for the same occasion (a resumed or sharded run). Oracles that do not sample ignore it.
+        """
         ...
 
 

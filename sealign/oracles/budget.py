@@ -22,10 +22,11 @@ class CostBudget:
     def exhausted(self) -> bool:
         return self.spent >= self.max_cost
 
-    def compare(self, prompts: list[str], responses_a: list[str], responses_b: list[str]) -> list[Verdict]:
+    def compare(self, prompts: list[str], responses_a: list[str], responses_b: list[str],
+                keys: list[str] | None = None) -> list[Verdict]:
         if self.exhausted:
             return [Verdict.abstain(f"oracle budget of {self.max_cost:g} spent") for _ in prompts]
-        verdicts = self.oracle.compare(prompts, responses_a, responses_b)
+        verdicts = self.oracle.compare(prompts, responses_a, responses_b, keys=keys)
         self.spent += sum(v.cost for v in verdicts)
         return verdicts
 

@@ -30,7 +30,7 @@ def load_reward_fn(spec: str) -> RewardFn:
 def bt_simulator(config: RunConfig, seed_offset: int = 0) -> BradleyTerrySimulator:
     return BradleyTerrySimulator(
         load_reward_fn(config.reward_fn), config.oracle_temperature, config.oracle_deterministic,
-        seed=config.seed + seed_offset,
+        seed=config.seed + seed_offset, consistent=config.oracle_consistent,
     )
 
 

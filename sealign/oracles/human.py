@@ -36,7 +36,8 @@ class HumanOracle:
         if stale := self.queue.expire_run(run_id):
             log(f"human oracle: {stale} pair(s) left open by an earlier process of run {run_id!r} are withdrawn")
 
-    def compare(self, prompts: list[str], responses_a: list[str], responses_b: list[str]) -> list[Verdict]:
+    def compare(self, prompts: list[str], responses_a: list[str], responses_b: list[str],
+                keys: list[str] | None = None) -> list[Verdict]:
         check_lengths(prompts, responses_a, responses_b)
         if not prompts:
             return []

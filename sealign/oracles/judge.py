@@ -124,7 +124,8 @@ class JudgeOracle:
                 self.stats["cost"] += self.cost(reply)
         return reply
 
-    def compare(self, prompts: list[str], responses_a: list[str], responses_b: list[str]) -> list[Verdict]:
+    def compare(self, prompts: list[str], responses_a: list[str], responses_b: list[str],
+                keys: list[str] | None = None) -> list[Verdict]:
         check_lengths(prompts, responses_a, responses_b)
         n = len(prompts)
         # Each question: (query index, a shown first?) for each order asked.

@@ -79,7 +79,8 @@ class PairwisePreferenceOracle:
                 probs[i] = p
         return probs, [len(s) for s in seqs]
 
-    def compare(self, prompts: list[str], responses_a: list[str], responses_b: list[str]) -> list[Verdict]:
+    def compare(self, prompts: list[str], responses_a: list[str], responses_b: list[str],
+                keys: list[str] | None = None) -> list[Verdict]:
         check_lengths(prompts, responses_a, responses_b)
         n = len(prompts)
         if n == 0:

@@ -67,7 +67,8 @@ class RewardModelOracle:
                 rewards[i] = value
         return rewards, [len(s) for s in seqs]
 
-    def compare(self, prompts: list[str], responses_a: list[str], responses_b: list[str]) -> list[Verdict]:
+    def compare(self, prompts: list[str], responses_a: list[str], responses_b: list[str],
+                keys: list[str] | None = None) -> list[Verdict]:
         check_lengths(prompts, responses_a, responses_b)
         if not prompts:
             return []

@@ -43,7 +43,8 @@ class RuleOracle:
                             f"a number, a bool or None (got {type(value).__name__})") from err
         return None if math.isnan(score) else score
 
-    def compare(self, prompts: list[str], responses_a: list[str], responses_b: list[str]) -> list[Verdict]:
+    def compare(self, prompts: list[str], responses_a: list[str], responses_b: list[str],
+                keys: list[str] | None = None) -> list[Verdict]:
         check_lengths(prompts, responses_a, responses_b)
         verdicts = []
         for prompt, a, b in zip(prompts, responses_a, responses_b):

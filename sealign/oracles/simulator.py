@@ -3,13 +3,15 @@
 P(a > b) = sigmoid((r(x, a) - r(x, b)) / temperature); the answer is sampled from that
 probability, or is the likelier side when ``deterministic``.
 
-The sample is a deterministic function of ``(seed, prompt, response_a, response_b)``: the
-uniform draw compared with P(a > b) is a hash of the four, not the next number of a generator.
-So the answer to a question never depends on which questions came before it, or in what order,
-or in which process they were asked: the Ray runtime can shard a batch over K oracle actors and
-still log exactly the answers of the one-process run, and a resumed run gets the answers the
-crashed one would have got. Asking the very same question twice gives the same answer (a
-consistent rater); different questions are independent draws.
+The sample is a deterministic function of ``(seed, occasion, prompt, response_a, response_b)``:
+the uniform draw compared with P(a > b) is a hash of them, not the next number of a generator.
+The occasion is the key the loop passes for each query ("step:row"), so a question asked again at
+another step is a fresh draw, as a simulated human's choice is (paper 003 sec. 3.2): label noise
+averages out over repeats. And the answer never depends on which questions came before it or in
+which process they were asked: the Ray runtime can shard a batch over K oracle actors and still log
+exactly the answers of the one-process run, and a resumed run gets the answers the crashed one would
+have got. ``consistent=True`` (``--oracle-consistent``) leaves the occasion out: the very same
+question always gets the same answer, a rater who remembers.
 """
 
 from __future__ import annotations
@@ -40,22 +42,24 @@ def reward_problem(reward_a: float, reward_b: float, source: str) -> str:
     return f"{source} gave a non-finite reward ({', '.join(bad)})" if bad else ""
 
 
-def question_uniform(seed: int, prompt: str, response_a: str, response_b: str) -> float:
-    """A uniform number in [0, 1) fixed by the question and the seed (64 bits of BLAKE2b)."""
+def question_uniform(seed: int, prompt: str, response_a: str, response_b: str, occasion: str = "") -> float:
+    """A uniform number in [0, 1) fixed by the question, its occasion and the seed (64 bits of BLAKE2b)."""
     # Length-prefixed fields: ("ab", "c") and ("a", "bc") must not hash alike.
-    payload = "".join(f"{len(s)}:{s}" for s in (str(seed), prompt, response_a, response_b))
+    fields = (str(seed), prompt, response_a, response_b) + ((occasion,) if occasion else ())
+    payload = "".join(f"{len(s)}:{s}" for s in fields)
     digest = hashlib.blake2b(payload.encode("utf-8"), digest_size=8).digest()
     return int.from_bytes(digest, "big") / 2.0**64
 
 
 class BradleyTerrySimulator:
     def __init__(self, reward_fn: RewardFn, temperature: float = 0.1, deterministic: bool = False,
-                 seed: int = 0, name: str = "bt-simulator"):
+                 seed: int = 0, name: str = "bt-simulator", consistent: bool = False):
         self.reward_fn = reward_fn
         self.temperature = temperature
         self.deterministic = deterministic
         self.seed = seed
         self.name = name
+        self.consistent = consistent
 
     def reward(self, prompt: str, response: str) -> float:
         """The reward as a float; None (the function cannot score this response) reads as NaN: skipped."""
@@ -68,9 +72,11 @@ class BradleyTerrySimulator:
             name = getattr(self.reward_fn, "__name__", repr(self.reward_fn))
             raise UserError(f"reward_fn {name!r} must return a number or None (got {type(value).__name__})") from err
 
-    def compare(self, prompts: list[str], responses_a: list[str], responses_b: list[str]) -> list[Verdict]:
+    def compare(self, prompts: list[str], responses_a: list[str], responses_b: list[str],
+                keys: list[str] | None = None) -> list[Verdict]:
         verdicts = []
-        for prompt, a, b in zip(prompts, responses_a, responses_b, strict=True):
+        occasions = [""] * len(prompts) if keys is None or self.consistent else keys
+        for prompt, a, b, occasion in zip(prompts, responses_a, responses_b, occasions, strict=True):
             reward_a, reward_b = self.reward(prompt, a), self.reward(prompt, b)
             if problem := reward_problem(reward_a, reward_b, "reward_fn"):
                 verdicts.append(Verdict.abstain(problem))
@@ -79,6 +85,6 @@ class BradleyTerrySimulator:
             if self.deterministic:
                 winner = winner_from_prob(prob_a)
             else:
-                winner = "a" if question_uniform(self.seed, prompt, a, b) < prob_a else "b"
+                winner = "a" if question_uniform(self.seed, prompt, a, b, occasion) < prob_a else "b"
             verdicts.append(Verdict(winner=winner, prob_a=prob_a))
         return verdicts

@@ -120,8 +120,9 @@ class OracleWorker:
     def name(self) -> str:
         return self.oracle.name
 
-    def compare(self, prompts: list[str], responses_a: list[str], responses_b: list[str]) -> list[Verdict]:
-        return self.oracle.compare(prompts, responses_a, responses_b)
+    def compare(self, prompts: list[str], responses_a: list[str], responses_b: list[str],
+                keys: list[str] | None = None) -> list[Verdict]:
+        return self.oracle.compare(prompts, responses_a, responses_b, keys=keys)
 
 
 class LearnerWorker:
@@ -209,9 +210,11 @@ class RayOracles:
         self.handles = handles
         self.name = fetch(handles[0].name.remote())
 
-    def compare(self, prompts: list[str], responses_a: list[str], responses_b: list[str]) -> list[Verdict]:
+    def compare(self, prompts: list[str], responses_a: list[str], responses_b: list[str],
+                keys: list[str] | None = None) -> list[Verdict]:
         check_lengths(prompts, responses_a, responses_b)
-        futures = [self.handles[k].compare.remote(prompts[lo:hi], responses_a[lo:hi], responses_b[lo:hi])
+        futures = [self.handles[k].compare.remote(prompts[lo:hi], responses_a[lo:hi], responses_b[lo:hi],
+                                                  None if keys is None else keys[lo:hi])
                    for k, (lo, hi) in enumerate(shard_bounds(len(prompts), len(self.handles)))]
         return [v for shard in fetch(futures) for v in shard]
 
