@@ -17,8 +17,13 @@ def row_seed(seed: int, step: int, row: int, stream: int = 0) -> int:
 
 class Actor:
     def __init__(self, policy: HFPolicy, num_candidates: int, temperature: float, top_p: float,
-                 max_new_tokens: int, seed: int, second_temperature: float = 0.0):
+                 max_new_tokens: int, seed: int, second_temperature: float = 0.0,
+                 reference_candidates: int = 0, reference=None):
         self.second_temperature = second_temperature
+        # XPO (Xie et al. 2024, Alg. 1) asks about a policy sample against a reference sample: the
+        # last ``reference_candidates`` of each prompt's candidates come from ``reference``.
+        self.reference_candidates = reference_candidates
+        self.reference = reference
         self.policy = policy
         self.num_candidates = num_candidates
         self.temperature = temperature
@@ -35,20 +40,28 @@ class Actor:
         ``stream`` 1 is paper 003's query-free second batch of a step.
         """
         prompt_ids = self.policy.encode_prompts([p.text for p in prompts])
+        from_policy = self.num_candidates - self.reference_candidates
         # RLHFlow (paper 002 Alg. 2) samples half the candidates at a second temperature.
-        split = self.num_candidates // 2 if self.second_temperature > 0 else self.num_candidates
+        split = from_policy // 2 if self.second_temperature > 0 else from_policy
         responses = self.policy.generate(
             prompt_ids, n=split, temperature=self.temperature, top_p=self.top_p,
             max_new_tokens=self.max_new_tokens,
             seeds=[row_seed(self.seed, step, first_row + i, stream) for i in range(len(prompts))],
         )
-        if split < self.num_candidates:
+        if split < from_policy:
             second = self.policy.generate(
-                prompt_ids, n=self.num_candidates - split, temperature=self.second_temperature, top_p=self.top_p,
+                prompt_ids, n=from_policy - split, temperature=self.second_temperature, top_p=self.top_p,
                 max_new_tokens=self.max_new_tokens,
                 seeds=[row_seed(self.seed, step, 1 << 32 | (first_row + i), stream) for i in range(len(prompts))],
             )
             responses = [a + b for a, b in zip(responses, second)]
+        if self.reference_candidates:
+            from_reference = self.policy.generate(
+                prompt_ids, n=self.reference_candidates, temperature=self.temperature, top_p=self.top_p,
+                max_new_tokens=self.max_new_tokens, model=self.reference,
+                seeds=[row_seed(self.seed, step, 2 << 32 | (first_row + i), stream) for i in range(len(prompts))],
+            )
+            responses = [a + b for a, b in zip(responses, from_reference)]
         return [
             [Candidate(prompt, ids, r, self.policy.decode(r)) for r in group]
             for prompt, ids, group in zip(prompts, prompt_ids, responses)

@@ -94,7 +94,7 @@ def summarise(run_dirs: list[Path]) -> list[PresetResult]:
             xs, ys = eval_curve(run_dir)
             summary = json.loads((run_dir / "summary.json").read_text())
             result.final.append(ys[-1])
-            result.auc.append(area_under_curve(xs, ys))
+            result.auc.append(area_under_curve(xs, ys, hold=schedule_of(run_dir) != "online"))
             result.wall.append(summary["wall_time_s"])
             for t in THRESHOLDS:
                 result.to_reach[t].append(queries_to_reach(xs, ys, t))
@@ -102,12 +102,30 @@ def summarise(run_dirs: list[Path]) -> list[PresetResult]:
     return results
 
 
-def area_under_curve(xs: list[int], ys: list[float]) -> float:
-    """Mean win rate over the query budget (trapezoids, normalised by the budget spent)."""
+def area_under_curve(xs: list[int], ys: list[float], hold: bool = False) -> float:
+    """Mean win rate over the query budget, normalised by the budget spent.
+
+    Online policies change at every step, so the curve between evaluations is drawn as trapezoids.
+    A collect-then-train schedule (``hold``) deploys a fixed policy until its next training round:
+    each evaluation's value holds until the next one (a step function), so offline DPO, whose SFT
+    policy collected the whole budget, scores the SFT policy's win rate.
+    """
     if len(xs) < 2 or xs[-1] == xs[0]:
         return ys[-1]
-    area = sum((x1 - x0) * (y0 + y1) / 2 for x0, x1, y0, y1 in zip(xs, xs[1:], ys, ys[1:]))
+    if hold:
+        area = sum((x1 - x0) * y0 for x0, x1, y0 in zip(xs, xs[1:], ys))
+    else:
+        area = sum((x1 - x0) * (y0 + y1) / 2 for x0, x1, y0, y1 in zip(xs, xs[1:], ys, ys[1:]))
     return area / (xs[-1] - xs[0])
+
+
+def schedule_of(run_dir: Path) -> str:
+    """The schedule a run directory's config.yaml names ('online' when it has none)."""
+    import yaml
+
+    config_file = run_dir / "config.yaml"
+    config = yaml.safe_load(config_file.read_text()) if config_file.is_file() else None
+    return (config or {}).get("schedule", "online")
 
 
 def queries_to_reach(xs: list[int], ys: list[float], threshold: float) -> int | None:
@@ -143,7 +161,8 @@ def write_report(results: list[PresetResult], out_dir: Path, command: str, log_x
               title="win rate vs queries")
     lines = [
         "# Comparison", "", f"Command: `{command}`", "",
-        "Win rate against the SFT policy (mean ± std over seeds); AUC = mean win rate over the budget; "
+        "Win rate against the SFT policy (mean ± std over seeds); AUC = mean win rate over the budget (a "
+        "collect-then-train schedule holds each round's value until its next round); "
         "queries to X = median over the seeds that reached X.", "",
         "| " + " | ".join(header) + " |", "|" + "---|" * len(header),
         *["| " + " | ".join(row) + " |" for row in rows], "", "![win rate vs queries](winrate.png)", "",

@@ -96,7 +96,8 @@ def assemble(config: RunConfig, log=print) -> RunParts:
     )
     evaluator.judge_name = "reward" if judge_kind == "reward" else f"oracle:{config.oracle}"
     prompt_order = PromptOrder(train_prompts, config.batch_size, config.seed)
-    actor = runtime.actor(policy, policy_path, prompt_order)
+    actor = (runtime.actor(policy, policy_path, prompt_order, reference=learner.reference)
+             if config.reference_candidates else runtime.actor(policy, policy_path, prompt_order))
     return RunParts(policy, actor, explorer, oracle, learner, evaluator, prompt_order, eval_prompts,
                     validation_prompts)
 

@@ -61,6 +61,9 @@ class RunConfig:
     pairwise-rank (docs/exploration.md)."""
     num_candidates: int = 4
     """M: responses sampled per prompt, among which the explorer picks the pair to ask about."""
+    reference_candidates: int = 0
+    """The last this many of the M candidates are sampled from the reference policy, not the policy
+    (XPO: 1, with the xpo explorer asking about a policy sample against it)."""
     # epistemic reward model of the ensemble explorers (docs/exploration.md)
     explore_heads: int = 20
     """K: MLP reward heads in the epistemic ensemble (oat: 20)."""
@@ -90,10 +93,15 @@ class RunConfig:
     """sea-ee: second heads tried while their best equals the first's, before the fallback (oat: K)."""
     explore_fallback: Literal["random", "second-best"] = "random"
     """sea-ee: when all tried heads agree, pair y1 with a 'random' other candidate or the 'second-best'."""
+    explore_uncertainty: Literal["prob", "logit"] = "prob"
+    """uncertainty, sea-bai: a pair's uncertainty is the heads' variance of the win probability
+    sigmoid(r_i - r_j) ('prob', FORMULAS.md) or of the margin r_i - r_j ('logit', as oat)."""
     length_penalty: float = 0.0
     """Ensemble explorers rank with r - length_penalty * |y| (|y| in characters; paper 002 sec. 3)."""
     apl_prompt_fraction: float = 1.0
     """apl: share of each batch's prompts queried, those of highest predictive entropy (1 = all)."""
+    apl_entropy: Literal["sequence", "token"] = "sequence"
+    """apl: predictive entropy from summed sequence log-probs (APL, oat) or per-token means."""
     ranker_model: str = "builtin"
     """pairwise-rank: the pairwise preference model (a save_pretrained folder or Hub name) that ranks
     the candidates; 'builtin' = the built-in task's, built once from the SFT policy (batches and
@@ -103,8 +111,12 @@ class RunConfig:
     learn_policy: bool = True
     """Off: the policy never changes; only the explorer's reward model learns (Table 1 row 7)."""
     erm_sync: float = 0.0
-    """SEA's mixed preference learning: this fraction of the policy's training pairs is labelled by
-    the epistemic reward model instead of the oracle (oat caps it at 0.3); 0 = off."""
+    """SEA's mixed preference learning (ERM sync): the share r of the policy's data labelled by the
+    epistemic reward model instead of the oracle (oat: 0.3); 0 = off. See erm_mode."""
+    erm_mode: Literal["replace", "add"] = "replace"
+    """replace (oat): floor(r * batch) prompts per step are labelled by one sampled head's largest-margin
+    pair instead of being asked, saving those queries; add: every prompt is asked and best-vs-worst
+    pairs by the ensemble mean are added on top, r of the policy's batch (no query saved)."""
     erm_burn_in: int = 5
     """Steps before reward-model labels join the policy's data."""
     policy_signal: Literal["preference", "reward-model"] = "preference"
@@ -324,6 +336,8 @@ class RunConfig:
             # What acts only between online steps is refused elsewhere rather than silently ignored.
             (self.erm_sync == 0 or self.schedule == "online",
              f"erm_sync labels pairs between online steps: it needs --schedule online (got {self.schedule!r})"),
+            (self.erm_sync == 0 or self.policy_signal == "preference",
+             "erm_sync labels preference pairs; with --policy-signal reward-model the reward model labels all"),
             (self.policy_signal != "reward-model" or self.schedule == "online",
              "policy_signal 'reward-model' (paper 003's per-batch update) needs --schedule online "
              f"(got {self.schedule!r})"),
@@ -332,6 +346,13 @@ class RunConfig:
             (self.lora_r == 0 or self.round_reference != "last",
              "round_reference 'last' (SELM) copies the policy into the reference, which LoRA's reference "
              "(the adapters switched off) cannot hold; use --lora-r 0"),
+            (0 <= self.reference_candidates < self.num_candidates,
+             f"reference_candidates must be in [0, num_candidates) (got {self.reference_candidates})"),
+            (self.reference_candidates == 0 or (self.runtime == "local" and self.policy_backend == "hf"),
+             "reference_candidates samples with the learner's reference network: it needs --runtime local "
+             "and --policy-backend hf"),
+            (self.explorer != "xpo" or self.reference_candidates >= 1,
+             "the xpo explorer pairs a policy sample with a reference sample: set --reference-candidates 1"),
             (self.actors >= 1, f"actors must be >= 1 (got {self.actors})"),
             (self.oracles >= 1, f"oracles must be >= 1 (got {self.oracles})"),
             (self.staleness >= 0, f"staleness must be >= 0 (got {self.staleness})"),

@@ -103,6 +103,7 @@ def drive(config: RunConfig, parts: RunParts, state: LoopState, log) -> dict:
         while state.queries < config.budget and not getattr(parts.oracle, "exhausted", False):
             step, timer = state.step, PhaseTimer()
             candidates = pairs = None
+            replacing_labels: list[Comparison] = []  # ERM sync (oat's rule): labels asked of no one
             replayed = logged.pop(step, None)  # answered before a crash: replay, never ask (or pay) twice
             if replayed is None or (needs_model_labels(config, parts, step)
                                     and all(c.source == "oracle" for c in replayed[0])):
@@ -117,11 +118,16 @@ def drive(config: RunConfig, parts: RunParts, state: LoopState, log) -> dict:
                 fault_point("generated", step)
                 with timer("explore"):
                     pairs = parts.explorer.select(candidates, np.random.default_rng([config.seed, step]))
+                    if erm_replaces(config, step):
+                        pairs, replacing_labels = model_labels.replace_with_model_labels(
+                            parts.explorer, candidates, pairs, config.erm_sync,
+                            np.random.default_rng([config.seed, step, 2]), step, config.name)
             if replayed is not None:
                 comparisons, skipped = replayed
             else:
                 with timer("oracle"):
                     comparisons, skipped = ask(parts.oracle, candidates, pairs, step, config.name)
+                comparisons += replacing_labels  # logged with the answers: a replay has both or neither
                 fault_point("answered", step)
                 feedback.append(comparisons, step=step, skipped=skipped)  # durable before the learner sees it
             fault_point("logged", step)
@@ -131,8 +137,9 @@ def drive(config: RunConfig, parts: RunParts, state: LoopState, log) -> dict:
             with timer("explorer_update"):
                 explorer_metrics = parts.explorer.update(answers)
             if candidates is not None:
-                labels = label_with_reward_model(config, parts, candidates, pairs, answers, step)
-                feedback.append(labels)
+                derived = label_with_reward_model(config, parts, candidates, pairs, answers, step)
+                feedback.append(derived)
+                labels += derived
             record = {"step": step, "queries": state.queries, **answer_stats(answers),
                       "answers/skipped": skipped, "answers/model_labels": len(labels), **explorer_metrics}
             if config.schedule == "online" and config.learn_policy:
@@ -174,7 +181,12 @@ def drive(config: RunConfig, parts: RunParts, state: LoopState, log) -> dict:
 def needs_model_labels(config: RunConfig, parts: RunParts, step: int) -> bool:
     """Whether step ``step`` labels pairs without a query (see ``label_with_reward_model``)."""
     return (hasattr(parts.explorer, "training_pairs") or config.policy_signal == "reward-model"
-            or (config.erm_sync > 0 and step >= config.erm_burn_in))
+            or (config.erm_sync > 0 and config.erm_mode == "add" and step >= config.erm_burn_in))
+
+
+def erm_replaces(config: RunConfig, step: int) -> bool:
+    """Whether step ``step`` labels some prompts by the reward model instead of asking (oat's ERM sync)."""
+    return config.erm_sync > 0 and config.erm_mode == "replace" and step >= config.erm_burn_in
 
 
 def label_with_reward_model(config: RunConfig, parts: RunParts, candidates, pairs, answers_of_step,
@@ -186,7 +198,7 @@ def label_with_reward_model(config: RunConfig, parts: RunParts, candidates, pair
         return parts.explorer.training_pairs(answers_of_step)
     if config.policy_signal == "reward-model":
         return model_labels.signal_labels(parts.explorer, candidates, pairs, step, config.name)
-    if config.erm_sync and step >= config.erm_burn_in:
+    if config.erm_sync and config.erm_mode == "add" and step >= config.erm_burn_in:
         return model_labels.erm_sync_labels(parts.explorer, candidates, pairs, num_answers, config.erm_sync,
                                             step, config.name)
     return []
@@ -200,7 +212,9 @@ def learn_policy(config: RunConfig, parts: RunParts, answers: list[Comparison],
         return parts.learner.reinforce_step(SignalBatch.from_model_labels(labels))
     if hasattr(parts.explorer, "training_pairs"):  # the derived pairs replace the raw answers
         return parts.learner.step(PreferenceBatch.from_comparisons(labels))
-    return parts.learner.step(PreferenceBatch.from_comparisons(answers + labels))
+    # XPO's query pairs a policy sample with a reference sample (b): the bonus goes on that same sample.
+    return parts.learner.step(PreferenceBatch.from_comparisons(answers + labels,
+                                                               b_is_reference_sample=config.explorer == "xpo"))
 
 
 def learn_query_free(config: RunConfig, parts: RunParts, prompts, step: int) -> dict[str, float]:

@@ -19,6 +19,7 @@ import math
 import time
 import uuid
 
+import numpy as np
 import torch
 
 from sealign.errors import ConfigError
@@ -73,6 +74,36 @@ def erm_sync_labels(explorer, candidates: list[list[Candidate]], queried: list[P
         scored.append((float(means[best] - means[worst]), group[best], group[worst], means[best], means[worst]))
     scored.sort(key=lambda row: -row[0])
     return [model_label(a, b, float(ra), float(rb), step, run_id) for _, a, b, ra, rb in scored[:wanted]]
+
+
+def replace_with_model_labels(explorer, candidates: list[list[Candidate]], pairs: list, ratio: float,
+                              rng: np.random.Generator, step: int, run_id: str) -> tuple[list, list[Comparison]]:
+    """SEA's mixed preference learning as oat does it: ``floor(ratio * B)`` random prompts of the batch
+    are labelled by the reward model *instead of* being asked. For each, one head k is drawn (a
+    posterior sample), the pair of largest margin ``|r_k(i) - r_k(j)|`` among distinct responses is
+    labelled by that head, and the prompt's query is dropped, so the label saves a query.
+
+    Returns the pairs still to ask (``None`` where a label replaced the query) and the labels.
+    """
+    chosen = rng.permutation(len(candidates))[: math.floor(ratio * len(candidates))]
+    pairs, labels = list(pairs), []
+    sizes = [len(group) for group in candidates]
+    with torch.no_grad():
+        per_prompt = explorer.head_scores([c for group in candidates for c in group]).cpu().split(sizes, dim=1)
+    for row in sorted(int(r) for r in chosen):
+        group, scores = candidates[row], per_prompt[row]
+        head = scores[int(rng.integers(scores.shape[0]))]
+        margin = (head[:, None] - head[None, :]).abs()
+        for i in range(len(group)):  # identical responses carry no preference
+            for j in range(len(group)):
+                if group[i].token_ids == group[j].token_ids:
+                    margin[i, j] = -1.0
+        if margin.max() < 0:
+            continue  # every response is the same text: ask as usual
+        i, j = divmod(int(margin.argmax()), len(group))
+        labels.append(model_label(group[i], group[j], float(head[i]), float(head[j]), step, run_id))
+        pairs[row] = None
+    return pairs, labels
 
 
 def signal_labels(explorer, candidates: list[list[Candidate]], queried: list[Pair | None], step: int,

@@ -74,14 +74,18 @@ class PreferenceBatch:
         return len(self.prompt_ids)
 
     @classmethod
-    def from_comparisons(cls, comparisons: list[Comparison]) -> PreferenceBatch:
-        batch = cls()
+    def from_comparisons(cls, comparisons: list[Comparison], b_is_reference_sample: bool = False) -> PreferenceBatch:
+        """The non-tied comparisons; ``b_is_reference_sample``: response b of each was sampled from the
+        reference policy (XPO's query) and is the pair's ``ref_sample_ids`` too."""
+        batch = cls(ref_sample_ids=[] if b_is_reference_sample else None)
         for c in comparisons:
             if c.winner == "tie":
                 continue
             batch.prompt_ids.append(c.a.prompt_ids)
             batch.chosen_ids.append(c.chosen.token_ids)
             batch.rejected_ids.append(c.rejected.token_ids)
+            if b_is_reference_sample:
+                batch.ref_sample_ids.append(c.b.token_ids)
         return batch
 
     def slice(self, start: int, stop: int) -> PreferenceBatch:

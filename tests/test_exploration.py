@@ -103,8 +103,8 @@ def test_every_rule_returns_two_distinct_candidates(k, m, seed, ties):
     if ties:  # many equal values: argmax ties everywhere
         rewards = rewards.round()
     for name in REGISTRY:
-        if name in ("selm-rank", "pairwise-rank"):  # not rules over rewards (an oracle-ranked triple;
-            continue                                  # a pairwise model's win matrix: test_pairwise_rank.py)
+        if name in ("selm-rank", "pairwise-rank", "xpo"):  # not rules over rewards (an oracle-ranked triple;
+            continue  # a pairwise model's win matrix: test_pairwise_rank.py; xpo's (policy, reference) pair)
         pair = pair_rule(name)(rewards, np.random.default_rng(seed))
         if pair is None:
             assert name == "best-worst"
@@ -222,7 +222,8 @@ def fake_answers(candidates, pairs):
 # pairwise-rank builds the built-in preference model (minutes): tests/test_pairwise_rank.py covers it.
 @pytest.mark.parametrize("name", sorted(set(REGISTRY) - {"pairwise-rank"}))
 def test_explorers_with_a_real_hf_policy(tiny_policy, name):
-    config = RunConfig(explorer=name, explore_heads=4, explore_width=16, explore_steps=2)
+    config = RunConfig(explorer=name, explore_heads=4, explore_width=16, explore_steps=2,
+                       reference_candidates=int(name == "xpo"))
     explorer = build_explorer(config, tiny_policy)
     candidates = sample_candidates(tiny_policy)
     pairs = explorer.select(candidates, np.random.default_rng(0))

@@ -24,6 +24,7 @@ REGISTRY = {
     "ids": "sealign.exploration.ids",
     "selm-rank": "sealign.exploration.selm_rank",
     "pairwise-rank": "sealign.exploration.pairwise_rank",
+    "xpo": "sealign.exploration.xpo",
 }
 
 

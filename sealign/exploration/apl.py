@@ -4,8 +4,10 @@ No ensemble: the score of a candidate is the implicit reward ``s(y) = beta * (lo
 log pi_ref(y|x))`` of the current policy against the reference (the initial policy), and the pair
 with the largest margin ``|s(yi) - s(yj)|`` is queried. Optionally only the prompts with the
 highest predictive entropy are queried at all (APL's prompt acquisition): the entropy of
-``pi(.|x)`` is estimated from the M samples as the mean per-token negative log-likelihood, and the
-``apl_prompt_fraction`` most uncertain prompts of each batch are kept (the others get ``None``).
+``pi(.|x)`` is estimated from the M samples as ``H(x) ~ -(1/M) sum_m log pi(y_m|x)`` with summed
+sequence log-probs, as in APL and oat (``apl_entropy=token`` divides each by its length instead),
+and the ``apl_prompt_fraction`` most uncertain prompts of each batch are kept (the others get
+``None``). Sequence entropy favours prompts whose answers are long as well as uncertain.
 """
 
 from __future__ import annotations
@@ -40,13 +42,15 @@ def keep_most_uncertain(entropy: Tensor, fraction: float) -> Tensor:
 
 
 class APLExplorer:
-    def __init__(self, policy, beta: float, prompt_fraction: float = 1.0, batch_size: int = 16):
+    def __init__(self, policy, beta: float, prompt_fraction: float = 1.0, batch_size: int = 16,
+                 entropy: str = "sequence"):
         self.policy, self.beta, self.prompt_fraction, self.batch_size = policy, beta, prompt_fraction, batch_size
+        self.per_token = entropy == "token"
         self.reference = policy.frozen_copy()  # the initial policy: the learner's reference too
 
     @torch.no_grad()
     def scores(self, candidates: list[Candidate]) -> tuple[Tensor, Tensor]:
-        """Implicit rewards ``[N]`` and per-token negative log-likelihoods ``[N]`` of the candidates."""
+        """Implicit rewards ``[N]`` and negative log-likelihoods ``[N]`` (summed, or per token) of the candidates."""
         rewards, nll = [], []
         for s in range(0, len(candidates), self.batch_size):
             part = candidates[s: s + self.batch_size]
@@ -54,7 +58,7 @@ class APLExplorer:
             logp, lengths = self.policy.sequence_logprobs(prompts, responses)
             ref, _ = self.policy.sequence_logprobs(prompts, responses, model=self.reference)
             rewards.append((self.beta * (logp - ref)).cpu())
-            nll.append((-logp / lengths.clamp_min(1)).cpu())
+            nll.append((-logp / (lengths.clamp_min(1) if self.per_token else 1)).cpu())
         return torch.cat(rewards), torch.cat(nll)
 
     def select(self, candidates: list[list[Candidate]], rng: np.random.Generator) -> list[Pair | None]:
@@ -74,4 +78,4 @@ def build(config, policy=None) -> APLExplorer:
         raise ConfigError("the apl explorer needs the policy (its implicit reward); pass it to build_explorer")
     if not 0 < config.apl_prompt_fraction <= 1:
         raise ConfigError(f"apl_prompt_fraction must be in (0, 1] (got {config.apl_prompt_fraction})")
-    return APLExplorer(policy, config.beta, config.apl_prompt_fraction)
+    return APLExplorer(policy, config.beta, config.apl_prompt_fraction, entropy=config.apl_entropy)

@@ -60,6 +60,10 @@ class EpistemicExplorer:
         """``[len(candidates)]``: the ranking reward, ensemble mean minus the length penalty."""
         return self._penalised(self.model.mean(self.featurize(candidates)), candidates)
 
+    def head_scores(self, candidates: list[Candidate]) -> Tensor:
+        """``[K, len(candidates)]``: each head's ranking reward (its sample, less the length penalty)."""
+        return self._penalised(self.model.rewards(self.featurize(candidates)), candidates)
+
     def select(self, candidates: list[list[Candidate]], rng: np.random.Generator) -> list[Pair | None]:
         self._cache.clear()
         flat = [c for group in candidates for c in group]

@@ -28,6 +28,19 @@ def win_prob_variance(rewards: Tensor) -> Tensor:
     return win_prob.var(0, correction=0)
 
 
+def logit_variance(rewards: Tensor) -> Tensor:
+    """``V[i, j] = Var_k[ r_k(i) - r_k(j) ]``, population variance over heads: ``[M, M]``.
+
+    oat's ``logits_variance``: the spread of the reward margin itself. Unlike the win-probability
+    variance it stays large for a pair whose outcome is already certain but whose margin is unsure.
+    """
+    return (rewards[:, :, None] - rewards[:, None, :]).var(0, correction=0)
+
+
+UNCERTAINTIES = {"prob": win_prob_variance, "logit": logit_variance}
+"""How sure the posterior is about a pair: ``prob`` (FORMULAS.md, the default) or ``logit`` (oat)."""
+
+
 def argmax_pair(scores: Tensor) -> Pair:
     """The off-diagonal (i, j), i < j, of largest ``scores[i, j]`` (``[M, M]``); first one on ties."""
     m = scores.shape[0]

@@ -34,9 +34,9 @@ def generation_policy(config, policy: HFPolicy, policy_path: str):
     return policy
 
 
-def make_actor(config, policy) -> Actor:
+def make_actor(config, policy, reference=None) -> Actor:
     return Actor(policy, config.num_candidates, config.temperature, config.top_p, config.max_new_tokens,
-                 config.seed, config.second_temperature)
+                 config.seed, config.second_temperature, config.reference_candidates, reference)
 
 
 class LocalRuntime:
@@ -49,5 +49,7 @@ class LocalRuntime:
     def learner(self, policy: HFPolicy, policy_path: str) -> PreferenceLearner:
         return PreferenceLearner(policy, self.config)
 
-    def actor(self, policy: HFPolicy, policy_path: str, prompt_order) -> LocalActor:
-        return LocalActor(make_actor(self.config, generation_policy(self.config, policy, policy_path)), policy)
+    def actor(self, policy: HFPolicy, policy_path: str, prompt_order, reference=None) -> LocalActor:
+        """``reference``: the learner's reference network, for ``reference_candidates`` (XPO)."""
+        return LocalActor(make_actor(self.config, generation_policy(self.config, policy, policy_path), reference),
+                          policy)
