@@ -1,0 +1,312 @@
+"""The fixes of the correctness review (shared/reviews/correctness-review.md), each pinned by a test
+that fails on the code before the fix: B1-B3, D1-D8, W2-W5, and the run-directory lock."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from sealign import model_labels
+from sealign.cli import resolve_config
+from sealign.compare import area_under_curve
+from sealign.config import RunConfig
+from sealign.errors import ConfigError, UserError
+from sealign.eval import WinRateEvaluator
+from sealign.exploration.epistemic_explorer import EpistemicExplorer
+from sealign.oracles.base import Verdict
+from sealign.oracles.simulator import BradleyTerrySimulator
+from sealign.run_lock import run_lock
+from sealign.types import Candidate, Comparison, PreferenceBatch, Prompt
+
+
+# ----------------------------------------------------------------------------- the run-directory lock
+def test_a_locked_run_directory_refuses_a_second_holder_naming_the_first(tmp_path):
+    holder = f"in use by another sealign process \\(pid {os.getpid()}\\)"
+    with run_lock(tmp_path / "run"), pytest.raises(UserError, match=holder), run_lock(tmp_path / "run"):
+        pass
+    with run_lock(tmp_path / "run"):  # released on exit
+        pass
+
+
+def test_a_second_process_resuming_a_running_run_exits_at_once_in_one_line(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "config.yaml").write_text("seed: 0\n")
+    with run_lock(run_dir):
+        done = subprocess.run([sys.executable, "-m", "sealign.cli", "run", "--resume", str(run_dir)],
+                              capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
+    assert len(lines) == 1 and f"pid {os.getpid()}" in lines[0], done.stderr
+
+
+# ----------------------------------------------------------------------------- B3, N4: refused, not ignored
+@pytest.mark.parametrize("settings, message", [
+    (dict(schedule="iterative", erm_sync=0.3, explorer="sea-ee"), "erm_sync .* needs --schedule online"),
+    (dict(schedule="offline", loss="reinforce", policy_signal="reward-model"), "needs --schedule online"),
+    (dict(schedule="iterative", learn_policy=False), "learn_policy false .* needs --schedule online"),
+    (dict(schedule="iterative", round_reference="last", lora_r=8), "LoRA"),
+    (dict(explorer="xpo"), "--reference-candidates 1"),
+    (dict(reference_candidates=1, runtime="ray"), "needs --runtime local"),
+])
+def test_settings_a_schedule_would_ignore_are_refused(settings, message):
+    with pytest.raises(ConfigError, match=message):
+        RunConfig(**settings).validate()
+
+
+# ----------------------------------------------------------------------------- D1, D2: the recipes
+def test_periodic_restarts_each_period_from_the_initial_policy():
+    assert resolve_config(["--preset", "periodic"]).round_init == "sft"
+
+
+def test_xpo_queries_a_policy_sample_against_a_reference_sample():
+    config = resolve_config(["--preset", "xpo"])
+    assert (config.explorer, config.reference_candidates, config.num_candidates) == ("xpo", 1, 2)
+    assert config.alpha == pytest.approx(5e-6)
+
+
+def group_of(texts: list[str], prompt: str = "p") -> list[Candidate]:
+    p = Prompt(prompt, prompt)
+    return [Candidate(p, [1], list(text.encode()), text) for text in texts]  # same text, same tokens
+
+
+def answer(a: Candidate, b: Candidate, winner: str) -> Comparison:
+    return Comparison(id=a.text + b.text, run_id="t", step=0, prompt=a.prompt, a=a, b=b, winner=winner,
+                      prob_a=None, oracle="test")
+
+
+def test_xpo_bonus_sample_is_the_queried_reference_response_whichever_side_wins():
+    policy_sample, reference_sample = group_of(["mine", "ref"])
+    batch = PreferenceBatch.from_comparisons(
+        [answer(policy_sample, reference_sample, "a"), answer(policy_sample, reference_sample, "b"),
+         answer(policy_sample, reference_sample, "tie")], b_is_reference_sample=True)
+    assert len(batch) == 2 and batch.ref_sample_ids == [list(b"ref")] * 2
+    assert batch.chosen_ids == [list(b"mine"), list(b"ref")]
+
+
+def test_actor_samples_the_last_candidates_from_the_reference(tiny_policy):
+    import copy
+
+    from sealign.actor import Actor
+    from sealign.policy.hf import HFPolicy
+
+    reference = copy.deepcopy(tiny_policy.model)
+    with torch.no_grad():
+        for p in reference.parameters():
+            p.add_(torch.randn_like(p))  # a reference that samples differently from the policy
+    actor = Actor(tiny_policy, 3, 1.0, 1.0, 6, seed=0, reference_candidates=1, reference=reference)
+    prompts = [Prompt("0", "the cat"), Prompt("1", "a dog")]
+    groups = actor.sample(prompts, step=4)
+    twin = HFPolicy(reference, tiny_policy.tokenizer, device="cpu")
+    from sealign.actor import row_seed
+
+    expected = twin.generate(tiny_policy.encode_prompts([p.text for p in prompts]), n=1, temperature=1.0,
+                             max_new_tokens=6, seeds=[row_seed(0, 4, 2 << 32 | i) for i in range(2)])
+    assert [g[-1].token_ids for g in groups] == [e[0] for e in expected]
+    assert all(len(g) == 3 for g in groups)
+
+
+# ----------------------------------------------------------------------------- D3: ERM sync replaces queries
+class HeadScores:
+    """An explorer stand-in with fixed per-head scores by response text: ``[K]`` per text."""
+
+    def __init__(self, scores: dict[str, list[float]]):
+        self.scores = scores
+
+    def head_scores(self, candidates):
+        return torch.tensor([self.scores[c.text] for c in candidates]).T
+
+
+def test_erm_sync_labels_a_share_of_prompts_instead_of_asking_with_one_heads_largest_margin():
+    scores = {"a": [0.0, 0.0], "b": [1.0, 1.0], "c": [-2.0, -2.0], "d": [0.5, 0.5]}
+    candidates = [group_of(["a", "b", "c"], "p0"), group_of(["a", "d", "a"], "p1"),
+                  group_of(["b", "b", "b"], "p2"), group_of(["c", "d", "a"], "p3")]
+    queried = [(0, 1), (0, 1), (0, 1), (0, 1)]
+    pairs, labels = model_labels.replace_with_model_labels(
+        HeadScores(scores), candidates, queried, 0.75, np.random.default_rng(0), step=7, run_id="r")
+    replaced = [row for row, pair in enumerate(pairs) if pair is None]
+    assert len(replaced) + sum(pair is not None for pair in pairs) == 4
+    # floor(0.75 * 4) = 3 prompts chosen; one whose responses are all the same text is asked as usual
+    assert len(labels) == len(replaced) <= 3 and all(pairs[row] == (0, 1) for row in range(4) if row not in replaced)
+    by_prompt = {c.prompt.text: c for c in labels}
+    if "p0" in by_prompt:  # largest margin: b (1.0) vs c (-2.0)
+        assert {by_prompt["p0"].a.text, by_prompt["p0"].b.text} == {"b", "c"}
+    assert "p2" not in by_prompt
+    for label in labels:
+        assert label.source == model_labels.SOURCE and label.step == 7 and label.a.text != label.b.text
+        assert label.winner == ("a" if scores[label.a.text][0] > scores[label.b.text][0] else "b")
+
+
+# ----------------------------------------------------------------------------- D4: the uncertainty measure
+def test_uncertainty_measure_prob_and_logit_pick_as_the_review_computed():
+    from sealign.exploration import sea_bai, uncertainty
+    from sealign.exploration.rules import logit_variance
+
+    rewards = torch.tensor([[20.0, 10.0, 19.0], [20.0, 0.0, 21.0]])
+    assert uncertainty.select_pair(rewards) in [(0, 2), (1, 2)]
+    assert logit_variance(rewards)[0].tolist() == [0.0, 25.0, 1.0]
+
+    class Head0:
+        def integers(self, n):
+            return 0
+
+    assert sea_bai.select_pair(rewards, Head0()) == (0, 2)  # prob: the answer about 1 is certain
+    assert sea_bai.select_pair(rewards, Head0(), uncertainty="logit") == (0, 1)  # oat's choice
+
+
+# ----------------------------------------------------------------------------- D5, W2: APL's prompt filter
+def test_apl_keeps_the_prompt_of_highest_sequence_entropy(tiny_policy):
+    from sealign.exploration.apl import APLExplorer, keep_most_uncertain
+
+    assert keep_most_uncertain(torch.tensor([0.1, 3.0, 2.0, -1.0]), 0.5).tolist() == [False, True, True, False]
+    explorer = APLExplorer(tiny_policy, beta=0.1, prompt_fraction=0.5)
+    prompts = [Prompt("p0", "the cat sat"), Prompt("p1", "a dog ran in the")]
+    ids = tiny_policy.encode_prompts([p.text for p in prompts])
+    # one prompt with long responses, one with one-token responses: sequence entropy differs by length
+    groups = [[Candidate(prompts[0], ids[0], [5, 6, 7, 8, 9, 10], "long"), Candidate(prompts[0], ids[0], [6] * 6, "l")],
+              [Candidate(prompts[1], ids[1], [5], "s"), Candidate(prompts[1], ids[1], [6], "s2")]]
+    _, nll = explorer.scores([c for g in groups for c in g])
+    expected = int(torch.stack([nll[:2].mean(), nll[2:].mean()]).argmax())
+    pairs = explorer.select(groups, np.random.default_rng(0))
+    assert [p is not None for p in pairs] == [k == expected for k in range(2)]
+    assert expected == 0  # summed log-probs: six tokens are less likely than one
+
+
+# ----------------------------------------------------------------------------- D6: a fresh draw per occasion
+def test_the_simulated_rater_samples_afresh_for_a_repeated_question_and_remembers_when_asked_to():
+    oracle = BradleyTerrySimulator(lambda p, r: {"x": 0.0, "y": 0.03}[r], temperature=0.1, seed=3)
+    p_x = 1 / (1 + math.exp(0.3))  # P(x beats y) = 0.43
+    keys = [f"{step}:0" for step in range(400)]
+    winners = [v.winner for v in oracle.compare(["q"] * 400, ["x"] * 400, ["y"] * 400, keys=keys)]
+    assert abs(winners.count("a") / 400 - p_x) < 0.08
+    again = [v.winner for v in oracle.compare(["q"] * 400, ["x"] * 400, ["y"] * 400, keys=keys)]
+    assert again == winners  # the same occasion (a resumed or sharded run): the same answer
+    consistent = BradleyTerrySimulator(oracle.reward_fn, temperature=0.1, seed=3, consistent=True)
+    assert len({v.winner for v in consistent.compare(["q"] * 50, ["x"] * 50, ["y"] * 50, keys=keys[:50])}) == 1
+
+
+# ----------------------------------------------------------------------------- D7, B1: the evaluation
+class FirstAlwaysWins:
+    name = "biased"
+
+    def compare(self, prompts, a, b, keys=None):
+        return [Verdict("a", 0.9) for _ in prompts]
+
+
+def test_an_oracle_judge_is_asked_in_both_orders_so_its_position_bias_cancels(tiny_policy):
+    prompts = [Prompt("0", "the cat"), Prompt("1", "a dog")]
+    evaluator = WinRateEvaluator(tiny_policy, prompts, FirstAlwaysWins(), greedy=True, temperature=0.0,
+                                 max_new_tokens=4, seed=0, both_orders=True)
+    metrics = evaluator.evaluate()
+    assert metrics["eval/win_rate"] == 0.5 and metrics["eval/win_prob"] == pytest.approx(0.5)
+    one_order = WinRateEvaluator(tiny_policy, prompts, FirstAlwaysWins(), greedy=True, temperature=0.0,
+                                 max_new_tokens=4, seed=0)
+    assert one_order.evaluate()["eval/win_prob"] == pytest.approx(0.9)
+
+
+def test_win_prob_is_the_mean_bradley_terry_probability_at_the_oracle_temperature(tiny_policy):
+    prompts = [Prompt("0", "the cat"), Prompt("1", "a dog")]
+    lengths = lambda p, r: float(len(r))  # noqa: E731
+    judge = BradleyTerrySimulator(lengths, temperature=1.0, deterministic=True)
+    evaluator = WinRateEvaluator(tiny_policy, prompts, judge, greedy=False, temperature=1.0, max_new_tokens=6,
+                                 seed=0, reward_fn=lengths, prob_temperature=2.0)
+    evaluator.baseline = ["abc", "abcdef"]  # fixed answers to compare against
+    texts = evaluator.responses()
+    metrics = evaluator.evaluate()
+    expected = np.mean([1 / (1 + math.exp(-(len(t) - len(b)) / 2.0)) for t, b in zip(texts, evaluator.baseline)])
+    assert metrics["eval/win_prob"] == pytest.approx(expected)
+
+
+def test_own_prompts_are_never_judged_by_the_builtin_summary_reward(tmp_path):
+    from sealign.components import eval_judge_kind
+
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text('{"prompt": "Explain why the sky is blue."}\n')
+    with pytest.raises(ConfigError, match="needs --reward-fn"):
+        eval_judge_kind(RunConfig(prompts=str(prompts)))
+    with pytest.raises(ConfigError, match="human raters"):
+        eval_judge_kind(RunConfig(prompts=str(prompts), oracle="human"))
+    with pytest.raises(ConfigError, match="needs --reward-fn"):
+        eval_judge_kind(RunConfig(prompts=str(prompts), oracle="judge", eval_judge="reward"))
+    assert eval_judge_kind(RunConfig(prompts=str(prompts), oracle="judge")) == "oracle"
+    assert eval_judge_kind(RunConfig(prompts=str(prompts), reward_fn="m:f")) == "reward"
+    assert eval_judge_kind(RunConfig()) == "reward"
+
+
+# ----------------------------------------------------------------------------- B2: the AUC of held policies
+def test_auc_holds_each_value_of_a_collect_then_train_run_until_its_next_round():
+    assert area_under_curve([0, 1536], [0.5, 0.837], hold=True) == 0.5  # offline: SFT deployed throughout
+    assert area_under_curve([0, 1536], [0.5, 0.837]) == pytest.approx(0.6685)
+    assert area_under_curve([0, 100, 200, 400], [0.5, 0.7, 0.9, 0.9], hold=True) == pytest.approx(
+        (100 * 0.5 + 100 * 0.7 + 200 * 0.9) / 400)
+
+
+# ----------------------------------------------------------------------------- D8, W3: one score, the right direction
+class LinearFeatures:
+    """Features [1, x] where x is a number written in the response text."""
+
+    dim = 2
+
+    def __call__(self, candidates):
+        return torch.tensor([[1.0, float(c.text.split()[0])] for c in candidates])
+
+
+def make_epistemic(length_penalty: float = 0.0) -> EpistemicExplorer:
+    from sealign.exploration.epistemic import EnsembleRewardModel
+    from sealign.exploration.passive import select_pair
+
+    model = EnsembleRewardModel(2, num_heads=4, width=8, depth=1, prior_scale=0.1, lr=0.05, weight_decay=0.0,
+                                reg_weight=0.01, steps=60, batch_size=64, bootstrap="none", seed=0)
+    return EpistemicExplorer(LinearFeatures(), model, select_pair, length_penalty=length_penalty)
+
+
+def test_the_explorer_learns_the_answers_direction():
+    torch.manual_seed(0)
+    explorer = make_epistemic()
+    rng = np.random.default_rng(0)
+    answers = []
+    for _ in range(64):  # the candidate with the larger x is always preferred
+        x, y = rng.uniform(-1, 1, 2)
+        a, b = group_of([f"{x:.3f}", f"{y:.3f}"])
+        answers.append(answer(a, b, "a" if x > y else "b"))
+    explorer.featurize([c for comp in answers for c in (comp.a, comp.b)])
+    explorer.update(answers)
+    low, high = group_of(["-0.8", "0.8"])
+    means = explorer.score([low, high])
+    assert means[1] > means[0] + 0.5
+
+
+def test_model_labels_rank_with_the_length_penalised_score():
+    explorer = make_epistemic(length_penalty=1.0)
+    torch.manual_seed(0)
+    short, verbose = group_of(["0.5", "0.5 and a great many more words"])
+    scores = model_labels.mean_rewards(explorer, [[short, verbose]])[0]
+    assert scores[0] - scores[1] == pytest.approx(len(verbose.text) - len(short.text), rel=1e-4)
+    label = model_labels.ranked_labels(explorer, [[short, verbose]], step=0, run_id="r")[0]
+    assert (label.a.text, label.winner) == ("0.5", "a")
+
+
+# ----------------------------------------------------------------------------- W5: which pair, with a real policy
+def test_best_worst_with_a_real_policy_asks_about_the_reward_models_best_and_worst(tiny_policy):
+    from sealign.exploration import build_explorer
+
+    explorer = build_explorer(RunConfig(explorer="best-worst", explore_heads=4, explore_width=16), tiny_policy)
+    prompt = Prompt("p", "the cat sat")
+    ids = tiny_policy.encode_prompts([prompt.text])[0]
+    group = [Candidate(prompt, ids, tokens, str(k)) for k, tokens in enumerate([[5, 6], [7], [8, 9, 10], [11]])]
+    means = explorer.score(group)
+    (pair,) = explorer.select([group], np.random.default_rng(0))
+    assert set(pair) == {int(means.argmax()), int(means.argmin())}
+
+
+# ----------------------------------------------------------------------------- N8: no budget overshoot
+def test_selm_asks_three_questions_per_prompt():
+    from sealign.exploration.selm_rank import SelmRankExplorer
+
+    assert SelmRankExplorer.queries_per_prompt == 3
