@@ -18,6 +18,7 @@ from sealign.model_labels import require_reward_model
 from sealign.oracles import Oracle, build_oracle
 from sealign.policy import load_policy
 from sealign.policy.hf import HFPolicy
+from sealign.policy.registry import check_policy_name, resolve_policy
 from sealign.round_selection import require_scorer
 from sealign.runtime import ActorHandle, build_runtime
 from sealign.types import Prompt
@@ -38,12 +39,10 @@ class RunParts:
 
 
 def resolve_policy_path(config: RunConfig, log=print) -> str:
-    if config.policy != "builtin":
-        return config.policy
-    from sealign.tasks.builtin import BootstrapSpec, ensure_sft_policy
-
+    """The folder or Hub name of the run's policy: the built-in one and registered offline models
+    are built or converted once into the cache (sealign/policy/registry.py)."""
     cache = Path(config.cache_dir) if config.cache_dir else None
-    return str(ensure_sft_policy(cache, BootstrapSpec(sft_steps=config.sft_steps), log=log))
+    return resolve_policy(config.policy, cache, config.sft_steps, log)
 
 
 def check_names(config: RunConfig) -> None:
@@ -55,6 +54,7 @@ def check_names(config: RunConfig) -> None:
                                  ("loss", config.loss, LOSSES)]:
         if name not in registry:
             raise ConfigError(f"unknown {kind} {name!r}; choose one of: {', '.join(sorted(registry))}")
+    check_policy_name(config.policy)
 
 
 def assemble(config: RunConfig, log=print) -> RunParts:
