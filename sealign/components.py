@@ -21,6 +21,7 @@ from sealign.policy.hf import HFPolicy
 from sealign.policy.registry import check_policy_name, resolve_policy
 from sealign.round_selection import require_scorer
 from sealign.runtime import ActorHandle, build_runtime
+from sealign.tasks import get_task
 from sealign.types import Prompt
 
 
@@ -55,6 +56,7 @@ def check_names(config: RunConfig) -> None:
         if name not in registry:
             raise ConfigError(f"unknown {kind} {name!r}; choose one of: {', '.join(sorted(registry))}")
     check_policy_name(config.policy)
+    get_task(config.task)
 
 
 def assemble(config: RunConfig, log=print) -> RunParts:
