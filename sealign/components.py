@@ -87,6 +87,7 @@ def assemble(config: RunConfig, log=print) -> RunParts:
         policy, eval_prompts, judge, greedy=config.eval_greedy, temperature=config.eval_temperature,
         max_new_tokens=config.max_new_tokens, seed=config.seed, reward_fn=getattr(judge, "reward_fn", None),
         best_of_n=config.eval_best_of_n, reranker=explorer, bon_temperature=config.temperature,
+        against=config.eval_against,
     )
     prompt_order = PromptOrder(train_prompts, config.batch_size, config.seed)
     actor = runtime.actor(policy, policy_path, prompt_order)

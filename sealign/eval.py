@@ -1,4 +1,5 @@
-"""Evaluation: win rate of the current policy against the starting (SFT) policy's responses."""
+"""Evaluation: win rate of the current policy against the starting (SFT) policy's responses, and
+against the prompts' reference responses when the dataset has them."""
 
 from __future__ import annotations
 
@@ -7,22 +8,34 @@ import statistics
 
 import torch
 
+from sealign.errors import UserError
 from sealign.oracles.base import Oracle
 from sealign.policy.hf import HFPolicy
 from sealign.types import Prompt
+
+HEADLINE_KEYS = {"sft": "eval/win_rate", "reference": "eval/win_rate_vs_reference"}
 
 
 class WinRateEvaluator:
     """Judges the policy's responses to held-out prompts against the SFT policy's, fixed at start.
 
     Win = 1, tie = 0.5, loss = 0 per prompt, averaged. Sampled decoding uses a fixed seed so that
-    successive evaluations differ only through the policy.
+    successive evaluations differ only through the policy. When every prompt carries a reference
+    response (``--reference-field``), the same responses are also judged against the references
+    (``eval/win_rate_vs_reference``, as the SEA and TRL TL;DR set-ups report); ``against`` picks
+    which of the two is the headline of the progress bar, the plot and the summary.
     """
 
     def __init__(self, policy: HFPolicy, prompts: list[Prompt], judge: Oracle, *, greedy: bool,
                  temperature: float, max_new_tokens: int, seed: int, reward_fn=None, best_of_n: int = 0,
-                 reranker=None, bon_temperature: float = 1.0):
+                 reranker=None, bon_temperature: float = 1.0, against: str = "sft"):
         self.best_of_n, self.reranker, self.bon_temperature = 0, reranker, bon_temperature
+        has_references = bool(prompts) and all(p.reference is not None for p in prompts)
+        self.references = [p.reference for p in prompts] if has_references else None
+        if against == "reference" and self.references is None:
+            raise UserError("--eval-against reference: the evaluation prompts have no reference responses; "
+                            "use prompts from a dataset with --reference-field")
+        self.headline_key = HEADLINE_KEYS[against]
         self.policy = policy
         self.prompts = prompts
         self.prompt_ids = policy.encode_prompts([p.text for p in prompts])
@@ -70,9 +83,16 @@ class WinRateEvaluator:
             "eval/skipped": len(verdicts) - len(judged),
             "eval/response_words": statistics.fmean(len(t.split()) for t in texts),
         }
+        if self.references is not None:
+            against_reference = self.judge.compare(prompts, texts, self.references)
+            judged = [score[v.winner] for v in against_reference if v.winner is not None]
+            metrics["eval/win_rate_vs_reference"] = statistics.fmean(judged) if judged else math.nan
         if self.reward_fn is not None:
             metrics["eval/reward"] = finite_mean(self.reward_fn(p, t) for p, t in zip(prompts, texts))
             metrics["eval/baseline_reward"] = finite_mean(self.reward_fn(p, t) for p, t in zip(prompts, self.baseline))
+            if self.references is not None:
+                metrics["eval/reference_reward"] = finite_mean(
+                    self.reward_fn(p, t) for p, t in zip(prompts, self.references))
         return metrics
 
 
