@@ -118,7 +118,7 @@ KINDS = {kind.name: kind for kind in [
                    lambda r, v: bool(letters(r)) and letters(r) == letters(r).lower()),
     ConstraintKind("uppercase", "case", "Write everything in capital letters.",
                    lambda r, v: bool(letters(r)) and letters(r) == letters(r).upper()),
-    ConstraintKind("closing-phrase", "ending", 'End your answer with the exact phrase "{value}".',
+    ConstraintKind("closing-phrase", "ending", 'End your answer with the exact phrase "{value}"',
                    lambda r, v: r.strip().endswith(v), QUOTED),
     ConstraintKind("no-commas", "punctuation", "Do not use any commas.",
                    lambda r, v: bool(r.strip()) and "," not in r),

@@ -43,7 +43,7 @@ VALUES = {
     "required-word": ("because", "today", "simple", "remember", "always", "together"),
     "forbidden-word": ("very", "really", "the", "and", "good", "is"),
     "bullets": ("2", "3", "4"),
-    "sentences": ("1", "2", "3"),
+    "sentences": ("2", "3"),
     "json": ('"title" and "summary"', '"topic" and "advice"', '"mood" and "reason"'),
     "lowercase": ("",),
     "uppercase": ("",),
