@@ -69,8 +69,8 @@ def load_split(source: str, split: str):
             except Exception as err:  # a malformed file: pyarrow and pandas raise many kinds, all one line here
                 raise UserError(f"cannot read {source} ({type(err).__name__}: {first_line(err)})") from err
         else:
-            raise UserError(f"prompt file {source} must end in .jsonl, .json, .parquet or .csv "
-                            "(or be a save_to_disk folder)")
+            raise UserError(f"prompt file {source} must end in .jsonl or .json (or be a .parquet / .csv file, "
+                            "a save_to_disk folder or a Hub dataset name)")
     else:
         try:
             loaded = datasets.load_dataset(source)
