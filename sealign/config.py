@@ -56,7 +56,8 @@ class RunConfig:
 
     # --- policy ------------------------------------------------------------------------------
     policy: str = "builtin"
-    """'builtin' (tiny SFT policy built on first use), a local save_pretrained folder, or a Hub name."""
+    """'builtin' (tiny SFT policy built on first use), a registered offline model ('smollm2-135m';
+    `sealign models`), a local save_pretrained folder, or a Hub name (org/model)."""
     dtype: str = "float32"
     sft_steps: int = 700
     """SFT steps of the built-in policy's bootstrap (a different value builds and caches another policy)."""
@@ -136,7 +137,8 @@ class RunConfig:
     # --- oracle ------------------------------------------------------------------------------
     oracle: str = "bt-simulator"
     reward_fn: str = "builtin"
-    """Scalar reward behind the simulator: 'builtin' or an import path 'module:function(prompt, response)'."""
+    """Scalar reward behind the simulator, the rule oracle and the evaluation judge: 'builtin' (the
+    task's, see --task) or an import path 'module:function(prompt, response)'."""
     oracle_temperature: float = 0.1
     """Bradley-Terry temperature: P(a > b) = sigmoid((r_a - r_b) / T)."""
     oracle_deterministic: bool = False
