@@ -71,6 +71,9 @@ def assemble(config: RunConfig, log=print) -> RunParts:
     runtime = build_runtime(config)
     oracle = runtime.oracle()
     judge = build_oracle("ground-truth", config)
+    if config.policy == "builtin" and config.task != "tldr":
+        log(f"note: the built-in policy was trained on the tldr task only; for --task {config.task} use a real "
+            "model (--preset real, or --policy smollm2-135m)")
     policy_path = resolve_policy_path(config, log)
     policy = load_policy(config, policy_path)
     check_prompt_lengths(config, train_prompts + eval_prompts, policy)  # reliability (#8): before any query
