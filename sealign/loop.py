@@ -319,7 +319,7 @@ def answer_stats(comparisons: list[Comparison]) -> dict:
 def evaluate(parts: RunParts, metrics: MetricsWriter, step: int, queries: int) -> float:
     result = parts.evaluator.evaluate()
     metrics.write({"step": step, "queries": queries, **result})
-    return result["eval/win_rate"]
+    return result[getattr(parts.evaluator, "headline_key", "eval/win_rate")]
 
 
 def summarise(config: RunConfig, run_dir, feedback: FeedbackLog, wall: float, judge: str = "reward") -> dict:

@@ -15,11 +15,26 @@ from sealign.tracking import read_metrics  # noqa: E402
 
 
 def eval_curve(run_dir: Path) -> tuple[list[int], list[float]]:
+    """(queries, win rates) of a run's evaluations: against the SFT policy, or against the prompts'
+    references when the run was set to (``eval_against: reference``)."""
     path = run_dir / "metrics.jsonl"
     if not path.is_file():
         raise UserError(f"{run_dir} is not a run directory (no metrics.jsonl)")
-    records = [r for r in read_metrics(path) if "eval/win_rate" in r]
-    return [r["queries"] for r in records], [r["eval/win_rate"] for r in records]
+    key = headline_key(run_dir)
+    records = [r for r in read_metrics(path) if key in r]
+    return [r["queries"] for r in records], [r[key] for r in records]
+
+
+def headline_key(run_dir: Path) -> str:
+    import yaml
+
+    from sealign.eval import HEADLINE_KEYS
+
+    config_file = run_dir / "config.yaml"
+    against = "sft"
+    if config_file.is_file():
+        against = (yaml.safe_load(config_file.read_text()) or {}).get("eval_against", "sft")
+    return HEADLINE_KEYS.get(against, "eval/win_rate")
 
 
 def run_label(run_dir: Path) -> str:
@@ -45,7 +60,8 @@ def plot_runs(run_dirs: list[Path], out: Path, log_x: bool = False, title: str |
                     label=label if k == 0 else None)
     ax.axhline(0.5, color="grey", lw=0.8, ls="--")
     ax.set_xlabel("oracle queries")
-    ax.set_ylabel("win rate vs SFT policy")
+    against = {"eval/win_rate": "SFT policy", "eval/win_rate_vs_reference": "references"}
+    ax.set_ylabel("win rate vs " + " / ".join(dict.fromkeys(against[headline_key(d)] for d in run_dirs)))
     if log_x:
         ax.set_xscale("symlog", linthresh=max(1, min(_first_positive(run_dirs), 100)))
     ax.set_ylim(0, 1)

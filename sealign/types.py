@@ -14,6 +14,8 @@ Winner = Literal["a", "b", "tie"]
 class Prompt:
     id: str
     text: str
+    reference: str | None = field(default=None, compare=False)
+    """A reference response from the prompt's dataset (--reference-field), for evaluation only."""
 
 
 @dataclass

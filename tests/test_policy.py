@@ -99,3 +99,21 @@ def test_top_p_keeps_the_nucleus():
     assert abs((tokens == 0).float().mean().item() - 0.5 / 0.8) < 0.01
     assert set(pick_tokens(logits, 1.0, 1.0, uniforms).tolist()) == {0, 1, 2, 3}
     assert pick_tokens(logits, 0.0, 1.0, None).tolist() == [0] * 400
+
+
+def test_last_logits_keeps_only_the_last_position_and_falls_back(tiny_policy):
+    from sealign.policy.hf import last_logits
+
+    ids = torch.tensor([[1, 5, 7, 9]])
+    full = tiny_policy.model(input_ids=ids).logits[:, -1]
+    assert torch.allclose(last_logits(tiny_policy.model, input_ids=ids), full, atol=1e-6)
+
+    class NoLogitsToKeep(torch.nn.Module):  # a model whose forward predates logits_to_keep
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids):
+            return self.inner(input_ids=input_ids)
+
+    assert torch.allclose(last_logits(NoLogitsToKeep(tiny_policy.model), input_ids=ids), full, atol=1e-6)

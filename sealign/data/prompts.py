@@ -1,4 +1,5 @@
-"""Prompt sources: the built-in task, or a local JSON / JSON-lines file; and the batch order."""
+"""Prompt sources: a built-in task, a local JSON / JSON-lines file, or a Hugging Face dataset
+(sealign/data/hf_datasets.py); and the batch order."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import hashlib
 import json
 import logging
 import random
+from dataclasses import dataclass
 from pathlib import Path
 
 from sealign.errors import UserError
@@ -13,8 +15,17 @@ from sealign.types import Prompt
 
 logger = logging.getLogger(__name__)
 
-BUILTIN_TRAIN_SEED = 1_000
+BUILTIN_TRAIN_SEED = 1_000  # the tldr task's (sealign/tasks/summarize.py)
 BUILTIN_EVAL_SEED = 2_000
+FILE_SUFFIXES = (".jsonl", ".json")
+
+
+@dataclass(frozen=True)
+class PromptRow:
+    where: str
+    """'PATH:LINE' (.jsonl), 'PATH row N' (.json) or 'SOURCE split S row N' (a dataset): for error messages."""
+    text: str
+    reference: str | None = None
 
 
 def prompt_id(text: str) -> str:
@@ -22,53 +33,81 @@ def prompt_id(text: str) -> str:
 
 
 def load_prompts(config) -> tuple[list[Prompt], list[Prompt]]:
-    """(train, eval) prompts. A file's last ``num_eval_prompts`` rows are held out for evaluation."""
+    """(train, eval) prompts. A file's or dataset's last ``num_eval_prompts`` rows are held out for evaluation."""
     if config.prompts == "builtin":
-        from sealign.tasks.summarize import make_posts
+        from sealign.tasks import get_task
 
-        train = [p.prompt for p in make_posts(config.num_train_prompts, BUILTIN_TRAIN_SEED)]
-        held_out = [p.prompt for p in make_posts(config.num_eval_prompts, BUILTIN_EVAL_SEED)]
+        task = get_task(config.task)
+        train_rows = [PromptRow("", t) for t in task.train_prompts(config.num_train_prompts)]
+        held_out = [PromptRow("", t) for t in task.eval_prompts(config.num_eval_prompts)]
     else:
-        texts = read_prompt_file(Path(config.prompts), config.prompt_field)
-        if len(texts) <= config.num_eval_prompts:
+        rows = distinct(config.prompts, source_rows(config))
+        if len(rows) <= config.num_eval_prompts:
             raise UserError(
-                f"{config.prompts} has {len(texts)} distinct prompts, not more than num_eval_prompts="
+                f"{config.prompts} has {len(rows)} distinct prompts, not more than num_eval_prompts="
                 f"{config.num_eval_prompts}; lower --num-eval-prompts or add prompts"
             )
-        train, held_out = texts[: -config.num_eval_prompts], texts[-config.num_eval_prompts:]
-    if config.batch_size > len(train):
+        train_rows, held_out = rows[: -config.num_eval_prompts], rows[-config.num_eval_prompts:]
+    if config.batch_size > len(train_rows):
         raise UserError(
-            f"batch_size ({config.batch_size}) is larger than the {len(train)} training prompts; "
+            f"batch_size ({config.batch_size}) is larger than the {len(train_rows)} training prompts; "
             "lower --batch-size"
         )
-    return [Prompt(prompt_id(t), t) for t in train], [Prompt(prompt_id(t), t) for t in held_out]
+    return [to_prompt(r) for r in train_rows], [to_prompt(r) for r in held_out]
+
+
+def to_prompt(row: PromptRow) -> Prompt:
+    return Prompt(prompt_id(row.text), row.text, row.reference)
+
+
+def source_rows(config) -> list[PromptRow]:
+    """Every row of the ``--prompts`` source, with its reference when ``--reference-field`` is set."""
+    path = Path(config.prompts).expanduser()
+    if path.suffix in FILE_SUFFIXES:
+        return read_prompt_rows(path, config.prompt_field, config.reference_field)
+    from sealign.data.hf_datasets import read_dataset_rows
+
+    return read_dataset_rows(config.prompts, config.prompt_split, config.prompt_field, config.reference_field)
+
+
+def distinct(source: str, rows: list[PromptRow]) -> list[PromptRow]:
+    """The rows with distinct prompts, in order. A prompt that appears again is dropped (the first copy
+    is kept) and the count logged as a warning: duplicates would be asked about more often than
+    others and could leak into the held-out set."""
+    first: dict[str, PromptRow] = {}
+    for row in rows:
+        first.setdefault(row.text, row)
+    if len(first) < len(rows):
+        logger.warning("%s: %d duplicate prompt(s) dropped (the first copy of each is kept)",
+                       source, len(rows) - len(first))
+    return list(first.values())
 
 
 def read_prompt_file(path: Path, field: str) -> list[str]:
     """The distinct prompts of a .jsonl / .json file, in file order.
 
-    Any fault in the file is refused with one line naming the line or row and the fix. A prompt
-    that appears again is dropped (the first copy is kept) and the count logged as a warning:
-    duplicates would be asked about more often than others and could leak into the held-out set.
+    Any fault in the file is refused with one line naming the line or row and the fix.
     """
-    rows = read_prompt_rows(path, field)
-    texts = list(dict.fromkeys(text for _, text in rows))
-    if len(texts) < len(rows):
-        logger.warning("%s: %d duplicate prompt(s) dropped (the first copy of each is kept)",
-                       path, len(rows) - len(texts))
-    return texts
+    return [row.text for row in distinct(str(path), read_prompt_rows(path, field))]
 
 
-def read_prompt_rows(path: Path, field: str) -> list[tuple[str, str]]:
-    """(where, text) for every row of a prompt file: where is 'PATH:LINE' (.jsonl) or 'PATH row N' (.json)."""
-    if path.suffix not in (".jsonl", ".json"):
-        raise UserError(f"prompt file {path} must end in .jsonl or .json")
+def read_prompt_rows(path: Path, field: str, reference_field: str = "") -> list[PromptRow]:
+    """Every row of a .jsonl / .json prompt file (where: 'PATH:LINE' or 'PATH row N')."""
+    if path.suffix not in FILE_SUFFIXES:
+        raise UserError(f"prompt file {path} must end in .jsonl or .json (or be a .parquet / .csv file, a "
+                        "save_to_disk folder or a Hub dataset name)")
     raw = _read_utf8(path)
     parsed = _jsonl_rows(path, raw) if path.suffix == ".jsonl" else _json_rows(path, raw)
-    rows = [(where, _row_text(where, value, field)) for where, value in parsed]
+    rows = [row_of(where, value, field, reference_field) for where, value in parsed]
     if not rows:
         raise UserError(f"prompt file {path} holds no prompts; add rows like {{\"{field}\": \"...\"}}")
     return rows
+
+
+def row_of(where: str, value, field: str, reference_field: str) -> PromptRow:
+    """One source row as a prompt and, when asked for, its reference response."""
+    reference = _row_text(where, value, reference_field, role="assistant") if reference_field else None
+    return PromptRow(where, _row_text(where, value, field), reference)
 
 
 def _read_utf8(path: Path) -> str:
@@ -107,11 +146,20 @@ def _json_rows(path: Path, raw: str) -> list[tuple[str, object]]:
     return [(f"{path} row {number}", row) for number, row in enumerate(rows, start=1)]
 
 
-def _row_text(where: str, row, field: str) -> str:
-    text = row if isinstance(row, str) else row.get(field) if isinstance(row, dict) else None
+def _row_text(where: str, row, field: str, role: str = "user") -> str:
+    """The string in ``row[field]``; for a chat ``messages`` list, the content of its last ``role`` turn
+    (the prompt is the last user turn; a reference the last assistant turn)."""
+    text = row if isinstance(row, str) and role == "user" else row.get(field) if isinstance(row, dict) else None
+    if isinstance(text, list):
+        turns = [m.get("content") for m in text if isinstance(m, dict) and m.get("role") == role]
+        if not turns:
+            raise UserError(f"{where}: the {field!r} messages have no {role!r} turn; the prompt is the last user "
+                            "turn, a reference the last assistant turn")
+        text = turns[-1]
     if not isinstance(text, str) or not text.strip():
         # repr() keeps the message on one line whatever characters the keys hold.
-        fields = f" (its fields: {', '.join(map(repr, row))[:80]}; set --prompt-field)" if isinstance(row, dict) else ""
+        flag = "--prompt-field" if role == "user" else "--reference-field"
+        fields = f" (its fields: {', '.join(map(repr, row))[:80]}; set {flag})" if isinstance(row, dict) else ""
         raise UserError(f"{where}: row has no non-empty string field {field!r}{fields}")
     try:
         text.encode("utf-8")
@@ -156,11 +204,10 @@ def check_prompt_lengths(config, prompts: list[Prompt], policy) -> None:
 
 
 def _locate(config, text: str) -> str:
-    """Where a prompt came from, for an error message (re-reads the file: only on the refusal path)."""
+    """Where a prompt came from, for an error message (re-reads the source: only on the refusal path)."""
     if config.prompts == "builtin":
         return f"built-in prompt {text[:40]!r}"
-    rows = read_prompt_rows(Path(config.prompts), config.prompt_field)
-    return next((where for where, row_text in rows if row_text == text), config.prompts)
+    return next((row.where for row in source_rows(config) if row.text == text), config.prompts)
 
 
 class PromptOrder:

@@ -125,8 +125,8 @@ def ranker_path(config) -> str:
             raise ConfigError(f"--ranker-model {config.ranker_model!r} has no config.json; pass a folder written "
                               "by save_pretrained, a Hub model name, or 'builtin'")
         return config.ranker_model
-    if config.prompts != "builtin":
-        raise ConfigError("--ranker-model builtin is trained on the built-in task only; with --prompts FILE "
+    if config.prompts != "builtin" or config.task != "tldr":
+        raise ConfigError("--ranker-model builtin is trained on the built-in task only (tldr); with other prompts "
                           "pass a pairwise preference model of your own (--ranker-model PATH)")
     from sealign.tasks.builtin import BootstrapSpec
     from sealign.tasks.builtin_pairwise import PairwiseSpec, ensure_pairwise_model

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sealign.errors import UserError
+from sealign.errors import ConfigError, UserError
 from sealign.exploration.base import Pair
 from sealign.types import Candidate, Comparison
 
@@ -115,6 +115,10 @@ class SelmRankExplorer:
 def build(config, policy=None) -> SelmRankExplorer:
     if config.preference_data == "builtin":
         from sealign.data.prompts import load_prompts
+
+        if config.prompts != "builtin" or config.task != "tldr":
+            raise ConfigError("--preference-data builtin is the TL;DR task's; with other prompts pass a .jsonl of "
+                              "(prompt, chosen, rejected) rows")
 
         train, _ = load_prompts(config)
         data = builtin_preference_data([p.text for p in train], seed=config.seed)

@@ -9,12 +9,13 @@ from sealign.errors import ConfigError
 from sealign.oracles.simulator import BradleyTerrySimulator, RewardFn
 
 
-def load_reward_fn(spec: str) -> RewardFn:
-    """'builtin' or an import path 'package.module:function' of f(prompt, response) -> float."""
+def load_reward_fn(spec: str, task: str = "tldr") -> RewardFn:
+    """'builtin' (the reward of the built-in ``task``) or an import path 'package.module:function'
+    of f(prompt, response) -> float."""
     if spec == "builtin":
-        from sealign.tasks.summarize import prompt_reward
+        from sealign.tasks import get_task
 
-        return prompt_reward
+        return get_task(task).prompt_reward
     module_name, _, attr = spec.partition(":")
     if not attr:
         raise ConfigError(f"reward_fn {spec!r} must look like 'package.module:function'")
@@ -29,7 +30,7 @@ def load_reward_fn(spec: str) -> RewardFn:
 
 def bt_simulator(config: RunConfig, seed_offset: int = 0) -> BradleyTerrySimulator:
     return BradleyTerrySimulator(
-        load_reward_fn(config.reward_fn), config.oracle_temperature, config.oracle_deterministic,
+        load_reward_fn(config.reward_fn, config.task), config.oracle_temperature, config.oracle_deterministic,
         seed=config.seed + seed_offset, consistent=config.oracle_consistent,
     )
 
@@ -37,5 +38,5 @@ def bt_simulator(config: RunConfig, seed_offset: int = 0) -> BradleyTerrySimulat
 def ground_truth(config: RunConfig, seed_offset: int = 0) -> BradleyTerrySimulator:
     """The noiseless judge used for evaluation: the higher reward wins, equal rewards tie."""
     return BradleyTerrySimulator(
-        load_reward_fn(config.reward_fn), temperature=1.0, deterministic=True, name="ground-truth"
+        load_reward_fn(config.reward_fn, config.task), temperature=1.0, deterministic=True, name="ground-truth"
     )

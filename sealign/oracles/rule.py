@@ -59,4 +59,6 @@ class RuleOracle:
 
 
 def build(config: RunConfig, seed_offset: int = 0) -> RuleOracle:
-    return RuleOracle(config.reward_fn)
+    from sealign.oracles.factories import load_reward_fn
+
+    return RuleOracle(load_reward_fn(config.reward_fn, config.task))

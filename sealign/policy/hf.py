@@ -122,8 +122,8 @@ class HFPolicy:
         ids, attention = self._left_pad(prompt_ids)
         positions = (attention.cumsum(-1) - 1).clamp(min=0)
         cache = DynamicCache()
-        logits = model(input_ids=ids, attention_mask=attention, position_ids=positions, past_key_values=cache,
-                       use_cache=True).logits[:, -1].float()
+        logits = last_logits(model, input_ids=ids, attention_mask=attention, position_ids=positions,
+                             past_key_values=cache, use_cache=True)
         if n > 1:  # the n continuations of a prompt share its prefilled cache
             cache.batch_repeat_interleave(n)
             logits, attention = logits.repeat_interleave(n, 0), attention.repeat_interleave(n, 0)
@@ -230,8 +230,8 @@ class HFPolicy:
         prompt_ids, prompt_mask = self._left_pad(prompts)
         prompt_positions = (prompt_mask.cumsum(-1) - 1).clamp(min=0)
         cache = DynamicCache()
-        last = model(input_ids=prompt_ids, attention_mask=prompt_mask, position_ids=prompt_positions,
-                     past_key_values=cache, use_cache=True).logits[:, -1].float()  # [U, V]: predicts token 0
+        last = last_logits(model, input_ids=prompt_ids, attention_mask=prompt_mask, position_ids=prompt_positions,
+                           past_key_values=cache, use_cache=True)  # [U, V]: predicts token 0
         index = torch.tensor(owner, device=self.device)
         cache.batch_select_indices(index)
         width = max(len(r) for r in response_ids)
@@ -286,6 +286,21 @@ class HFPolicy:
         """``save_pretrained`` of the network (for a LoRA policy: its adapters) and the tokenizer."""
         self.model.save_pretrained(path)
         self.tokenizer.save_pretrained(path)
+
+
+def last_logits(model, **inputs) -> Tensor:
+    """The logits of the last position only, ``[B, V]`` in float32.
+
+    A prefill needs no other, and with a real vocabulary (SmolLM2: 49k) the full ``[B, T, V]`` logits
+    of a batch of prompts are hundreds of MB, kept for the backward pass when the learner scores.
+    ``logits_to_keep`` computes the last row alone; a model whose forward lacks it computes them all.
+    """
+    try:
+        return model(**inputs, logits_to_keep=1).logits[:, -1].float()
+    except TypeError as err:
+        if "logits_to_keep" not in str(err):
+            raise
+        return model(**inputs).logits[:, -1].float()
 
 
 def draw_uniforms(num_prompts: int, n: int, max_new_tokens: int, seeds: list[int] | None) -> Tensor:

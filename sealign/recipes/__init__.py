@@ -44,6 +44,7 @@ REGISTRY = {
     "selm": "sealign.recipes.selm",
     "rlhflow": "sealign.recipes.rlhflow",
     "ees": "sealign.recipes.ees",
+    "real": "sealign.recipes.real",
 }
 
 

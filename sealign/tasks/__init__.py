@@ -1,0 +1,24 @@
+"""Built-in tasks by name (``--task``): where ``--prompts builtin`` and ``--reward-fn builtin`` come from.
+
+A task is a module with ``train_prompts(n)`` and ``eval_prompts(n)`` (prompt texts, the same on
+every machine) and ``prompt_reward(prompt, response) -> float | None`` (the ground truth behind the
+simulated oracles and the evaluation judge). A new task is one such module and one line here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from sealign.errors import ConfigError
+
+REGISTRY = {
+    "tldr": "sealign.tasks.summarize",  # generated posts to summarise; the tiny built-in policy's task
+    "constraints": "sealign.tasks.constraints",  # real-text instructions with verifiable constraints
+}
+
+
+def get_task(name: str) -> ModuleType:
+    if name not in REGISTRY:
+        raise ConfigError(f"unknown task {name!r}; choose one of: {', '.join(sorted(REGISTRY))}")
+    return importlib.import_module(REGISTRY[name])

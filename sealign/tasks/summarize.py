@@ -63,6 +63,8 @@ FILLERS = ("really", "basically", "i think", "you know", "so yeah", "kind of", "
 IDEAL_WORDS = 8
 HALLUCINATION_PENALTY = 0.25
 VERBOSITY_PENALTY = 0.03
+TRAIN_SEED = 1_000
+EVAL_SEED = 2_000
 PROMPT_PREFIX = "post :"
 PROMPT_SUFFIX = "tl;dr :"
 
@@ -104,6 +106,14 @@ def make_post(rng: random.Random) -> Post:
 def make_posts(n: int, seed: int) -> list[Post]:
     rng = random.Random(seed)
     return [make_post(rng) for _ in range(n)]
+
+
+def train_prompts(n: int) -> list[str]:
+    return [p.prompt for p in make_posts(n, TRAIN_SEED)]
+
+
+def eval_prompts(n: int) -> list[str]:
+    return [p.prompt for p in make_posts(n, EVAL_SEED)]
 
 
 def ideal_summary(post: Post) -> str:
