@@ -77,11 +77,13 @@ class PreferenceBatch:
 
     @classmethod
     def from_comparisons(cls, comparisons: list[Comparison], b_is_reference_sample: bool = False) -> PreferenceBatch:
-        """The non-tied comparisons; ``b_is_reference_sample``: response b of each was sampled from the
+        """The comparisons that carry a preference: not tied, and not two copies of one response (zero
+        gradient; oat masks them too), which would only dilute the batch mean and count as wrong in
+        ``rewards/accuracy``. ``b_is_reference_sample``: response b of each was sampled from the
         reference policy (XPO's query) and is the pair's ``ref_sample_ids`` too."""
         batch = cls(ref_sample_ids=[] if b_is_reference_sample else None)
         for c in comparisons:
-            if c.winner == "tie":
+            if c.winner == "tie" or c.a.token_ids == c.b.token_ids:
                 continue
             batch.prompt_ids.append(c.a.prompt_ids)
             batch.chosen_ids.append(c.chosen.token_ids)

@@ -90,6 +90,13 @@ def test_xpo_bonus_sample_is_the_queried_reference_response_whichever_side_wins(
     assert batch.chosen_ids == [list(b"mine"), list(b"ref")]
 
 
+def test_identical_responses_never_reach_the_learner():
+    same, other = group_of(["same", "other"])
+    twin = Candidate(same.prompt, same.prompt_ids, same.token_ids, same.text)
+    batch = PreferenceBatch.from_comparisons([answer(same, twin, "a"), answer(same, other, "b")])
+    assert batch.chosen_ids == [other.token_ids] and batch.rejected_ids == [same.token_ids]
+
+
 def test_actor_samples_the_last_candidates_from_the_reference(tiny_policy):
     import copy
 
