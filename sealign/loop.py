@@ -110,9 +110,11 @@ def drive(config: RunConfig, parts: RunParts, state: LoopState, log) -> dict:
                 # Live, or killed after the answers were logged but before their model labels were:
                 # sampling and selection are redone (they depend only on (seed, step) and the state
                 # the replay restored), so the labels can be too.
-                # An explorer that asks several questions per prompt (SELM: 3) must not overshoot the budget.
+                # Neither the budget nor a round's share of it is overshot, also by an explorer that asks
+                # several questions per prompt (SELM: 3): each round then trains on its share.
                 per_prompt = getattr(parts.explorer, "queries_per_prompt", 1)
-                prompts = parts.prompt_order.batch(step)[: -(-(config.budget - state.queries) // per_prompt)]
+                limit = config.budget if config.schedule == "online" else round_target(config, state.rounds_done)
+                prompts = parts.prompt_order.batch(step)[: -(-(limit - state.queries) // per_prompt)]
                 with timer("generate"):
                     candidates = parts.actor.sample(prompts, step)
                 fault_point("generated", step)
