@@ -20,6 +20,7 @@ from sealign.policy import load_policy
 from sealign.policy.hf import HFPolicy
 from sealign.round_selection import require_scorer
 from sealign.runtime import ActorHandle, build_runtime
+from sealign.trackers import check_installed
 from sealign.types import Prompt
 
 
@@ -64,6 +65,7 @@ def assemble(config: RunConfig, log=print) -> RunParts:
     train_prompts, eval_prompts = load_prompts(config)
     train_prompts, validation_prompts = split_validation(config, train_prompts)
     check_names(config)
+    check_installed(config.report_to)
     # the actor, oracle and learner come from the runtime (local or Ray);
     # the policy here is the driver's, used by the explorer and the evaluator.
     runtime = build_runtime(config)

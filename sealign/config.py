@@ -231,6 +231,9 @@ class RunConfig:
     eval_greedy: bool = False
     eval_temperature: float = 0.7
     """Used when eval_greedy is off."""
+    report_to: str = ""
+    """Experiment trackers that mirror metrics.jsonl: 'tensorboard', 'wandb' or 'tensorboard,wandb'
+    (the `tensorboard` / `wandb` extras; docs/ecosystem.md). W&B logs offline without WANDB_API_KEY."""
     save_every: int = 10
     """Write a checkpoint every this many steps (and at the end); 0: at the end only. A resumed run
     replays the logged answers after its last checkpoint, so this trades disk time for replay time."""
@@ -341,6 +344,9 @@ class RunConfig:
         if getattr(self, "runtime", "local") == "local":  # a Ray cluster's GPUs need not be visible here
             check_device(self.device)
         check_out_dir(self.out_dir)
+        from sealign.trackers import tracker_names
+
+        tracker_names(self.report_to)
         return self
 
     def to_dict(self) -> dict:

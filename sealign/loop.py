@@ -18,6 +18,7 @@ from sealign.data.prompts import PromptOrder
 from sealign.errors import UserError
 from sealign.faults import fault_point
 from sealign.feedback_log import FeedbackLog
+from sealign.trackers import open_trackers
 from sealign.tracking import MetricsWriter, RunProgress
 from sealign.types import Candidate, Comparison, PreferenceBatch, SignalBatch
 
@@ -77,10 +78,21 @@ def resume(run_dir: Path, log=print) -> dict:
 
 
 def drive(config: RunConfig, parts: RunParts, state: LoopState, log) -> dict:
-    """The loop itself, from ``state`` to the budget."""
+    """The loop, from ``state`` to the budget, with the run's trackers (--report-to) open around it."""
     run_dir = config.run_dir
     feedback = FeedbackLog(run_dir / "feedback.sqlite", run_id=config.name)
-    metrics = MetricsWriter(run_dir / "metrics.jsonl", append=True, lines=state.metrics_lines)
+    trackers = open_trackers(config.report_to, run_dir, config.name, config.to_dict(), log)
+    try:
+        return loop_to_budget(config, parts, state, log, feedback, trackers)
+    finally:
+        trackers.close()  # a W&B run is finished even when the loop dies
+
+
+def loop_to_budget(config: RunConfig, parts: RunParts, state: LoopState, log, feedback: FeedbackLog,
+                   trackers) -> dict:
+    """The loop itself."""
+    run_dir = config.run_dir
+    metrics = MetricsWriter(run_dir / "metrics.jsonl", append=True, lines=state.metrics_lines, mirrors=trackers)
     logged = answers_by_step(feedback, since_step=state.step)  # answered, not yet learned from
     # Paper 003's query-free batches draw their prompts from a second, independently shuffled order.
     free_order = PromptOrder(parts.prompt_order.prompts, config.batch_size, config.seed + 1)
@@ -152,6 +164,7 @@ def drive(config: RunConfig, parts: RunParts, state: LoopState, log) -> dict:
     save_checkpoint(parts, state, metrics, start, run_dir)
     parts.policy.save(run_dir / "policy")
     summary = summarise(config, run_dir, feedback, time.perf_counter() - start)
+    trackers.log_summary(summary, run_dir / "winrate.png")
     feedback.close()
     metrics.close()
     return summary
