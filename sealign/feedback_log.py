@@ -159,6 +159,21 @@ class FeedbackLog:
         self.close()
 
 
+def open_run_log(run_dir: Path) -> FeedbackLog:
+    """The feedback log of an existing run directory, whatever its run id (export, report)."""
+    path = Path(run_dir) / "feedback.sqlite"
+    if not path.is_file():
+        raise UserError(f"{run_dir} is not a run directory (no feedback.sqlite)")
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'run_id'").fetchone()
+    except sqlite3.Error as err:
+        raise UserError(f"feedback log {path} is not readable ({err})") from err
+    if row is None:
+        raise UserError(f"feedback log {path} has no run id; it is not a sealign feedback log")
+    return FeedbackLog(path, run_id=row[0])
+
+
 def _to_comparison(row) -> Comparison:
     (cid, run_id, step, prompt_id, prompt_text, prompt_ids, a_text, a_ids, b_text, b_ids,
      winner, prob_a, oracle, cost, cost_unit, source, timestamp) = row
