@@ -21,6 +21,7 @@ from sealign.feedback_log import FeedbackLog
 from sealign.trackers import open_trackers
 from sealign.tracking import MetricsWriter, RunProgress
 from sealign.types import Candidate, Comparison, PreferenceBatch, SignalBatch
+from sealign.warm_start import warm_start
 
 
 @dataclass
@@ -99,6 +100,10 @@ def loop_to_budget(config: RunConfig, parts: RunParts, state: LoopState, log, fe
     start = time.perf_counter() - state.elapsed_s
     if state.metrics_lines == 0:
         evaluate(parts, metrics, state.step, state.queries)
+        if parts.offline_data is not None:
+            warm_start(config, parts, metrics, log)
+            evaluate(parts, metrics, state.step, state.queries)
+            save_checkpoint(parts, state, metrics, start, run_dir)  # a resume never trains on it twice
     with RunProgress(config.budget, config.name) as progress:
         progress.update(state.queries)
         while state.queries < config.budget and not getattr(parts.oracle, "exhausted", False):
