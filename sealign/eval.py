@@ -60,6 +60,7 @@ class WinRateEvaluator:
 
     def evaluate(self) -> dict[str, float]:
         texts = self.responses()
+        self.last_responses = texts
         prompts = [p.text for p in self.prompts]
         verdicts = self.judge.compare(prompts, texts, self.baseline)
         score = {"a": 1.0, "tie": 0.5, "b": 0.0}
@@ -74,6 +75,11 @@ class WinRateEvaluator:
             metrics["eval/reward"] = finite_mean(self.reward_fn(p, t) for p, t in zip(prompts, texts))
             metrics["eval/baseline_reward"] = finite_mean(self.reward_fn(p, t) for p, t in zip(prompts, self.baseline))
         return metrics
+
+    def samples(self, k: int) -> list[dict[str, str]]:
+        """The first ``k`` held-out prompts with the last evaluation's responses and the SFT policy's."""
+        return [{"prompt": p.text, "response": r, "sft_response": b}
+                for p, r, b in zip(self.prompts[:k], self.last_responses, self.baseline)]
 
 
 def finite_mean(values) -> float:

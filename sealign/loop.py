@@ -18,6 +18,7 @@ from sealign.data.prompts import PromptOrder
 from sealign.errors import UserError
 from sealign.faults import fault_point
 from sealign.feedback_log import FeedbackLog
+from sealign.samples import SAMPLES_FILE, SAMPLES_PER_EVAL, append_samples
 from sealign.trackers import open_trackers
 from sealign.tracking import MetricsWriter, RunProgress
 from sealign.types import Candidate, Comparison, PreferenceBatch, SignalBatch
@@ -309,6 +310,8 @@ def answer_stats(comparisons: list[Comparison]) -> dict:
 def evaluate(parts: RunParts, metrics: MetricsWriter, step: int, queries: int) -> float:
     result = parts.evaluator.evaluate()
     metrics.write({"step": step, "queries": queries, **result})
+    # a few responses per evaluation, for reading what the numbers mean (`sealign report`)
+    append_samples(metrics.path.parent / SAMPLES_FILE, step, queries, parts.evaluator.samples(SAMPLES_PER_EVAL))
     return result["eval/win_rate"]
 
 
