@@ -18,7 +18,7 @@ from sealign.data.prompts import PromptOrder
 from sealign.errors import UserError
 from sealign.faults import fault_point
 from sealign.feedback_log import FeedbackLog
-from sealign.samples import SAMPLES_FILE, SAMPLES_PER_EVAL, append_samples
+from sealign.samples import SAMPLES_FILE, SAMPLES_PER_EVAL, append_samples, keep_samples_until
 from sealign.trackers import open_trackers
 from sealign.tracking import MetricsWriter, RunProgress
 from sealign.types import Candidate, Comparison, PreferenceBatch, SignalBatch
@@ -76,6 +76,7 @@ def resume(run_dir: Path, log=print) -> dict:
             parts.explorer.load_state_dict(extra["explorer"])
     log(f"resuming {config.name} at step {state.step} ({state.queries} queries trained on)")
     truncate_lines(run_dir / "metrics.jsonl", state.metrics_lines)
+    keep_samples_until(run_dir, state.step if state.metrics_lines else -1)
     return drive(config, parts, state, log)
 
 

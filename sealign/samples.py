@@ -25,3 +25,11 @@ def read_samples(run_dir: Path) -> list[dict]:
     if not path.is_file():
         return []
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def keep_samples_until(run_dir: Path, step: int) -> None:
+    """Drops the records of evaluations after ``step`` (a resumed run redoes them)."""
+    path = Path(run_dir) / SAMPLES_FILE
+    if path.is_file():
+        kept = [r for r in read_samples(run_dir) if r["step"] <= step]
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept), encoding="utf-8")

@@ -67,3 +67,12 @@ def test_the_page_renders_in_headless_chromium_without_console_errors(report):
     assert errors == []
     image = Image.open(io.BytesIO(shot)).convert("L")
     assert ImageStat.Stat(image).stddev[0] > 10  # not a blank page
+
+
+def test_a_resumed_run_keeps_the_samples_up_to_its_checkpoint(tmp_path):
+    from sealign.samples import append_samples, keep_samples_until
+
+    for step in (0, 3, 6):
+        append_samples(tmp_path / "samples.jsonl", step, step * 8, [])
+    keep_samples_until(tmp_path, 3)
+    assert [r["step"] for r in read_samples(tmp_path)] == [0, 3]
