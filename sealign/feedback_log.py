@@ -143,6 +143,11 @@ class FeedbackLog:
     def total_cost(self) -> float:
         return self.db.execute("SELECT COALESCE(SUM(cost), 0) FROM comparisons WHERE source = 'oracle'").fetchone()[0]
 
+    def cost_units(self) -> list[str]:
+        """The units the oracle's costs are in (usd, tokens, rater seconds, ...)."""
+        rows = self.db.execute("SELECT DISTINCT cost_unit FROM comparisons WHERE source = 'oracle' ORDER BY 1")
+        return [unit for (unit,) in rows]
+
     def read(self, source: str | None = "oracle") -> list[Comparison]:
         """All logged comparisons in the order they were written (``source=None``: every kind)."""
         where, args = ("WHERE source = ?", (source,)) if source else ("", ())

@@ -62,9 +62,7 @@ def cost_unit(run_dir: Path) -> str:
     if not (run_dir / "feedback.sqlite").is_file():
         return ""
     with open_run_log(run_dir) as feedback:
-        units = {row[0] for row in feedback.db.execute(
-            "SELECT DISTINCT cost_unit FROM comparisons WHERE source = 'oracle'")}
-    return ", ".join(sorted(units))
+        return ", ".join(feedback.cost_units())
 
 
 def curves_png(run_dirs: list[Path]) -> str:
