@@ -12,6 +12,8 @@ from sealign.cli import main
 from sealign.samples import read_samples
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # as tests/test_human_browser.py
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +52,6 @@ def test_the_page_renders_in_headless_chromium_without_console_errors(report):
     if not shutil.which(CHROMIUM):
         pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
     from PIL import Image, ImageStat
-
-    from tests.test_human_browser import CHROMIUM_ARGS
 
     errors: list[str] = []
     with sync_api.sync_playwright() as p:
