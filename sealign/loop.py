@@ -19,7 +19,7 @@ from sealign.errors import UserError
 from sealign.faults import fault_point
 from sealign.feedback_log import FeedbackLog
 from sealign.samples import SAMPLES_FILE, SAMPLES_PER_EVAL, append_samples, keep_samples_until
-from sealign.trackers import open_trackers
+from sealign.trackers import Trackers, open_trackers
 from sealign.tracking import MetricsWriter, RunProgress
 from sealign.types import Candidate, Comparison, PreferenceBatch, SignalBatch
 from sealign.warm_start import warm_start
@@ -92,7 +92,7 @@ def drive(config: RunConfig, parts: RunParts, state: LoopState, log) -> dict:
 
 
 def loop_to_budget(config: RunConfig, parts: RunParts, state: LoopState, log, feedback: FeedbackLog,
-                   trackers) -> dict:
+                   trackers: Trackers) -> dict:
     """The loop itself."""
     run_dir = config.run_dir
     metrics = MetricsWriter(run_dir / "metrics.jsonl", append=True, lines=state.metrics_lines, mirrors=trackers)
