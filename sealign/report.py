@@ -25,7 +25,8 @@ STYLE = """
 body { font: 15px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; padding: 0 1rem; color: #222; }
 h1 { font-size: 1.6rem; } h2 { font-size: 1.25rem; margin-top: 2.2rem; } h3 { font-size: 1.05rem; }
 table { border-collapse: collapse; margin: .6rem 0; } th, td { border: 1px solid #ccc; padding: .3rem .55rem; }
-th { background: #f3f3f3; text-align: left; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+th, td { white-space: nowrap; } th { background: #f3f3f3; text-align: left; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.text { vertical-align: top; white-space: pre-wrap; max-width: 22rem; }
 img { max-width: 100%; border: 1px solid #ddd; } pre { background: #f7f7f7; padding: .7rem; overflow-x: auto; }
 .muted { color: #666; }
