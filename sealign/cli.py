@@ -21,6 +21,8 @@ commands:
   compare   run several presets over seeds; one plot and one table side by side
   presets   list the named recipes
   models    list the named policies (built-in and offline pretrained) and whether each is installed
+  export    write a run's feedback log as a preference dataset (TRL columns: prompt, chosen, rejected)
+  report    write one self-contained HTML page about runs: curves, summary, config, cost, samples
   serve-feedback  serve the web page where raters answer a human-oracle run's pairs
   raters    add / list / remove the raters of a feedback queue
 """
@@ -33,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     command, rest = argv[0], argv[1:]
     commands = {"run": cmd_run, "plot": cmd_plot, "summary": cmd_summary, "compare": cmd_compare,
-                "presets": cmd_presets, "models": cmd_models,
+                "presets": cmd_presets, "models": cmd_models, "export": cmd_export,
+                "report": cmd_report,
                 "serve-feedback": cmd_serve_feedback, "raters": cmd_raters}
     if command not in commands:
         print(f"error: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
@@ -215,6 +218,36 @@ def _split_passthrough(args: list[str]) -> tuple[list[str], str, list[str]]:
         k = args.index("--")
         return args[:k], "--", args[k + 1:]
     return args, "", []
+
+
+def cmd_export(args: list[str]) -> int:
+    from sealign.export import FORMATS, export_run, left_out
+
+    parser = ArgumentParser(prog="sealign export", description="Write a run's answered pairs as a preference "
+                            "dataset: prompt, chosen, rejected, step, oracle, probability, source, cost.")
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("--format", choices=list(FORMATS), default="jsonl",
+                        help="jsonl, parquet, or hf (a datasets.save_to_disk folder)")
+    parser.add_argument("--out", type=Path, help="default: RUN_DIR/preferences.jsonl|.parquet|/")
+    parser.add_argument("--no-model-labels", action="store_true",
+                        help="leave out pairs labelled without a query (source != oracle: reward model, ranking)")
+    ns = parser.parse_args(args)
+    out, data = export_run(ns.run_dir, ns.format, ns.out, model_labels=not ns.no_model_labels)
+    kept_labels = 0 if ns.no_model_labels else data.model_labelled
+    print(f"wrote {len(data.rows)} preference pairs ({kept_labels} model-labelled) to {out}")
+    print(left_out(data, not ns.no_model_labels))
+    return 0
+
+
+def cmd_report(args: list[str]) -> int:
+    from sealign.report import write_report
+
+    parser = ArgumentParser(prog="sealign report", description="One self-contained HTML page about runs.")
+    parser.add_argument("run_dirs", nargs="+", type=Path)
+    parser.add_argument("--out", type=Path, default=Path("report.html"))
+    ns = parser.parse_args(args)
+    print(write_report(ns.run_dirs, ns.out))
+    return 0
 
 
 def cmd_presets(args: list[str]) -> int:

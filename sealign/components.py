@@ -23,7 +23,9 @@ from sealign.policy.registry import check_policy_name, resolve_policy
 from sealign.round_selection import require_scorer
 from sealign.runtime import ActorHandle, build_runtime
 from sealign.tasks import get_task
-from sealign.types import Prompt
+from sealign.trackers import check_installed
+from sealign.types import PreferenceBatch, Prompt
+from sealign.warm_start import read_offline_rows, tokenize
 
 
 @dataclass
@@ -38,6 +40,8 @@ class RunParts:
     eval_prompts: list[Prompt]
     validation_prompts: list[Prompt]
     """Training prompts held out to pick an iterative run's best round (empty unless asked for)."""
+    offline_data: PreferenceBatch | None = None
+    """--offline-data, tokenized: trained on before the first query (warm_start.py)."""
 
 
 def resolve_policy_path(config: RunConfig, log=print) -> str:
@@ -67,6 +71,8 @@ def assemble(config: RunConfig, log=print) -> RunParts:
     train_prompts, eval_prompts = load_prompts(config)
     train_prompts, validation_prompts = split_validation(config, train_prompts)
     check_names(config)
+    check_installed(config.report_to)
+    offline_rows = read_offline_rows(config, train_prompts) if config.offline_data else []
     # the actor, oracle and learner come from the runtime (local or Ray);
     # the policy here is the driver's, used by the explorer and the evaluator.
     runtime = build_runtime(config)
@@ -104,8 +110,9 @@ def assemble(config: RunConfig, log=print) -> RunParts:
     prompt_order = PromptOrder(train_prompts, config.batch_size, config.seed)
     actor = (runtime.actor(policy, policy_path, prompt_order, reference=learner.reference)
              if config.reference_candidates else runtime.actor(policy, policy_path, prompt_order))
+    offline_data = tokenize(offline_rows, policy, config.offline_data) if offline_rows else None
     return RunParts(policy, actor, explorer, oracle, learner, evaluator, prompt_order, eval_prompts,
-                    validation_prompts)
+                    validation_prompts, offline_data)
 
 
 def eval_judge_kind(config: RunConfig) -> str:

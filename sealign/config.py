@@ -142,7 +142,12 @@ class RunConfig:
     eval_best_of_n: int = 0
     """Evaluate BoN(policy, R): the best of N samples by the reward model's mean; 0 = the policy."""
     preference_data: str = "builtin"
-    """selm-rank: offline (prompt, chosen, rejected) data, 'builtin' or a .jsonl file (paper 001 Alg. 1)."""
+    """selm-rank: offline (prompt, chosen, rejected) data, 'builtin' or a file / dataset read as --offline-data
+    is (paper 001 Alg. 1)."""
+    offline_data: str = ""
+    """Offline preference data trained on before the first query (a warm start for any recipe; offline DPO
+    on it alone with --budget 0): a .jsonl/.json/.parquet/.csv file, a save_to_disk folder or a dataset name,
+    with prompt/chosen/rejected text or chat messages; 'builtin' = the built-in task's (docs/ecosystem.md)."""
     variant: int = 0
     """Preset variant (sea: the rows 1-7 of paper 000 Table 1); 0 = the preset's default."""
 
@@ -268,6 +273,9 @@ class RunConfig:
     eval_greedy: bool = False
     eval_temperature: float = 0.7
     """Used when eval_greedy is off."""
+    report_to: str = ""
+    """Experiment trackers that mirror metrics.jsonl: 'tensorboard', 'wandb' or 'tensorboard,wandb'
+    (the `tensorboard` / `wandb` extras; docs/ecosystem.md). W&B logs offline without WANDB_API_KEY."""
     save_every: int = 10
     """Write a checkpoint every this many steps (and at the end); 0: at the end only. A resumed run
     replays the logged answers after its last checkpoint, so this trades disk time for replay time."""
@@ -320,8 +328,9 @@ class RunConfig:
             (self.beta > 0, f"beta must be > 0 (got {self.beta})"),
             (self.num_candidates >= 2, f"num_candidates must be >= 2 to form a pair (got {self.num_candidates})"),
             (self.batch_size >= 1, f"batch_size must be >= 1 (got {self.batch_size})"),
-            (self.budget >= self.batch_size,
-             f"budget ({self.budget}) must be >= batch_size ({self.batch_size}); raise --budget"),
+            (self.budget >= self.batch_size or (self.budget == 0 and self.offline_data),
+             f"budget ({self.budget}) must be >= batch_size ({self.batch_size}); raise --budget "
+             "(0 only with --offline-data: training on that data alone)"),
             (self.lr > 0, f"lr must be > 0 (got {self.lr})"),
             (self.temperature >= 0, f"temperature must be >= 0 (got {self.temperature})"),
             (0 < self.top_p <= 1, f"top_p must be in (0, 1] (got {self.top_p})"),
@@ -348,7 +357,7 @@ class RunConfig:
              "validation_prompts picks the best of several rounds: it needs --schedule iterative"),
             (not self.query_free_batch or self.policy_signal == "reward-model",
              "query_free_batch needs --policy-signal reward-model (its pairs are labelled by the reward model)"),
-            (self.schedule != "iterative" or self.budget // self.rounds >= self.batch_size,
+            (self.schedule != "iterative" or self.budget == 0 or self.budget // self.rounds >= self.batch_size,
              f"each of the {self.rounds} rounds needs at least batch_size={self.batch_size} queries; "
              "raise --budget or lower --rounds"),
             # What acts only between online steps is refused elsewhere rather than silently ignored.
@@ -400,6 +409,9 @@ class RunConfig:
         if getattr(self, "runtime", "local") == "local":  # a Ray cluster's GPUs need not be visible here
             check_device(self.device)
         check_out_dir(self.out_dir)
+        from sealign.trackers import tracker_names
+
+        tracker_names(self.report_to)
         return self
 
     def to_dict(self) -> dict:

@@ -82,6 +82,7 @@ class WinRateEvaluator:
 
     def evaluate(self) -> dict[str, float]:
         texts = self.responses()
+        self.last_responses = texts
         prompts = [p.text for p in self.prompts]
         scores, probs = self.judged(prompts, texts, self.baseline)
         # A judge that cannot answer (a reward_fn gave NaN) leaves that prompt out rather than guess.
@@ -106,6 +107,11 @@ class WinRateEvaluator:
             probs = [bt_prob(r, b, self.prob_temperature) for r, b in zip(rewards, baseline)]
         metrics["eval/win_prob"] = finite_mean(probs)
         return metrics
+
+    def samples(self, k: int) -> list[dict[str, str]]:
+        """The first ``k`` held-out prompts with the last evaluation's responses and the SFT policy's."""
+        return [{"prompt": p.text, "response": r, "sft_response": b}
+                for p, r, b in zip(self.prompts[:k], self.last_responses, self.baseline)]
 
     def judged(self, prompts: list[str], texts: list[str],
                others: list[str]) -> tuple[list[float | None], list[float | None]]:

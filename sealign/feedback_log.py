@@ -143,6 +143,11 @@ class FeedbackLog:
     def total_cost(self) -> float:
         return self.db.execute("SELECT COALESCE(SUM(cost), 0) FROM comparisons WHERE source = 'oracle'").fetchone()[0]
 
+    def cost_units(self) -> list[str]:
+        """The units the oracle's costs are in (usd, tokens, rater seconds, ...)."""
+        rows = self.db.execute("SELECT DISTINCT cost_unit FROM comparisons WHERE source = 'oracle' ORDER BY 1")
+        return [unit for (unit,) in rows]
+
     def read(self, source: str | None = "oracle") -> list[Comparison]:
         """All logged comparisons in the order they were written (``source=None``: every kind)."""
         where, args = ("WHERE source = ?", (source,)) if source else ("", ())
@@ -157,6 +162,21 @@ class FeedbackLog:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def open_run_log(run_dir: Path) -> FeedbackLog:
+    """The feedback log of an existing run directory, whatever its run id (export, report)."""
+    path = Path(run_dir) / "feedback.sqlite"
+    if not path.is_file():
+        raise UserError(f"{run_dir} is not a run directory (no feedback.sqlite)")
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'run_id'").fetchone()
+    except sqlite3.Error as err:
+        raise UserError(f"feedback log {path} is not readable ({err})") from err
+    if row is None:
+        raise UserError(f"feedback log {path} has no run id; it is not a sealign feedback log")
+    return FeedbackLog(path, run_id=row[0])
 
 
 def _to_comparison(row) -> Comparison:

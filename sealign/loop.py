@@ -19,8 +19,11 @@ from sealign.errors import UserError
 from sealign.faults import fault_point
 from sealign.feedback_log import FeedbackLog
 from sealign.run_lock import run_lock
+from sealign.samples import SAMPLES_FILE, SAMPLES_PER_EVAL, append_samples, keep_samples_until
+from sealign.trackers import Trackers, open_trackers
 from sealign.tracking import MetricsWriter, RunProgress
 from sealign.types import Candidate, Comparison, PreferenceBatch, SignalBatch
+from sealign.warm_start import warm_start
 
 
 @dataclass
@@ -84,20 +87,36 @@ def _resume_locked(run_dir: Path, config_file: Path, log) -> dict:
             parts.explorer.load_state_dict(extra["explorer"])
     log(f"resuming {config.name} at step {state.step} ({state.queries} queries trained on)")
     truncate_lines(run_dir / "metrics.jsonl", state.metrics_lines)
+    keep_samples_until(run_dir, state.step if state.metrics_lines else -1)
     return drive(config, parts, state, log)
 
 
 def drive(config: RunConfig, parts: RunParts, state: LoopState, log) -> dict:
-    """The loop itself, from ``state`` to the budget."""
+    """The loop, from ``state`` to the budget, with the run's trackers (--report-to) open around it."""
     run_dir = config.run_dir
     feedback = FeedbackLog(run_dir / "feedback.sqlite", run_id=config.name)
-    metrics = MetricsWriter(run_dir / "metrics.jsonl", append=True, lines=state.metrics_lines)
+    trackers = open_trackers(config.report_to, run_dir, config.name, config.to_dict(), log)
+    try:
+        return loop_to_budget(config, parts, state, log, feedback, trackers)
+    finally:
+        trackers.close()  # a W&B run is finished even when the loop dies
+
+
+def loop_to_budget(config: RunConfig, parts: RunParts, state: LoopState, log, feedback: FeedbackLog,
+                   trackers: Trackers) -> dict:
+    """The loop itself."""
+    run_dir = config.run_dir
+    metrics = MetricsWriter(run_dir / "metrics.jsonl", append=True, lines=state.metrics_lines, mirrors=trackers)
     logged = answers_by_step(feedback, since_step=state.step)  # answered, not yet learned from
     # Paper 003's query-free batches draw their prompts from a second, independently shuffled order.
     free_order = PromptOrder(parts.prompt_order.prompts, config.batch_size, config.seed + 1)
     start = time.perf_counter() - state.elapsed_s
     if state.metrics_lines == 0:
         evaluate(parts, metrics, state.step, state.queries)
+        if parts.offline_data is not None:
+            warm_start(config, parts, metrics, log)
+            evaluate(parts, metrics, state.step, state.queries)
+            save_checkpoint(parts, state, metrics, start, run_dir)  # a resume never trains on it twice
     with RunProgress(config.budget, config.name) as progress:
         progress.update(state.queries)
         while state.queries < config.budget and not getattr(parts.oracle, "exhausted", False):
@@ -175,6 +194,7 @@ def drive(config: RunConfig, parts: RunParts, state: LoopState, log) -> dict:
     parts.policy.save(run_dir / "policy")
     summary = summarise(config, run_dir, feedback, time.perf_counter() - start,
                         judge=getattr(parts.evaluator, "judge_name", "reward"))
+    trackers.log_summary(summary, run_dir / "winrate.png")
     feedback.close()
     metrics.close()
     return summary
@@ -321,6 +341,8 @@ def answer_stats(comparisons: list[Comparison]) -> dict:
 def evaluate(parts: RunParts, metrics: MetricsWriter, step: int, queries: int) -> float:
     result = parts.evaluator.evaluate()
     metrics.write({"step": step, "queries": queries, **result})
+    # a few responses per evaluation, for reading what the numbers mean (`sealign report`)
+    append_samples(metrics.path.parent / SAMPLES_FILE, step, queries, parts.evaluator.samples(SAMPLES_PER_EVAL))
     return result[getattr(parts.evaluator, "headline_key", "eval/win_rate")]
 
 

@@ -48,7 +48,24 @@ def run_label(run_dir: Path) -> str:
     return run_dir.name
 
 
+def trains_in_rounds(run_dir: Path) -> bool:
+    """Offline and iterative runs change their policy only when a round trains, not along the way."""
+    import yaml
+
+    config_file = run_dir / "config.yaml"
+    return config_file.is_file() and (yaml.safe_load(config_file.read_text()) or {}).get("schedule") in (
+        "offline", "iterative")
+
+
 def plot_runs(run_dirs: list[Path], out: Path, log_x: bool = False, title: str | None = None) -> Path:
+    fig = curve_figure(run_dirs, log_x, title)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
+def curve_figure(run_dirs: list[Path], log_x: bool = False, title: str | None = None):
     groups: dict[str, list[Path]] = defaultdict(list)
     for run_dir in run_dirs:
         groups[run_label(run_dir)].append(run_dir)
@@ -56,8 +73,10 @@ def plot_runs(run_dirs: list[Path], out: Path, log_x: bool = False, title: str |
     for colour, (label, dirs) in zip(plt.rcParams["axes.prop_cycle"].by_key()["color"] * 4, groups.items()):
         for k, run_dir in enumerate(dirs):
             xs, ys = eval_curve(run_dir)
+            # A round-based run holds its last policy's value until the next round trains: a step at each
+            # training point, not a straight line suggesting it improved between evaluations.
             ax.plot(xs, ys, marker="o", ms=3, color=colour, alpha=0.85 if len(dirs) == 1 else 0.6,
-                    label=label if k == 0 else None)
+                    label=label if k == 0 else None, drawstyle="steps-post" if trains_in_rounds(run_dir) else "default")
     ax.axhline(0.5, color="grey", lw=0.8, ls="--")
     ax.set_xlabel("oracle queries")
     against = {"eval/win_rate": "SFT policy", "eval/win_rate_vs_reference": "references"}
@@ -69,10 +88,7 @@ def plot_runs(run_dirs: list[Path], out: Path, log_x: bool = False, title: str |
     ax.legend(loc="lower right")
     ax.set_title(title or "win rate vs queries")
     fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return fig
 
 
 def _first_positive(run_dirs: list[Path]) -> int:

@@ -13,8 +13,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 class MetricsWriter:
     """One JSON object per line; every record carries the step and the oracle queries spent."""
 
-    def __init__(self, path: Path, append: bool = False, lines: int = 0):
+    def __init__(self, path: Path, append: bool = False, lines: int = 0, mirrors=None):
         self.path = path
+        self.mirrors = mirrors  # --report-to trackers (sealign/trackers/) get every record too
         self.file = open(path, "a" if append else "w", buffering=1)
         self.start = time.perf_counter()
         self.lines = lines if append else 0
@@ -23,6 +24,8 @@ class MetricsWriter:
         record = {"time_s": round(time.perf_counter() - self.start, 3), **record}
         self.file.write(json.dumps(record) + "\n")
         self.lines += 1
+        if self.mirrors is not None:
+            self.mirrors.log_metrics(record)
 
     def close(self) -> None:
         self.file.close()

@@ -50,6 +50,34 @@ def tiny_policy():
 
 
 @pytest.fixture(scope="session")
+def tiny_policy_folder(tiny_policy, tmp_path_factory):
+    """The tiny random policy saved as a save_pretrained folder, for real runs that take seconds."""
+    path = tmp_path_factory.mktemp("tiny-policy-folder")
+    tiny_policy.save(path)
+    return path
+
+
+def tiny_run_config(out_dir, policy_folder, **overrides):
+    """A real run of the loop on the tiny policy: 48 queries, a few evaluations, seconds on one core."""
+    from sealign.config import RunConfig
+
+    settings = dict(out_dir=str(out_dir), policy=str(policy_folder), budget=48, batch_size=8, num_candidates=3,
+                    max_new_tokens=8, num_train_prompts=64, num_eval_prompts=8, eval_every=3,
+                    micro_batch_size=8, seed=1, threads=1)
+    return RunConfig(**{**settings, **overrides})
+
+
+@pytest.fixture(scope="session")
+def finished_tiny_run(tiny_policy_folder, tmp_path_factory):
+    """One finished tiny online-DPO run directory, shared by the tests that only read runs."""
+    from sealign.loop import run
+
+    out = tmp_path_factory.mktemp("finished-run")
+    run(tiny_run_config(out, tiny_policy_folder, run_name="tiny"), log=lambda _: None)
+    return out / "tiny"
+
+
+@pytest.fixture(scope="session")
 def sft_cache(tmp_path_factory):
     """A cache directory holding the built-in SFT policy with TEST_SFT_STEPS steps."""
     from sealign.tasks.builtin import BootstrapSpec, ensure_sft_policy

@@ -10,14 +10,12 @@ tie is dropped). So three queries buy one training pair, as in the paper.
 
 from __future__ import annotations
 
-import json
 import random
 import uuid
-from pathlib import Path
 
 import numpy as np
 
-from sealign.errors import ConfigError, UserError
+from sealign.errors import ConfigError
 from sealign.exploration.base import Pair
 from sealign.types import Candidate, Comparison
 
@@ -36,24 +34,6 @@ def builtin_preference_data(prompts: list[str], seed: int = 0) -> dict[str, tupl
         one, two = (summarize.noisy_demonstration(post, rng) for _ in range(2))
         chosen, rejected = (one, two) if summarize.reward(post, one) >= summarize.reward(post, two) else (two, one)
         rows[prompt] = (chosen, rejected)
-    return rows
-
-
-def read_preference_file(path: Path) -> dict[str, tuple[str, str]]:
-    """A .jsonl file of {"prompt", "chosen", "rejected"} rows."""
-    if not path.is_file():
-        raise UserError(f"preference data {path} not found")
-    rows = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            rows[row["prompt"]] = (str(row["chosen"]), str(row["rejected"]))
-        except (json.JSONDecodeError, KeyError, TypeError) as err:
-            raise UserError(f"{path}:{number}: expected a JSON object with prompt, chosen, rejected ({err})") from err
-    if not rows:
-        raise UserError(f"preference data {path} holds no rows")
     return rows
 
 
@@ -123,5 +103,8 @@ def build(config, policy=None) -> SelmRankExplorer:
         train, _ = load_prompts(config)
         data = builtin_preference_data([p.text for p in train], seed=config.seed)
     else:
-        data = read_preference_file(Path(config.preference_data))
+        from sealign.data.preferences import load_preference_data
+
+        # the same files and datasets as --offline-data (sealign/data/preferences.py)
+        data = {row.prompt: (row.chosen, row.rejected) for row in load_preference_data(config.preference_data)}
     return SelmRankExplorer(policy, data)

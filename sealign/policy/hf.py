@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import functools
+import inspect
 from pathlib import Path
 
 import torch
@@ -123,7 +125,7 @@ class HFPolicy:
         positions = (attention.cumsum(-1) - 1).clamp(min=0)
         cache = DynamicCache()
         logits = last_logits(model, input_ids=ids, attention_mask=attention, position_ids=positions,
-                             past_key_values=cache, use_cache=True)
+                             **cache_kwargs(model, cache))
         if n > 1:  # the n continuations of a prompt share its prefilled cache
             cache.batch_repeat_interleave(n)
             logits, attention = logits.repeat_interleave(n, 0), attention.repeat_interleave(n, 0)
@@ -145,7 +147,7 @@ class HFPolicy:
                 attention, next_position = attention[keep], next_position[keep]
             attention = torch.cat([attention, attention.new_ones(len(active), 1)], 1)
             logits = model(input_ids=tokens[:, None], attention_mask=attention, position_ids=next_position,
-                           past_key_values=cache, use_cache=True).logits[:, -1].float()
+                           **cache_kwargs(model, cache)).logits[:, -1].float()
             next_position = next_position + 1
         return [responses[i * n:(i + 1) * n] for i in range(len(prompt_ids))]
 
@@ -231,7 +233,7 @@ class HFPolicy:
         prompt_positions = (prompt_mask.cumsum(-1) - 1).clamp(min=0)
         cache = DynamicCache()
         last = last_logits(model, input_ids=prompt_ids, attention_mask=prompt_mask, position_ids=prompt_positions,
-                           past_key_values=cache, use_cache=True)  # [U, V]: predicts token 0
+                           **cache_kwargs(model, cache))  # [U, V]: predicts token 0
         index = torch.tensor(owner, device=self.device)
         cache.batch_select_indices(index)
         width = max(len(r) for r in response_ids)
@@ -243,8 +245,8 @@ class HFPolicy:
         ids, mask = ids.to(self.device), mask.to(self.device)
         positions = prompt_positions[index, -1:] + 1 + torch.arange(width, device=self.device)
         attention = torch.cat([prompt_mask[index], mask.long()], 1)
-        logits = model(input_ids=ids, attention_mask=attention, position_ids=positions, past_key_values=cache,
-                       use_cache=True).logits[:, :-1].float()
+        logits = model(input_ids=ids, attention_mask=attention, position_ids=positions,
+                       **cache_kwargs(model, cache)).logits[:, :-1].float()
         logits = torch.cat([last[index].unsqueeze(1), logits], 1)  # [B, Wr, V]: the logits of each response token
         token_logps = (logits.gather(-1, ids.unsqueeze(-1)).squeeze(-1) - logits.logsumexp(-1)) * mask
         return token_logps.sum(-1), mask.sum(-1)
@@ -301,6 +303,24 @@ def last_logits(model, **inputs) -> Tensor:
         if "logits_to_keep" not in str(err):
             raise
         return model(**inputs).logits[:, -1].float()
+
+
+def cache_kwargs(model, cache) -> dict:
+    """The KV-cache keywords of ``model``'s forward: current transformers name the cache ``cache``
+    (passing ``past_key_values`` warns that it goes away), older ones only know ``past_key_values``."""
+    return {cache_keyword(type(unwrap(model))): cache, "use_cache": True}
+
+
+def unwrap(model):
+    """The transformers model under a LoRA reference view (``AdapterDisabled``) or a peft wrapper."""
+    while not isinstance(model, torch.nn.Module):
+        model = model.model
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+@functools.cache
+def cache_keyword(model_class: type) -> str:
+    return "cache" if "cache" in inspect.signature(model_class.forward).parameters else "past_key_values"
 
 
 def draw_uniforms(num_prompts: int, n: int, max_new_tokens: int, seeds: list[int] | None) -> Tensor:

@@ -1,0 +1,100 @@
+"""--offline-data: preference rows from files or datasets, checked row by row, trained on before the first query."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sealign.cli import main
+from sealign.data.preferences import PreferenceRow, load_preference_data
+from sealign.errors import UserError
+from sealign.loop import run
+from sealign.tracking import read_metrics
+from tests.conftest import tiny_run_config
+
+datasets = pytest.importorskip("datasets")
+
+TEXT_ROWS = [{"prompt": "post one tl;dr :", "chosen": "a good summary", "rejected": "a bad one"},
+             {"prompt": "post two tl;dr :", "chosen": "short and right", "rejected": "long and wrong"}]
+EXPECTED = [PreferenceRow(r["prompt"], r["chosen"], r["rejected"]) for r in TEXT_ROWS]
+
+
+def write_jsonl(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return str(path)
+
+
+def test_text_rows_load_from_every_file_kind_and_a_saved_dataset(tmp_path):
+    dataset = datasets.Dataset.from_list(TEXT_ROWS)
+    dataset.to_parquet(str(tmp_path / "d.parquet"))
+    dataset.to_csv(str(tmp_path / "d.csv"), index=False)
+    dataset.save_to_disk(str(tmp_path / "saved"))
+    (tmp_path / "d.json").write_text(json.dumps(TEXT_ROWS))
+    sources = [write_jsonl(tmp_path / "d.jsonl", TEXT_ROWS)] + [str(tmp_path / n) for n in
+                                                                ("d.json", "d.parquet", "d.csv", "saved")]
+    for source in sources:
+        assert load_preference_data(source) == EXPECTED, source
+
+
+def test_chat_rows_with_a_prompt_or_as_two_conversations(tmp_path):
+    user = [{"role": "user", "content": "post one tl;dr :"}]
+    answer = lambda text: [{"role": "assistant", "content": text}]  # noqa: E731
+    explicit = {"prompt": user, "chosen": answer("a good summary"), "rejected": answer("a bad one")}
+    implicit = {"chosen": user + answer("a good summary"), "rejected": user + answer("a bad one")}
+    multi_turn = {"prompt": [{"role": "system", "content": "be brief"}] + user, "chosen": answer("x"),
+                  "rejected": answer("y")}
+    rows = load_preference_data(write_jsonl(tmp_path / "chat.jsonl", [explicit, implicit, multi_turn]))
+    assert rows[0] == rows[1] == EXPECTED[0]
+    assert rows[2].prompt == "system: be brief\nuser: post one tl;dr :"
+
+
+@pytest.mark.parametrize("bad_row, message", [
+    ({"prompt": "p", "chosen": "c"}, "row 2: missing field 'rejected'"),
+    ({"prompt": "p", "chosen": "  ", "rejected": "r"}, "row 2: chosen is empty"),
+    ({"prompt": "p", "chosen": 5, "rejected": "r"}, "row 2: chosen must be text or a list of chat messages, not int"),
+    ({"prompt": [{"role": "user"}], "chosen": "c", "rejected": "r"}, "row 2: prompt message 1 must be"),
+])
+def test_a_bad_row_is_one_line_naming_its_row(tmp_path, bad_row, message):
+    source = write_jsonl(tmp_path / "bad.jsonl", [TEXT_ROWS[0], bad_row])
+    with pytest.raises(UserError, match=message):
+        load_preference_data(source)
+
+
+def test_missing_or_unknown_sources_are_one_line_errors(tmp_path):
+    with pytest.raises(UserError, match="not found"):
+        load_preference_data(str(tmp_path / "nope.jsonl"))
+    (tmp_path / "d.txt").write_text("x")
+    with pytest.raises(UserError, match="must end in"):
+        load_preference_data(str(tmp_path / "d.txt"))
+
+
+def test_warm_start_trains_before_the_first_query_and_is_evaluated_at_zero_queries(tmp_path, tiny_policy_folder):
+    config = tiny_run_config(tmp_path, tiny_policy_folder, run_name="warm", budget=16, offline_data="builtin",
+                             offline_epochs=1)
+    run(config, log=lambda _: None)
+    records = read_metrics(tmp_path / "warm" / "metrics.jsonl")
+    warm = [r for r in records if r.get("warm_start")]
+    assert len(warm) == 64 // 8 and all(r["queries"] == 0 for r in warm)  # 64 prompts, batches of 8, one epoch
+    evals = [r["queries"] for r in records if "eval/win_rate" in r]
+    assert evals[:2] == [0, 0] and evals[-1] == 16  # the SFT policy, the warm-started one, then the queries
+
+
+def test_offline_dpo_on_a_file_alone_spends_no_query(tmp_path, tiny_policy_folder, capsys):
+    source = write_jsonl(tmp_path / "prefs.jsonl", TEXT_ROWS * 4)
+    args = ["run", "--preset", "offline-dpo", "--offline-data", source, "--budget", "0", "--policy",
+            str(tiny_policy_folder), "--out-dir", str(tmp_path), "--run-name", "file-only", "--num-train-prompts", "64",
+            "--num-eval-prompts", "8", "--max-new-tokens", "8", "--batch-size", "8", "--threads", "1"]
+    assert main(args) == 0
+    summary = json.loads((tmp_path / "file-only" / "summary.json").read_text())
+    assert summary["queries"] == 0
+    assert any(r.get("warm_start") for r in read_metrics(tmp_path / "file-only" / "metrics.jsonl"))
+    capsys.readouterr()
+
+
+def test_a_bad_offline_file_stops_the_run_before_any_model_loads(tmp_path, capsys):
+    source = write_jsonl(tmp_path / "bad.jsonl", [TEXT_ROWS[0], {"prompt": "p", "chosen": "", "rejected": "r"}])
+    assert main(["run", "--offline-data", source, "--policy", str(tmp_path / "no-such-model"),
+                 "--out-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "bad.jsonl row 2: chosen is empty" in err and err.count("\n") == 1

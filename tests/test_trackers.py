@@ -1,0 +1,107 @@
+"""--report-to: TensorBoard event files and an offline W&B run hold what metrics.jsonl holds."""
+
+from __future__ import annotations
+
+import pytest
+
+from sealign.config import RunConfig
+from sealign.errors import ConfigError, UserError
+from sealign.loop import run
+from sealign.trackers import check_installed, tracker_names
+from sealign.tracking import read_metrics
+from tests.conftest import tiny_run_config
+
+
+def test_tracker_names_are_checked_when_the_config_is():
+    assert tracker_names("tensorboard, wandb") == ["tensorboard", "wandb"]
+    assert tracker_names("") == [] and tracker_names("none") == []
+    with pytest.raises(ConfigError, match="unknown tracker.*mlflow"):
+        RunConfig(report_to="mlflow").validate()
+
+
+def test_a_missing_tracker_package_is_one_line_naming_the_extra(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_tensorboard(name, *args, **kwargs):
+        if name == "tensorboard":
+            raise ImportError("No module named 'tensorboard'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_tensorboard)
+    with pytest.raises(UserError, match=r"pip install 'sealign\[tensorboard\]'"):
+        check_installed("tensorboard")
+
+
+def test_tensorboard_holds_every_scalar_of_metrics_jsonl_and_the_summary(tmp_path, tiny_policy_folder):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    config = tiny_run_config(tmp_path, tiny_policy_folder, run_name="tb", report_to="tensorboard")
+    summary = run(config, log=lambda _: None)
+    events = EventAccumulator(str(tmp_path / "tb" / "tensorboard"), size_guidance={"scalars": 0, "images": 0})
+    events.Reload()
+    tags = events.Tags()
+    records = read_metrics(tmp_path / "tb" / "metrics.jsonl")
+    for name in ("eval/win_rate", "loss", "queries", "answers/skipped"):
+        logged = [(r["step"], r[name]) for r in records if name in r]
+        assert [(e.step, pytest.approx(e.value)) for e in events.Scalars(name)] == logged, name
+    assert events.Scalars("summary/final_win_rate")[-1].value == pytest.approx(summary["final_win_rate"])
+    assert "winrate" in tags["images"] and {"config", "summary"} <= {t.split("/")[0] for t in tags["tensors"]}
+
+
+def test_wandb_offline_run_lands_in_the_run_directory(tmp_path, tiny_policy_folder, monkeypatch):
+    pytest.importorskip("wandb")
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    config = tiny_run_config(tmp_path, tiny_policy_folder, run_name="wb", report_to="wandb", budget=16)
+    run(config, log=lambda _: None)
+    offline = list((tmp_path / "wb" / "wandb").glob("offline-run-*"))
+    assert len(offline) == 1
+    assert list(offline[0].glob("run-*.wandb"))  # the transaction log `wandb sync` uploads
+    history = read_wandb_history(next(offline[0].glob("run-*.wandb")))
+    win_rates = [row["eval/win_rate"] for row in history if "eval/win_rate" in row]
+    expected = [r["eval/win_rate"] for r in read_metrics(tmp_path / "wb" / "metrics.jsonl") if "eval/win_rate" in r]
+    assert win_rates == pytest.approx(expected)
+
+
+def read_wandb_history(path) -> list[dict]:
+    """The logged rows of an offline W&B transaction log (W&B ships no public reader for it).
+
+    The file is a 7-byte header, then 32 KiB blocks of chunks (crc32 u32, length u16, kind u8:
+    1 full, 2 first, 3 middle, 4 last), each record a `wandb_internal_pb2.Record`."""
+    import json
+    import struct
+
+    from wandb.proto import wandb_internal_pb2
+
+    data, pos, pending, rows = path.read_bytes(), 7, b"", []
+    while pos + 7 <= len(data):
+        if 32768 - pos % 32768 < 7:  # a block's tail too short for a chunk header is padding
+            pos += 32768 - pos % 32768
+            continue
+        _, length, kind = struct.unpack("<IHB", data[pos:pos + 7])
+        pending += data[pos + 7:pos + 7 + length]
+        pos += 7 + length
+        if kind in (1, 4):
+            record = wandb_internal_pb2.Record()
+            record.ParseFromString(pending)
+            pending = b""
+            if record.WhichOneof("record_type") == "history":
+                rows.append({item.key or "/".join(item.nested_key): json.loads(item.value_json)
+                             for item in record.history.item})
+    return rows
+
+
+def test_wandb_logs_offline_unless_a_key_or_a_mode_is_set(monkeypatch):
+    from sealign.trackers.wandb import wandb_mode
+
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    assert wandb_mode() == "offline"
+    monkeypatch.setenv("WANDB_API_KEY", "k" * 40)
+    assert wandb_mode() == "online"
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    assert wandb_mode() == "disabled"
