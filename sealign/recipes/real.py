@@ -12,4 +12,9 @@ RECIPE = Recipe(
               "task": "constraints", "lora_r": 16, "lora_alpha": 16, "lr": 2e-4, "batch_size": 8,
               "micro_batch_size": 8, "num_candidates": 2, "max_new_tokens": 48, "budget": 192,
               "num_eval_prompts": 32, "eval_every": 4},
+    # The three methods of bench/results/real_model.md on this model and task, one flag apart.
+    variants={1: {"explorer": "passive"},  # passive online DPO
+              2: {"explorer": "sea-ee", "erm_sync": 0.3, "num_candidates": 4},  # SEA (Table 1 row 3)
+              3: {"schedule": "offline"}},  # offline DPO: SFT samples labelled first, one training round
+    default_variant=1,
 )
