@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import resource
 import time
 import uuid
 from contextlib import contextmanager
@@ -373,6 +374,8 @@ def summarise(config: RunConfig, run_dir, feedback: FeedbackLog, wall: float, ju
         "best_round": picked[-1] if picked else None,
         "wall_time_s": round(wall, 1),
         "queries_per_s": round(len(feedback) / wall, 2),
+        # ru_maxrss is in KiB on Linux: the process's peak resident memory, models and activations included
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "run_dir": str(run_dir),
         "curve": list(zip(queries, win_rates)),
     }
