@@ -65,8 +65,6 @@ def check_names(config: RunConfig) -> None:
 
 
 def assemble(config: RunConfig, log=print) -> RunParts:
-    if config.threads:
-        torch.set_num_threads(config.threads)
     # Cheap checks first: a typo must not cost a model load.
     train_prompts, eval_prompts = load_prompts(config)
     train_prompts, validation_prompts = split_validation(config, train_prompts)
@@ -81,7 +79,9 @@ def assemble(config: RunConfig, log=print) -> RunParts:
     if config.policy == "builtin" and config.task != "tldr":
         log(f"note: the built-in policy was trained on the tldr task only; for --task {config.task} use a real "
             "model (--preset real, or --policy smollm2-135m)")
-    policy_path = resolve_policy_path(config, log)
+    policy_path = resolve_policy_path(config, log)  # a one-time build (SFT, conversion) uses every core
+    if config.threads:
+        torch.set_num_threads(config.threads)
     policy = load_policy(config, policy_path)
     check_prompt_lengths(config, train_prompts + eval_prompts, policy)  # reliability (#8): before any query
     torch.manual_seed(config.seed)
