@@ -104,9 +104,9 @@ def assemble(config: RunConfig, log=print) -> RunParts:
         # Best-of-N draws its candidates as the baseline's answers are drawn, so only the reranking differs.
         bon_temperature=config.temperature if config.eval_greedy else config.eval_temperature,
         both_orders=judge_kind == "oracle", prob_temperature=config.oracle_temperature,
+        judge_name="reward" if judge_kind == "reward" else f"oracle:{config.oracle}",
         against=config.eval_against,
     )
-    evaluator.judge_name = "reward" if judge_kind == "reward" else f"oracle:{config.oracle}"
     prompt_order = PromptOrder(train_prompts, config.batch_size, config.seed)
     actor = (runtime.actor(policy, policy_path, prompt_order, reference=learner.reference)
              if config.reference_candidates else runtime.actor(policy, policy_path, prompt_order))

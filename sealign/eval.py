@@ -35,7 +35,7 @@ class WinRateEvaluator:
     def __init__(self, policy: HFPolicy, prompts: list[Prompt], judge: Oracle, *, greedy: bool,
                  temperature: float, max_new_tokens: int, seed: int, reward_fn=None, best_of_n: int = 0,
                  reranker=None, bon_temperature: float = 1.0, both_orders: bool = False,
-                 prob_temperature: float = 1.0, against: str = "sft"):
+                 prob_temperature: float = 1.0, against: str = "sft", judge_name: str = "reward"):
         self.best_of_n, self.reranker, self.bon_temperature = 0, reranker, bon_temperature
         has_references = bool(prompts) and all(p.reference is not None for p in prompts)
         self.references = [p.reference for p in prompts] if has_references else None
@@ -47,6 +47,7 @@ class WinRateEvaluator:
         self.prompts = prompts
         self.prompt_ids = policy.encode_prompts([p.text for p in prompts])
         self.judge = judge
+        self.judge_name = judge_name  # recorded in summary.json: 'reward' or 'oracle:NAME'
         self.both_orders = both_orders
         self.prob_temperature = prob_temperature
         self.temperature = 0.0 if greedy else temperature

@@ -194,7 +194,7 @@ def loop_to_budget(config: RunConfig, parts: RunParts, state: LoopState, log, fe
     save_checkpoint(parts, state, metrics, start, run_dir)
     parts.policy.save(run_dir / "policy")
     summary = summarise(config, run_dir, feedback, time.perf_counter() - start,
-                        judge=getattr(parts.evaluator, "judge_name", "reward"))
+                        judge=parts.evaluator.judge_name)
     trackers.log_summary(summary, run_dir / "winrate.png")
     feedback.close()
     metrics.close()
@@ -344,7 +344,7 @@ def evaluate(parts: RunParts, metrics: MetricsWriter, step: int, queries: int) -
     metrics.write({"step": step, "queries": queries, **result})
     # a few responses per evaluation, for reading what the numbers mean (`sealign report`)
     append_samples(metrics.path.parent / SAMPLES_FILE, step, queries, parts.evaluator.samples(SAMPLES_PER_EVAL))
-    return result[getattr(parts.evaluator, "headline_key", "eval/win_rate")]
+    return result[parts.evaluator.headline_key]
 
 
 def summarise(config: RunConfig, run_dir, feedback: FeedbackLog, wall: float, judge: str = "reward") -> dict:
