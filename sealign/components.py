@@ -22,7 +22,7 @@ from sealign.policy.hf import HFPolicy
 from sealign.policy.registry import check_policy_name, resolve_policy
 from sealign.round_selection import require_scorer
 from sealign.runtime import ActorHandle, build_runtime
-from sealign.tasks import get_task
+from sealign.tasks import get_task, task_eval_scores
 from sealign.trackers import check_installed
 from sealign.types import PreferenceBatch, Prompt
 from sealign.warm_start import read_offline_rows, tokenize
@@ -96,6 +96,7 @@ def assemble(config: RunConfig, log=print) -> RunParts:
     # The judge of an evaluation is never the run's capped, counted oracle itself: a fresh instance, uncapped.
     judge = build_oracle("ground-truth" if judge_kind == "reward" else config.oracle,
                          dataclasses.replace(config, oracle_max_cost=0.0))
+    uses_task_reward = judge_kind == "reward" and config.reward_fn == "builtin"
     evaluator = WinRateEvaluator(
         policy, eval_prompts, judge, greedy=config.eval_greedy, temperature=config.eval_temperature,
         max_new_tokens=config.max_new_tokens, seed=config.seed,
@@ -106,6 +107,7 @@ def assemble(config: RunConfig, log=print) -> RunParts:
         both_orders=judge_kind == "oracle", prob_temperature=config.oracle_temperature,
         judge_name="reward" if judge_kind == "reward" else f"oracle:{config.oracle}",
         against=config.eval_against,
+        extra_scores=task_eval_scores(config.task) if uses_task_reward else None,
     )
     prompt_order = PromptOrder(train_prompts, config.batch_size, config.seed)
     actor = (runtime.actor(policy, policy_path, prompt_order, reference=learner.reference)

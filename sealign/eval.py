@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Callable
 
 import torch
 
@@ -35,7 +36,8 @@ class WinRateEvaluator:
     def __init__(self, policy: HFPolicy, prompts: list[Prompt], judge: Oracle, *, greedy: bool,
                  temperature: float, max_new_tokens: int, seed: int, reward_fn=None, best_of_n: int = 0,
                  reranker=None, bon_temperature: float = 1.0, both_orders: bool = False,
-                 prob_temperature: float = 1.0, against: str = "sft", judge_name: str = "reward"):
+                 prob_temperature: float = 1.0, against: str = "sft", judge_name: str = "reward",
+                 extra_scores: dict[str, Callable[[str, str], float | None]] | None = None):
         self.best_of_n, self.reranker, self.bon_temperature = 0, reranker, bon_temperature
         has_references = bool(prompts) and all(p.reference is not None for p in prompts)
         self.references = [p.reference for p in prompts] if has_references else None
@@ -54,6 +56,7 @@ class WinRateEvaluator:
         self.max_new_tokens = max_new_tokens
         self.seed = seed
         self.reward_fn = reward_fn
+        self.extra_scores = extra_scores or {}  # a task's own readings beside its reward (eval/NAME)
         self.baseline = self.responses()  # the SFT policy's own answers, never Best-of-N
         self.best_of_n = best_of_n
 
@@ -106,6 +109,9 @@ class WinRateEvaluator:
             metrics["eval/reward"] = finite_mean(rewards)
             metrics["eval/baseline_reward"] = finite_mean(baseline)
             probs = [bt_prob(r, b, self.prob_temperature) for r, b in zip(rewards, baseline)]
+        for name, score in self.extra_scores.items():
+            metrics[f"eval/{name}"] = finite_mean(score(p, t) for p, t in zip(prompts, texts))
+            metrics[f"eval/baseline_{name}"] = finite_mean(score(p, t) for p, t in zip(prompts, self.baseline))
         metrics["eval/win_prob"] = finite_mean(probs)
         return metrics
 

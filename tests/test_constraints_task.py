@@ -6,7 +6,15 @@ import pytest
 from sealign.config import RunConfig
 from sealign.oracles import build_oracle
 from sealign.tasks import constraints, get_task
-from sealign.tasks.constraint_checks import KINDS, Constraint, conflicts, fraction_met, parse_constraints
+from sealign.tasks.constraint_checks import (
+    KINDS,
+    MAX_PARTIAL,
+    Constraint,
+    conflicts,
+    fraction_met,
+    graded_credit,
+    parse_constraints,
+)
 
 # kind, value, a response that meets it, one that does not
 CASES = [
@@ -36,8 +44,54 @@ def test_each_checker_passes_and_fails(kind, value, good, bad):
     assert not constraint.check(bad), bad
 
 
+@pytest.mark.parametrize("kind,value,good,bad", CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
+def test_a_met_constraint_earns_full_credit_and_a_miss_at_most_the_partial_cap(kind, value, good, bad):
+    constraint = Constraint(KINDS[kind], value)
+    assert constraint.credit(good) == 1.0
+    assert 0.0 <= constraint.credit(bad) <= MAX_PARTIAL
+
+
+# kind, value, an unmet response, its closeness worked by hand (credit = MAX_PARTIAL * closeness)
+NEAR_MISSES = [
+    ("max-words", "5", "Tea is calm and warm and green.", 5 / 7),
+    ("min-words", "6", "Walks are nice.", 3 / 6),
+    ("required-word", "simple", "Keep it simpler.", 1.0),  # inside another word
+    ("required-word", "today", "Todays bread is warm.", 1.0),
+    ("required-word", "because", "I read for fun.", 0.0),
+    ("forbidden-word", "very", "It was very very nice.", 1 / 3),
+    ("bullets", "3", "- one\n- two", 1 / 2),
+    ("sentences", "3", "One. Two. Three. Four. Five.", 1 / 3),
+    ("json", '"title" and "summary"', '{"title": "Tea"}', 0.75),
+    ("json", '"title" and "summary"', '{"title": "Tea", ', 0.25),
+    ("json", '"title" and "summary"', "title: Tea", 0.0),
+    ("lowercase", "", "Rainy days are cozy.", 15 / 16),
+    ("uppercase", "", "RAINY days", 5 / 9),
+    ("closing-phrase", "That is all.", "That is all. Bring water.", 1.0),
+    ("closing-phrase", "That is all.", "Bring water.", 0.0),
+    ("no-commas", "", "Quick, cheap, fun.", 1 / 3),
+]
+
+
+@pytest.mark.parametrize("kind,value,response,closeness", NEAR_MISSES,
+                         ids=[f"{c[0]}-{i}" for i, c in enumerate(NEAR_MISSES)])
+def test_partial_credit_of_a_near_miss_by_hand(kind, value, response, closeness):
+    constraint = Constraint(KINDS[kind], value)
+    assert not constraint.check(response)
+    assert constraint.credit(response) == pytest.approx(MAX_PARTIAL * closeness)
+
+
+def test_the_graded_reward_is_the_mean_credit_and_agrees_with_the_fraction_met_at_the_ends():
+    prompt = ('Give some advice about sleep. Answer in at most 5 words. Include the word "always". '
+              'End your answer with the exact phrase "Thanks for reading."')
+    assert graded_credit(prompt, "Always rest. Thanks for reading.") == 1.0  # all met
+    # over the limit by 2 (5/7), "always" missing, the phrase there: (0.5 * 5/7 + 0 + 1) / 3
+    assert graded_credit(prompt, "Rest well, sleep long. Thanks for reading.") == pytest.approx((0.5 * 5 / 7 + 1) / 3)
+    assert fraction_met(prompt, "Rest well, sleep long. Thanks for reading.") == pytest.approx(1 / 3)
+    assert graded_credit("Write a poem about tea.", "Tea.") is None
+
+
 def test_every_kind_is_covered_by_a_hand_written_case():
-    assert {c[0] for c in CASES} == set(KINDS)
+    assert {c[0] for c in CASES} == set(KINDS) == {c[0] for c in NEAR_MISSES}
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))

@@ -317,3 +317,21 @@ def test_selm_asks_three_questions_per_prompt():
     from sealign.exploration.selm_rank import SelmRankExplorer
 
     assert SelmRankExplorer.queries_per_prompt == 3
+
+
+def test_a_tasks_own_readings_are_recorded_beside_the_reward_for_policy_and_baseline(tiny_policy):
+    from sealign.tasks import task_eval_scores
+    from sealign.tasks.constraint_checks import fraction_met
+
+    assert task_eval_scores("constraints") == {"constraints_met": fraction_met}
+    assert task_eval_scores("tldr") == {}
+    prompts = [Prompt("0", "the cat"), Prompt("1", "a dog")]
+    lengths = lambda p, r: float(len(r))  # noqa: E731
+    judge = BradleyTerrySimulator(lengths, temperature=1.0, deterministic=True)
+    evaluator = WinRateEvaluator(tiny_policy, prompts, judge, greedy=True, temperature=0.0, max_new_tokens=6,
+                                 seed=0, reward_fn=lengths, extra_scores={"chars": lengths})
+    evaluator.baseline = ["abc", "abcdef"]
+    texts = evaluator.responses()
+    metrics = evaluator.evaluate()
+    assert metrics["eval/chars"] == pytest.approx(np.mean([len(t) for t in texts]))
+    assert metrics["eval/baseline_chars"] == pytest.approx(4.5)

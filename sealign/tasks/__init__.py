@@ -2,7 +2,8 @@
 
 A task is a module with ``train_prompts(n)`` and ``eval_prompts(n)`` (prompt texts, the same on
 every machine) and ``prompt_reward(prompt, response) -> float | None`` (the ground truth behind the
-simulated oracles and the evaluation judge). A new task is one such module and one line here.
+simulated oracles and the evaluation judge); it may add ``EVAL_SCORES``, more readings of a response
+that the evaluation records beside the reward. A new task is one such module and one line here.
 """
 
 from __future__ import annotations
@@ -22,3 +23,8 @@ def get_task(name: str) -> ModuleType:
     if name not in REGISTRY:
         raise ConfigError(f"unknown task {name!r}; choose one of: {', '.join(sorted(REGISTRY))}")
     return importlib.import_module(REGISTRY[name])
+
+
+def task_eval_scores(name: str) -> dict:
+    """The task's own readings of a response beside its reward (``eval/NAME`` in metrics.jsonl)."""
+    return dict(getattr(get_task(name), "EVAL_SCORES", {}))

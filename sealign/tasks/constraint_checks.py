@@ -64,6 +64,8 @@ class ConstraintKind:
     """(response, value) -> met?"""
     value_pattern: str = ""
     """What ``{value}`` may be when the sentence is read back from a prompt: NUMBER or QUOTED."""
+    closeness_fn: Callable[[str, str], float] | None = None
+    """(response, value) -> how close an unmet response comes, in [0, 1]; None: no partial credit."""
 
     @property
     def pattern(self) -> re.Pattern:
@@ -84,6 +86,30 @@ class Constraint:
     def check(self, response: str) -> bool:
         return bool(self.kind.check_fn(response, self.value))
 
+    def credit(self, response: str) -> float:
+        """1 when met; else the closeness of a near miss, scaled into [0, MAX_PARTIAL] so that it never
+        reaches a met constraint's credit."""
+        if self.check(response):
+            return 1.0
+        if self.kind.closeness_fn is None:
+            return 0.0
+        return MAX_PARTIAL * min(max(float(self.kind.closeness_fn(response, self.value)), 0.0), 1.0)
+
+
+MAX_PARTIAL = 0.5
+"""A near miss earns at most half a met constraint: meeting one more constraint always pays more than
+coming closer on the others."""
+
+
+def count_closeness(actual: int, wanted: int) -> float:
+    """1 / (1 + |actual - wanted|): 0.5 one away, 0.33 two away."""
+    return 1.0 / (1.0 + abs(actual - wanted))
+
+
+def share_of_letters(text: str, predicate: Callable[[str], bool]) -> float:
+    chars = letters(text)
+    return sum(map(predicate, chars)) / len(chars) if chars else 0.0
+
 
 NUMBER = r"\d+"
 QUOTED = r'[^"]+'
@@ -100,28 +126,46 @@ def _json_with_keys(response: str, keys: str) -> bool:
     return obj is not None and all(k in obj for k in json_keys(keys))
 
 
+def _json_closeness(response: str, keys: str) -> float:
+    """A JSON object with some of the keys: their share; an attempt (starts with '{'): 0.25."""
+    obj = json_object(response)
+    if obj is not None:
+        wanted = json_keys(keys)
+        return 0.5 + 0.5 * sum(k in obj for k in wanted) / len(wanted)
+    return 0.25 if CODE_FENCE.sub("", response.strip()).startswith("{") else 0.0
+
+
 KINDS = {kind.name: kind for kind in [
     ConstraintKind("max-words", "length", "Answer in at most {value} words.",
-                   lambda r, v: 0 < len(words(r)) <= int(v), NUMBER),
+                   lambda r, v: 0 < len(words(r)) <= int(v), NUMBER,
+                   lambda r, v: int(v) / len(words(r)) if words(r) else 0.0),
     ConstraintKind("min-words", "length", "Use at least {value} words.",
-                   lambda r, v: len(words(r)) >= int(v), NUMBER),
-    ConstraintKind("required-word", "vocabulary", 'Include the word "{value}".', has_word, QUOTED),
+                   lambda r, v: len(words(r)) >= int(v), NUMBER, lambda r, v: len(words(r)) / int(v)),
+    ConstraintKind("required-word", "vocabulary", 'Include the word "{value}".', has_word, QUOTED,
+                   lambda r, v: float(v.lower() in r.lower())),  # inside another word ("simply")
     ConstraintKind("forbidden-word", "vocabulary", 'Do not use the word "{value}".',
-                   lambda r, v: bool(words(r)) and not has_word(r, v), QUOTED),
+                   lambda r, v: bool(words(r)) and not has_word(r, v), QUOTED,
+                   lambda r, v: count_closeness(sum(w.lower() == v.lower() for w in words(r)), 0)),
     ConstraintKind("bullets", "shape", 'Give exactly {value} bullet points, each on its own line starting with "- ".',
-                   lambda r, v: bullet_count(r) == int(v), NUMBER),
+                   lambda r, v: bullet_count(r) == int(v), NUMBER,
+                   lambda r, v: count_closeness(bullet_count(r), int(v))),
     ConstraintKind("sentences", "shape", "Write exactly {value} sentences.",
-                   lambda r, v: sentence_count(r) == int(v), NUMBER),
+                   lambda r, v: sentence_count(r) == int(v), NUMBER,
+                   lambda r, v: count_closeness(sentence_count(r), int(v))),
     ConstraintKind("json", "shape", "Reply with only a JSON object with the keys {value}.", _json_with_keys,
-                   KEY_LIST),
+                   KEY_LIST, _json_closeness),
     ConstraintKind("lowercase", "case", "Write everything in lowercase letters.",
-                   lambda r, v: bool(letters(r)) and letters(r) == letters(r).lower()),
+                   lambda r, v: bool(letters(r)) and letters(r) == letters(r).lower(), "",
+                   lambda r, v: share_of_letters(r, str.islower)),
     ConstraintKind("uppercase", "case", "Write everything in capital letters.",
-                   lambda r, v: bool(letters(r)) and letters(r) == letters(r).upper()),
+                   lambda r, v: bool(letters(r)) and letters(r) == letters(r).upper(), "",
+                   lambda r, v: share_of_letters(r, str.isupper)),
     ConstraintKind("closing-phrase", "ending", 'End your answer with the exact phrase "{value}"',
-                   lambda r, v: r.strip().endswith(v), QUOTED),
+                   lambda r, v: r.strip().endswith(v), QUOTED,
+                   lambda r, v: float(v.lower() in r.lower())),  # said, but not last or not verbatim
     ConstraintKind("no-commas", "punctuation", "Do not use any commas.",
-                   lambda r, v: bool(r.strip()) and "," not in r),
+                   lambda r, v: bool(r.strip()) and "," not in r, "",
+                   lambda r, v: count_closeness(r.count(","), 0)),
 ]}
 
 # A JSON object has no room for a closing phrase after it, its keys are given in lowercase, and
@@ -163,3 +207,13 @@ def fraction_met(prompt: str, response: str) -> float | None:
     if not constraints:
         return None
     return sum(c.check(response) for c in constraints) / len(constraints)
+
+
+def graded_credit(prompt: str, response: str) -> float | None:
+    """Mean credit over the prompt's constraints: 1 for each one met, up to ``MAX_PARTIAL`` for a near
+    miss; None when the prompt states none. Equals ``fraction_met`` when every constraint is met or
+    missed by far."""
+    constraints = parse_constraints(prompt)
+    if not constraints:
+        return None
+    return sum(c.credit(response) for c in constraints) / len(constraints)

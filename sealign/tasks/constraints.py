@@ -6,7 +6,13 @@ closing phrase, a JSON shape, no commas; see ``constraint_checks.KINDS``). The p
 here, deterministically, from topic lists x request templates x constraint templates: 512 of them,
 the first 384 for training and the last 128 held out for evaluation, the same on every machine.
 
-    reward(prompt, response) = (constraints of the prompt the response meets) / (constraints stated)
+    reward(prompt, response) = mean over the prompt's constraints of credit(constraint, response)
+    credit = 1 when met, else MAX_PARTIAL (0.5) * closeness in [0, 1] (how near the miss is)
+
+so meeting one more constraint always pays more than coming closer on the others, and a response
+meeting all of them scores 1. The partial credit is there because a strict fraction makes most
+pairs of one small model's samples tie (they meet the same constraints), and ties teach a
+preference learner nothing. The strict fraction is recorded beside it (``EVAL_SCORES``).
 
 The constraints are read back from the prompt text, so the reward is a plain function of
 (prompt, response): the ``rule`` oracle and the Bradley-Terry simulator use it as they use any
@@ -18,7 +24,7 @@ from __future__ import annotations
 import random
 from functools import cache
 
-from sealign.tasks.constraint_checks import KINDS, Constraint, conflicts, fraction_met
+from sealign.tasks.constraint_checks import KINDS, Constraint, conflicts, fraction_met, graded_credit
 
 TOPICS = (
     "drinking coffee", "public libraries", "learning to swim", "city cycling", "houseplants", "rainy days",
@@ -91,5 +97,9 @@ def eval_prompts(n: int) -> list[str]:
 
 
 def prompt_reward(prompt: str, response: str) -> float | None:
-    """Fraction of the prompt's constraints met (see the module docstring)."""
-    return fraction_met(prompt, response)
+    """Fraction of the prompt's constraints met, with partial credit for near misses (see the module docstring)."""
+    return graded_credit(prompt, response)
+
+
+# The strict reading beside the graded reward: how many constraints the policy's answers really meet.
+EVAL_SCORES = {"constraints_met": fraction_met}
