@@ -207,14 +207,17 @@ def cmd_compare(args: list[str]) -> int:
     if ns.seeds < 1 or ns.jobs < 1:
         raise UserError("--seeds and --jobs must be >= 1")
     presets = [p.strip() for p in ns.presets.split(",") if p.strip()]
-    if ns.baseline is not None and ns.baseline not in presets:  # before any run starts
-        raise UserError(f"--baseline {ns.baseline!r} is not one of --presets ({', '.join(presets)})")
+    baseline = None
+    if ns.baseline is not None:  # checked before any run starts; `sea` and `sea:3` name the same runs
+        baseline = compare.preset_label(ns.baseline)
+        if baseline not in {compare.preset_label(p) for p in presets}:
+            raise UserError(f"--baseline {ns.baseline!r} is not one of --presets ({', '.join(presets)})")
     extra = [*(["--budget", str(ns.budget)] if ns.budget else []), *passthrough]
     console = Console(stderr=True)
     run_dirs = compare.run_all(presets, ns.seeds, ns.out, extra, ns.jobs,
                                log=lambda m: console.print(f"[dim]{m}[/dim]"))
     results = compare.summarise(run_dirs)
-    comparisons = compare.compare_to_baseline(results, ns.baseline) if ns.baseline else None
+    comparisons = compare.compare_to_baseline(results, baseline) if baseline else None
     report = compare.write_report(results, ns.out, "sealign compare " + " ".join(args), ns.log_x, comparisons)
     print(report.read_text())
     return 0

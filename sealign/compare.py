@@ -108,6 +108,14 @@ def run_all(presets: list[str], seeds: int, out_dir: Path, extra_args: list[str]
     return done
 
 
+def preset_label(preset: str) -> str:
+    """The name a run's summary.json gives ``preset`` (NAME or NAME:VARIANT): a recipe run without a
+    variant records its default one (``sea`` runs as ``sea:3``), so --baseline sea finds its rows."""
+    name, _, variant = preset.partition(":")
+    settings = get_recipe(name).settings_for(int(variant) if variant.isdigit() else None)
+    return name + (f":{settings['variant']}" if settings.get("variant") else "")
+
+
 def summarise(run_dirs: list[Path]) -> list[PresetResult]:
     by_preset: dict[str, list[Path]] = {}
     for run_dir in sorted(run_dirs):

@@ -13,9 +13,9 @@ from sealign.errors import UserError
 GRID = [0, 256, 512, 768, 1024]
 
 
-def make_run(runs_dir, preset, seed, win_rates, rewards=None, win_probs=None):
+def make_run(runs_dir, preset, seed, win_rates, rewards=None, win_probs=None, name=None):
     """A finished run directory as `sealign compare` leaves it: config.yaml, metrics.jsonl, summary.json."""
-    run_dir = runs_dir / f"{preset.replace(':', '-v')}-s{seed}"
+    run_dir = runs_dir / (name or f"{preset.replace(':', '-v')}-s{seed}")
     run_dir.mkdir(parents=True)
     (run_dir / "config.yaml").write_text(yaml.safe_dump({"preset": preset, "seed": seed, "schedule": "online"}))
     lines = []
@@ -93,6 +93,19 @@ def test_a_baseline_not_compared_is_a_one_line_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "--baseline 'ees' is not one of --presets" in err
     assert not (tmp_path / "c").exists()  # refused before any run started
+
+
+def test_a_baseline_named_without_its_default_variant_finds_its_runs(tmp_path, capsys):
+    assert compare.preset_label("sea") == "sea:3"  # what summary.json records for `--preset sea`
+    assert compare.preset_label("sea:2") == "sea:2" and compare.preset_label("online-dpo") == "online-dpo"
+    for s in range(2):
+        make_run(tmp_path / "runs", "sea:3", s, curve(0.9), name=f"sea-s{s}")
+        make_run(tmp_path / "runs", "online-dpo", s, curve(0.8 + s / 100))
+    code = main(["compare", "--presets", "sea,online-dpo", "--seeds", "2", "--jobs", "1", "--baseline", "sea",
+                 "--out", str(tmp_path)])
+    assert code == 0, capsys.readouterr().err
+    md = (tmp_path / "comparison.md").read_text()
+    assert "## Against the baseline `sea:3`" in md and "| online-dpo | 2 | -0.095 [-0.100, -0.090] * |" in md
 
 
 def test_the_report_reads_finished_runs_without_rewards(tmp_path, capsys):
