@@ -24,6 +24,9 @@ from sealign.recipes import get_recipe
 from sealign.stats import RESAMPLES, Interval, geometric_mean_ratio, paired_bootstrap
 
 THRESHOLDS = (0.6, 0.7, 0.8)
+# Below 6 paired seeds even differences all of one sign arise by chance more than 5% of the time
+# (2 * 0.5 ** n >= 0.0625), yet the percentile interval of such seeds always excludes 0: no `*` then.
+MIN_SEEDS_TO_MARK = 6
 # Per-seed finals that keep moving when the win rate saturates near 1 (summary table, paired differences):
 # (label, PresetResult attribute).
 FINAL_METRICS = (("final win rate", "final"), ("final win prob", "win_prob"), ("final reward", "reward"))
@@ -321,7 +324,8 @@ def _md_paired(comparisons: list[PairedComparison], diff_labels: list[str]) -> l
         f"Paired by seed: seed s of a preset minus seed s of `{baseline}` (same SFT policy, prompt order and "
         "random draws where the recipes draw alike), averaged over the seeds both ran, with a 95% "
         f"percentile-bootstrap interval over those seeds ({RESAMPLES:,} resamples, fixed RNG seed; too narrow "
-        "below ~10 seeds: read it as a description). `*`: the interval excludes 0 (1 for the saving).", "",
+        "below ~10 seeds: read it as a description). `*`: the interval excludes 0 (1 for the saving), "
+        f"given only from {MIN_SEEDS_TO_MARK} paired seeds on.", "",
         f"Query saving = geometric mean over seeds of (queries `{baseline}` needed to first reach its final "
         "win rate) / (queries the preset needed to reach that value), interval on the log scale: 2.00× = "
         "half the queries, 1.00× = as many; both counts are on the evaluation grid. `≤`: some seeds never "
@@ -335,14 +339,15 @@ def _md_paired(comparisons: list[PairedComparison], diff_labels: list[str]) -> l
 def _signed(interval: Interval) -> str:
     if interval.n < 2:
         return f"{interval.estimate:+.3f} (1 seed)"
-    star = " *" if interval.excludes(0.0) else ""
+    star = " *" if interval.excludes(0.0) and interval.n >= MIN_SEEDS_TO_MARK else ""
     return f"{interval.estimate:+.3f} [{interval.low:+.3f}, {interval.high:+.3f}]{star}"
 
 
 def saving_is_clear(comparison: PairedComparison) -> bool:
-    """Whether the saving's interval excludes 1: an upper-bounded one (a seed never reached) only below 1."""
+    """Whether the saving's interval excludes 1 (from MIN_SEEDS_TO_MARK seeds on): an upper-bounded one
+    (a seed never reached the baseline's value) only when it lies below 1."""
     saving = comparison.saving
-    if saving is None or saving.n < 2:
+    if saving is None or saving.n < MIN_SEEDS_TO_MARK:
         return False
     return saving.high < 1 or (saving.low > 1 and not comparison.never_reached)
 
