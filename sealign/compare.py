@@ -152,6 +152,9 @@ def compare_to_baseline(results: list[PresetResult], baseline: str) -> list[Pair
     if base is None:
         raise UserError(f"--baseline {baseline!r} is not among the compared presets "
                         f"({', '.join(r.preset for r in results)})")
+    for result in results:  # runs gathered from two comparisons could hold a seed twice: no silent pick
+        if len(set(result.seeds)) < len(result.seeds):
+            raise UserError(f"{result.preset} has two runs with the same seed; pairing by seed needs one each")
     base_index = {seed: k for k, seed in enumerate(base.seeds)}
     comparisons = []
     for result in results:

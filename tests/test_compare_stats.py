@@ -84,6 +84,9 @@ def test_mismatched_seeds_pair_on_the_intersection(tmp_path):
     lonely = [make_run(tmp_path / "other", "xpo", 7, curve(0.9))]
     with pytest.raises(UserError, match="share no seed"):
         compare.compare_to_baseline(compare.summarise(dirs[:3] + lonely), "online-dpo")
+    twice = [make_run(tmp_path / "again", "sea", 1, curve(0.9))]
+    with pytest.raises(UserError, match="two runs with the same seed"):
+        compare.compare_to_baseline(compare.summarise(dirs + twice), "online-dpo")
 
 
 def test_a_baseline_not_compared_is_a_one_line_error(tmp_path, capsys):
