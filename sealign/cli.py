@@ -199,16 +199,26 @@ def cmd_compare(args: list[str]) -> int:
     parser.add_argument("--jobs", type=int, default=max(1, (os.cpu_count() or 1)),
                         help="runs at a time (default: one per core)")
     parser.add_argument("--log-x", action="store_true", help="log-scaled query axis (as paper 003 Fig. 1)")
+    parser.add_argument("--baseline", metavar="PRESET",
+                        help="one of --presets: every other preset minus it, seed by seed (final win rate, win "
+                             "prob, reward, AUC, query saving), with 95%% bootstrap intervals over the seeds")
     own, _, passthrough = _split_passthrough(args)
     ns = parser.parse_args(own)
     if ns.seeds < 1 or ns.jobs < 1:
         raise UserError("--seeds and --jobs must be >= 1")
     presets = [p.strip() for p in ns.presets.split(",") if p.strip()]
+    baseline = None
+    if ns.baseline is not None:  # checked before any run starts; `sea` and `sea:3` name the same runs
+        baseline = compare.preset_label(ns.baseline)
+        if baseline not in {compare.preset_label(p) for p in presets}:
+            raise UserError(f"--baseline {ns.baseline!r} is not one of --presets ({', '.join(presets)})")
     extra = [*(["--budget", str(ns.budget)] if ns.budget else []), *passthrough]
     console = Console(stderr=True)
     run_dirs = compare.run_all(presets, ns.seeds, ns.out, extra, ns.jobs,
                                log=lambda m: console.print(f"[dim]{m}[/dim]"))
-    report = compare.write_report(compare.summarise(run_dirs), ns.out, "sealign compare " + " ".join(args), ns.log_x)
+    results = compare.summarise(run_dirs)
+    comparisons = compare.compare_to_baseline(results, baseline) if baseline else None
+    report = compare.write_report(results, ns.out, "sealign compare " + " ".join(args), ns.log_x, comparisons)
     print(report.read_text())
     return 0
 

@@ -8,29 +8,58 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
+import re
 import statistics
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sealign.errors import UserError
-from sealign.plot import eval_curve, plot_runs
+from sealign.plot import eval_curve, eval_records, plot_runs
 from sealign.recipes import get_recipe
+from sealign.stats import RESAMPLES, Interval, geometric_mean_ratio, paired_bootstrap
 
 THRESHOLDS = (0.6, 0.7, 0.8)
+# Below 6 paired seeds even differences all of one sign arise by chance more than 5% of the time
+# (2 * 0.5 ** n >= 0.0625), yet the percentile interval of such seeds always excludes 0: no `*` then.
+MIN_SEEDS_TO_MARK = 6
+# Per-seed finals that keep moving when the win rate saturates near 1 (summary table, paired differences):
+# (label, PresetResult attribute).
+FINAL_METRICS = (("final win rate", "final"), ("final win prob", "win_prob"), ("final reward", "reward"))
 
 
 @dataclass
 class PresetResult:
+    """One preset's runs, one entry per seed in every list (None: the run did not record that metric)."""
+
     preset: str
-    run_dirs: list[Path]
-    final: list[float]
-    auc: list[float]
-    wall: list[float]
-    to_reach: dict[float, list[float | None]]
+    run_dirs: list[Path] = field(default_factory=list)
+    seeds: list[int] = field(default_factory=list)
+    final: list[float] = field(default_factory=list)
+    win_prob: list[float | None] = field(default_factory=list)  # eval/win_prob: mean P(policy > SFT)
+    reward: list[float | None] = field(default_factory=list)  # eval/reward: only tasks with a reward function
+    auc: list[float] = field(default_factory=list)
+    wall: list[float] = field(default_factory=list)
+    to_reach: dict[float, list[int | None]] = field(default_factory=lambda: {t: [] for t in THRESHOLDS})
+    curves: list[tuple[list[int], list[float]]] = field(default_factory=list)
+
+
+@dataclass
+class PairedComparison:
+    """A preset against the baseline, seed s against seed s (the seeds both ran)."""
+
+    preset: str
+    baseline: str
+    seeds: list[int]
+    unpaired: list[int]  # seeds only one of the two ran: left out
+    diffs: dict[str, Interval]  # label -> preset minus baseline; absent when no pair has the metric
+    saving: Interval | None  # query saving (baseline queries / preset queries), geometric mean
+    never_reached: int  # pairs whose preset never reached the baseline's final win rate: an upper bound
+    trivial: int  # pairs left out: the baseline's final win rate was no better than its start
 
 
 def run_all(presets: list[str], seeds: int, out_dir: Path, extra_args: list[str], jobs: int,
@@ -82,6 +111,14 @@ def run_all(presets: list[str], seeds: int, out_dir: Path, extra_args: list[str]
     return done
 
 
+def preset_label(preset: str) -> str:
+    """The name a run's summary.json gives ``preset`` (NAME or NAME:VARIANT): a recipe run without a
+    variant records its default one (``sea`` runs as ``sea:3``), so --baseline sea finds its rows."""
+    name, _, variant = preset.partition(":")
+    settings = get_recipe(name).settings_for(int(variant) if variant.isdigit() else None)
+    return name + (f":{settings['variant']}" if settings.get("variant") else "")
+
+
 def summarise(run_dirs: list[Path]) -> list[PresetResult]:
     by_preset: dict[str, list[Path]] = {}
     for run_dir in sorted(run_dirs):
@@ -89,17 +126,97 @@ def summarise(run_dirs: list[Path]) -> list[PresetResult]:
         by_preset.setdefault(summary["preset"], []).append(run_dir)
     results = []
     for preset, dirs in by_preset.items():
-        result = PresetResult(preset, dirs, [], [], [], {t: [] for t in THRESHOLDS})
+        result = PresetResult(preset, dirs)
         for run_dir in dirs:
+            records = eval_records(run_dir)
+            if not records:
+                raise UserError(f"{run_dir} has no evaluation in metrics.jsonl")
             xs, ys = eval_curve(run_dir)
             summary = json.loads((run_dir / "summary.json").read_text())
+            result.seeds.append(seed_of(run_dir))
             result.final.append(ys[-1])
+            result.win_prob.append(_finite(records[-1].get("eval/win_prob")))
+            result.reward.append(_finite(records[-1].get("eval/reward")))
             result.auc.append(area_under_curve(xs, ys, hold=schedule_of(run_dir) != "online"))
             result.wall.append(summary["wall_time_s"])
+            result.curves.append((xs, ys))
             for t in THRESHOLDS:
                 result.to_reach[t].append(queries_to_reach(xs, ys, t))
         results.append(result)
     return results
+
+
+def compare_to_baseline(results: list[PresetResult], baseline: str) -> list[PairedComparison]:
+    """Every other preset against ``baseline``, paired by seed on the seeds both ran."""
+    base = next((r for r in results if r.preset == baseline), None)
+    if base is None:
+        raise UserError(f"--baseline {baseline!r} is not among the compared presets "
+                        f"({', '.join(r.preset for r in results)})")
+    for result in results:  # runs gathered from two comparisons could hold a seed twice: no silent pick
+        if len(set(result.seeds)) < len(result.seeds):
+            raise UserError(f"{result.preset} has two runs with the same seed; pairing by seed needs one each")
+    base_index = {seed: k for k, seed in enumerate(base.seeds)}
+    comparisons = []
+    for result in results:
+        if result is base:
+            continue
+        pairs = [(k, base_index[seed]) for k, seed in enumerate(result.seeds) if seed in base_index]
+        if not pairs:
+            raise UserError(f"{result.preset} and the baseline {baseline} share no seed to pair")
+        diffs = {}
+        for label, attr in (*FINAL_METRICS, ("AUC", "auc")):
+            mine, theirs = getattr(result, attr), getattr(base, attr)
+            values = [mine[k] - theirs[b] for k, b in pairs if mine[k] is not None and theirs[b] is not None]
+            if values:
+                diffs[label] = paired_bootstrap(values)
+        savings = [query_saving(base.curves[b], result.curves[k]) for k, b in pairs]
+        ratios = [ratio for ratio, _ in filter(None, savings)]
+        comparisons.append(PairedComparison(
+            result.preset, baseline, [result.seeds[k] for k, _ in pairs],
+            sorted(set(result.seeds) ^ set(base.seeds)), diffs,
+            geometric_mean_ratio(ratios) if ratios else None,
+            never_reached=sum(1 for s in savings if s is not None and not s[1]),
+            trivial=sum(1 for s in savings if s is None)))
+    return comparisons
+
+
+def query_saving(baseline_curve: tuple[list[int], list[float]],
+                 preset_curve: tuple[list[int], list[float]]) -> tuple[float, bool] | None:
+    """baseline queries / preset queries to the baseline's final win rate, and whether the preset got there.
+
+    The baseline's queries are those of the first evaluation at which it had its final value, not its
+    whole budget: a baseline that plateaued early is not charged for the queries it wasted after, so
+    the saving is never overstated. The preset's are those of its first evaluation at or above that
+    value. A preset that never gets there would need more than its budget: the ratio returned is
+    baseline queries / its budget, an upper bound (False). None: no ratio (the baseline's final value
+    was no better than where it started, so both reach it at 0 queries).
+    """
+    target = baseline_curve[1][-1]
+    baseline_queries = queries_to_reach(*baseline_curve, target)
+    preset_queries = queries_to_reach(*preset_curve, target)
+    if not baseline_queries or preset_queries == 0 or preset_curve[0][-1] <= 0:
+        return None
+    if preset_queries is None:
+        return baseline_queries / preset_curve[0][-1], False
+    return baseline_queries / preset_queries, True
+
+
+def seed_of(run_dir: Path) -> int:
+    """The seed a run directory's config.yaml names (else the -sN its `sealign compare` name ends with)."""
+    import yaml
+
+    config_file = run_dir / "config.yaml"
+    config = (yaml.safe_load(config_file.read_text()) if config_file.is_file() else None) or {}
+    if isinstance(config.get("seed"), int):
+        return config["seed"]
+    match = re.search(r"-s(\d+)$", run_dir.name)
+    if match is None:
+        raise UserError(f"{run_dir}: no seed in config.yaml to pair it by")
+    return int(match.group(1))
+
+
+def _finite(value) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
 def area_under_curve(xs: list[int], ys: list[float], hold: bool = False) -> float:
@@ -132,10 +249,13 @@ def queries_to_reach(xs: list[int], ys: list[float], threshold: float) -> int | 
     return next((x for x, y in zip(xs, ys) if y >= threshold), None)
 
 
-def _mean_std(values: list[float]) -> str:
-    if len(values) == 1:
-        return f"{values[0]:.3f}"
-    return f"{statistics.fmean(values):.3f} ± {statistics.stdev(values):.3f}"
+def _mean_std(values: list[float | None]) -> str:
+    present = [v for v in values if v is not None]
+    if not present:
+        return "—"
+    text = f"{present[0]:.3f}" if len(present) == 1 else \
+        f"{statistics.fmean(present):.3f} ± {statistics.stdev(present):.3f}"
+    return text + ("" if len(present) == len(values) else f" ({len(present)}/{len(values)} seeds)")
 
 
 def _reach(values: list[int | None]) -> str:
@@ -146,26 +266,125 @@ def _reach(values: list[int | None]) -> str:
     return f"{median:.0f}" + ("" if len(reached) == len(values) else f" ({len(reached)}/{len(values)} seeds)")
 
 
-def write_report(results: list[PresetResult], out_dir: Path, command: str, log_x: bool) -> Path:
-    header = ["preset", "seeds", "final win rate", "AUC", *[f"queries to {t:.0%}" for t in THRESHOLDS], "wall s"]
+def write_report(results: list[PresetResult], out_dir: Path, command: str, log_x: bool,
+                 comparisons: list[PairedComparison] | None = None) -> Path:
+    # win prob and reward only where some run recorded them (older runs, tasks without a reward function)
+    finals = [(label, attr) for label, attr in FINAL_METRICS
+              if any(v is not None for r in results for v in getattr(r, attr))]
+    header = ["preset", "seeds", *[label for label, _ in finals], "AUC",
+              *[f"queries to {t:.0%}" for t in THRESHOLDS], "wall s"]
     rows = [
-        [r.preset, str(len(r.final)), _mean_std(r.final), _mean_std(r.auc),
+        [r.preset, str(len(r.final)), *[_mean_std(getattr(r, attr)) for _, attr in finals], _mean_std(r.auc),
          *[_reach(r.to_reach[t]) for t in THRESHOLDS], f"{statistics.fmean(r.wall):.0f}"]
         for r in results
     ]
+    comparisons = comparisons or []
+    diff_labels = [label for label in (*[label for label, _ in FINAL_METRICS], "AUC")
+                   if any(label in c.diffs for c in comparisons)]
     with open(out_dir / "comparison.csv", "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(rows)
+        extra_header = _csv_paired_header(diff_labels) if comparisons else []
+        writer.writerow(header + extra_header)
+        by_preset = {c.preset: c for c in comparisons}
+        for result, row in zip(results, rows):
+            paired = by_preset.get(result.preset)
+            if paired:
+                extra = _csv_paired_row(paired, diff_labels)
+            else:  # the baseline itself (nothing to pair it with), or no --baseline
+                extra = [comparisons[0].baseline, *[""] * (len(extra_header) - 1)] if comparisons else []
+            writer.writerow(row + extra)
     plot_runs([d for r in results for d in r.run_dirs], out_dir / "winrate.png", log_x=log_x,
               title="win rate vs queries")
     lines = [
         "# Comparison", "", f"Command: `{command}`", "",
-        "Win rate against the SFT policy (mean ± std over seeds); AUC = mean win rate over the budget (a "
+        "Win rate against the SFT policy (mean ± std over seeds); win prob = mean P(policy > SFT) over the "
+        "evaluation prompts (from the ground-truth reward at the oracle's temperature where the task has one); "
+        "reward = the policy's mean ground-truth reward (tasks with a reward function only): both keep moving "
+        "when the win rate saturates near 1. AUC = mean win rate over the budget (a "
         "collect-then-train schedule holds each round's value until its next round); "
         "queries to X = median over the seeds that reached X.", "",
-        "| " + " | ".join(header) + " |", "|" + "---|" * len(header),
-        *["| " + " | ".join(row) + " |" for row in rows], "", "![win rate vs queries](winrate.png)", "",
+        *_md_table(header, rows), "",
     ]
+    if comparisons:
+        lines += _md_paired(comparisons, diff_labels)
+    lines += ["![win rate vs queries](winrate.png)", ""]
     (out_dir / "comparison.md").write_text("\n".join(lines))
     return out_dir / "comparison.md"
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *["| " + " | ".join(r) + " |" for r in rows]]
+
+
+def _md_paired(comparisons: list[PairedComparison], diff_labels: list[str]) -> list[str]:
+    baseline = comparisons[0].baseline
+    header = ["preset", "paired seeds", *[f"Δ {label}" for label in diff_labels], "query saving"]
+    rows = [[c.preset, str(len(c.seeds)), *[_signed(c.diffs[label]) if label in c.diffs else "—"
+                                            for label in diff_labels], _saving(c)] for c in comparisons]
+    unpaired = [f"{c.preset}: seeds {', '.join(map(str, c.unpaired))}" for c in comparisons if c.unpaired]
+    return [
+        f"## Against the baseline `{baseline}`", "",
+        f"Paired by seed: seed s of a preset minus seed s of `{baseline}` (same SFT policy, prompt order and "
+        "random draws where the recipes draw alike), averaged over the seeds both ran, with a 95% "
+        f"percentile-bootstrap interval over those seeds ({RESAMPLES:,} resamples, fixed RNG seed; too narrow "
+        "below ~10 seeds: read it as a description). `*`: the interval excludes 0 (1 for the saving), "
+        f"given only from {MIN_SEEDS_TO_MARK} paired seeds on.", "",
+        f"Query saving = geometric mean over seeds of (queries `{baseline}` needed to first reach its final "
+        "win rate) / (queries the preset needed to reach that value), interval on the log scale: 2.00× = "
+        "half the queries, 1.00× = as many; both counts are on the evaluation grid. `≤`: some seeds never "
+        "reached the value within their budget and count at the bound (baseline queries / budget), so the "
+        "estimate and both ends are upper bounds (the `*` then only marks an interval below 1).", "",
+        *_md_table(header, rows), "",
+        *([f"Left unpaired: {'; '.join(unpaired)}.", ""] if unpaired else []),
+    ]
+
+
+def _signed(interval: Interval) -> str:
+    if interval.n < 2:
+        return f"{interval.estimate:+.3f} (1 seed)"
+    star = " *" if interval.excludes(0.0) and interval.n >= MIN_SEEDS_TO_MARK else ""
+    return f"{interval.estimate:+.3f} [{interval.low:+.3f}, {interval.high:+.3f}]{star}"
+
+
+def saving_is_clear(comparison: PairedComparison) -> bool:
+    """Whether the saving's interval excludes 1 (from MIN_SEEDS_TO_MARK seeds on): an upper-bounded one
+    (a seed never reached the baseline's value) only when it lies below 1."""
+    saving = comparison.saving
+    if saving is None or saving.n < MIN_SEEDS_TO_MARK:
+        return False
+    return saving.high < 1 or (saving.low > 1 and not comparison.never_reached)
+
+
+def _saving(c: PairedComparison) -> str:
+    if c.saving is None:
+        return "n/a (no seed's baseline improved on its start)"
+    bound = "≤ " if c.never_reached else ""
+    if c.saving.n < 2:
+        text = f"{bound}{c.saving.estimate:.2f}× (1 seed)"
+    else:
+        text = f"{bound}{c.saving.estimate:.2f}× [{c.saving.low:.2f}, {c.saving.high:.2f}]"
+        text += " *" if saving_is_clear(c) else ""
+    notes = ([f"{c.never_reached}/{len(c.seeds)} never reached"] if c.never_reached else []) + (
+        [f"{c.trivial} left out: baseline no better than its start"] if c.trivial else [])
+    return text + (f" ({'; '.join(notes)})" if notes else "")
+
+
+def _csv_paired_header(diff_labels: list[str]) -> list[str]:
+    return ["baseline", "paired seeds", *[f"diff {label}{end}" for label in diff_labels
+                                          for end in ("", " ci_low", " ci_high")],
+            "query saving", "query saving ci_low", "query saving ci_high", "query saving is upper bound",
+            "query saving never reached", "query saving left out"]
+
+
+def _csv_paired_row(c: PairedComparison, diff_labels: list[str]) -> list[str]:
+    cells = [c.baseline, str(len(c.seeds))]
+    for label in diff_labels:
+        interval = c.diffs.get(label)
+        cells += [_num(interval.estimate), _num(interval.low), _num(interval.high)] if interval else ["", "", ""]
+    s = c.saving
+    cells += [_num(s.estimate), _num(s.low), _num(s.high)] if s else ["", "", ""]
+    return cells + [str(bool(c.never_reached)).lower(), str(c.never_reached), str(c.trivial)]
+
+
+def _num(value: float) -> str:
+    return "" if value is None or math.isnan(value) else f"{value:.6g}"

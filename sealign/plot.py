@@ -17,12 +17,19 @@ from sealign.tracking import read_metrics  # noqa: E402
 def eval_curve(run_dir: Path) -> tuple[list[int], list[float]]:
     """(queries, win rates) of a run's evaluations: against the SFT policy, or against the prompts'
     references when the run was set to (``eval_against: reference``)."""
+    key = headline_key(run_dir)
+    records = eval_records(run_dir)
+    return [r["queries"] for r in records], [r[key] for r in records]
+
+
+def eval_records(run_dir: Path) -> list[dict]:
+    """Every metrics.jsonl record of an evaluation (one with the headline win rate), with all its
+    eval/ metrics (eval/win_prob, eval/reward where the task has a reward, ...)."""
     path = run_dir / "metrics.jsonl"
     if not path.is_file():
         raise UserError(f"{run_dir} is not a run directory (no metrics.jsonl)")
     key = headline_key(run_dir)
-    records = [r for r in read_metrics(path) if key in r]
-    return [r["queries"] for r in records], [r[key] for r in records]
+    return [r for r in read_metrics(path) if key in r]
 
 
 def headline_key(run_dir: Path) -> str:
