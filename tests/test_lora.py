@@ -116,3 +116,24 @@ def test_sync_reference_is_refused_with_lora(base_dir):
     learner = PreferenceLearner(policy, lora_config())
     with pytest.raises(UserError, match="frozen base model"):
         learner.sync_reference()
+
+
+def test_features_of_the_initial_lora_policy_run_the_backbone_once_without_the_lm_head(base_dir, tiny_policy):
+    from sealign.exploration.features import BackboneFeatures
+    from sealign.types import Candidate
+
+    policy = load_policy(lora_config(), str(base_dir))
+    learner = PreferenceLearner(policy, lora_config())
+    batch = make_batch(policy)
+    for _ in range(4):
+        learner.step(batch)  # the adapters move: the features must still be the initial policy's
+    candidates = [Candidate(None, p, r, "") for p, r in zip(batch.prompt_ids, batch.chosen_ids)]
+    head_calls = []
+    hook = policy.model.get_base_model().lm_head.register_forward_hook(lambda *_: head_calls.append(1))
+    try:
+        features = BackboneFeatures(policy.frozen_copy(), policy.pad_id)(candidates)
+    finally:
+        hook.remove()
+    assert head_calls == []  # no [B, T, vocab] logits, and one forward instead of two
+    expected = BackboneFeatures(tiny_policy.model, tiny_policy.pad_id)(candidates)
+    assert torch.allclose(features, expected, atol=1e-5)

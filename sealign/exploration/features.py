@@ -59,12 +59,12 @@ def last_hidden_state(model, ids: Tensor, attention: Tensor) -> Tensor:
     ``last_hidden_state``: that skips the LM head, whose ``[B, T, vocab]`` logits would dominate the
     cost; otherwise the model is asked for ``output_hidden_states`` and the last one is used.
     """
-    backbone = getattr(model, "base_model", model)
-    out = backbone(input_ids=ids, attention_mask=attention)
-    hidden = getattr(out, "last_hidden_state", None)
-    if hidden is None:
-        hidden = model(input_ids=ids, attention_mask=attention, output_hidden_states=True).hidden_states[-1]
-    return hidden.float()
+    backbone = getattr(model, "base_model", None)
+    if backbone is not None:
+        hidden = getattr(backbone(input_ids=ids, attention_mask=attention), "last_hidden_state", None)
+        if hidden is not None:
+            return hidden.float()
+    return model(input_ids=ids, attention_mask=attention, output_hidden_states=True).hidden_states[-1].float()
 
 
 class BackboneFeatures:

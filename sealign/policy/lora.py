@@ -67,6 +67,18 @@ class AdapterDisabled:
     def config(self):
         return self.model.config
 
+    @property
+    def base_model(self):
+        """The backbone under the LM head (hidden states, no ``[B, T, vocab]`` logits), adapters disabled:
+        what the epistemic reward model's features need from the initial policy."""
+        peft_model = self.model
+        backbone = peft_model.get_base_model().base_model
+
+        def run(*args, **kwargs):
+            with peft_model.disable_adapter():
+                return backbone(*args, **kwargs)
+        return run
+
     def eval(self) -> AdapterDisabled:
         # Deliberately does not switch the shared network's mode: the learner owns it. The base
         # layers have no dropout of their own and disabled adapters apply none.
