@@ -34,9 +34,9 @@ class WinRateEvaluator:
 
     def __init__(self, policy: HFPolicy, prompts: list[Prompt], judge: Oracle, *, greedy: bool,
                  temperature: float, max_new_tokens: int, seed: int, reward_fn=None, best_of_n: int = 0,
-                 reranker=None, bon_temperature: float = 1.0, both_orders: bool = False,
+                 reward_model=None, bon_temperature: float = 1.0, both_orders: bool = False,
                  prob_temperature: float = 1.0, against: str = "sft", judge_name: str = "reward"):
-        self.best_of_n, self.reranker, self.bon_temperature = 0, reranker, bon_temperature
+        self.best_of_n, self.reward_model, self.bon_temperature = 0, reward_model, bon_temperature
         has_references = bool(prompts) and all(p.reference is not None for p in prompts)
         self.references = [p.reference for p in prompts] if has_references else None
         if against == "reference" and self.references is None:
@@ -78,7 +78,7 @@ class WinRateEvaluator:
                                        max_new_tokens=self.max_new_tokens)
         candidates = [[Candidate(prompt, p_ids, r, self.policy.decode(r)) for r in group]
                       for prompt, p_ids, group in zip(self.prompts, self.prompt_ids, ids)]
-        best = [int(means.argmax()) for means in mean_rewards(self.reranker, candidates)]
+        best = [int(means.argmax()) for means in mean_rewards(self.reward_model, candidates)]
         return [group[k].text for group, k in zip(candidates, best)]
 
     def evaluate(self) -> dict[str, float]:

@@ -17,13 +17,14 @@ from sealign.components import RunParts, assemble
 from sealign.config import RunConfig, apply_overrides, load_yaml
 from sealign.data.prompts import PromptOrder
 from sealign.errors import UserError
+from sealign.exploration.base import Query
 from sealign.faults import fault_point
 from sealign.feedback_log import FeedbackLog
 from sealign.run_lock import run_lock
 from sealign.samples import SAMPLES_FILE, SAMPLES_PER_EVAL, append_samples, keep_samples_until
 from sealign.trackers import Trackers, open_trackers
 from sealign.tracking import MetricsWriter, RunProgress
-from sealign.types import Candidate, Comparison, PreferenceBatch, SignalBatch
+from sealign.types import Comparison, PreferenceBatch, SignalBatch
 from sealign.warm_start import warm_start
 
 
@@ -84,8 +85,8 @@ def _resume_locked(run_dir: Path, config_file: Path, log) -> dict:
         extra = parts.learner.load(checkpoint)
         parts.actor.sync_weights(parts.learner)  # runtime hook (issue #7): actors get the restored weights
         state = LoopState(**extra["loop"])
-        if extra.get("explorer") is not None and hasattr(parts.explorer, "load_state_dict"):
-            parts.explorer.load_state_dict(extra["explorer"])
+        if extra.get("explorer") is not None and parts.powers.checkpoint is not None:
+            parts.powers.checkpoint.load_state_dict(extra["explorer"])
     log(f"resuming {config.name} at step {state.step} ({state.queries} queries trained on)")
     truncate_lines(run_dir / "metrics.jsonl", state.metrics_lines)
     keep_samples_until(run_dir, state.step if state.metrics_lines else -1)
@@ -120,9 +121,9 @@ def loop_to_budget(config: RunConfig, parts: RunParts, state: LoopState, log, fe
             save_checkpoint(parts, state, metrics, start, run_dir)  # a resume never trains on it twice
     with RunProgress(config.budget, config.name) as progress:
         progress.update(state.queries)
-        while state.queries < config.budget and not getattr(parts.oracle, "exhausted", False):
+        while state.queries < config.budget and not oracle_exhausted(parts):
             step, timer = state.step, PhaseTimer()
-            candidates = pairs = None
+            candidates = queries = None
             replacing_labels: list[Comparison] = []  # ERM sync (oat's rule): labels asked of no one
             replayed = logged.pop(step, None)  # answered before a crash: replay, never ask (or pay) twice
             if replayed is None or (needs_model_labels(config, parts, step)
@@ -132,23 +133,23 @@ def loop_to_budget(config: RunConfig, parts: RunParts, state: LoopState, log, fe
                 # the replay restored), so the labels can be too.
                 # Neither the budget nor a round's share of it is overshot, also by an explorer that asks
                 # several questions per prompt (SELM: 3): each round then trains on its share.
-                per_prompt = getattr(parts.explorer, "queries_per_prompt", 1)
+                per_prompt = parts.powers.queries_per_prompt
                 limit = config.budget if config.schedule == "online" else round_target(config, state.rounds_done)
                 prompts = parts.prompt_order.batch(step)[: -(-(limit - state.queries) // per_prompt)]
                 with timer("generate"):
                     candidates = parts.actor.sample(prompts, step)
                 fault_point("generated", step)
                 with timer("explore"):
-                    pairs = parts.explorer.select(candidates, np.random.default_rng([config.seed, step]))
+                    queries = parts.explorer.select(candidates, np.random.default_rng([config.seed, step]))
                     if erm_replaces(config, step):
-                        pairs, replacing_labels = model_labels.replace_with_model_labels(
-                            parts.explorer, candidates, pairs, config.erm_sync,
+                        queries, replacing_labels = model_labels.replace_with_model_labels(
+                            parts.reward_model, candidates, queries, config.erm_sync,
                             np.random.default_rng([config.seed, step, 2]), step, config.name)
             if replayed is not None:
                 comparisons, skipped = replayed
             else:
                 with timer("oracle"):
-                    comparisons, skipped = ask(parts.oracle, candidates, pairs, step, config.name)
+                    comparisons, skipped = ask(parts.oracle, queries, step, config.name)
                 comparisons += replacing_labels  # logged with the answers: a replay has both or neither
                 fault_point("answered", step)
                 feedback.append(comparisons, step=step, skipped=skipped)  # durable before the learner sees it
@@ -159,7 +160,7 @@ def loop_to_budget(config: RunConfig, parts: RunParts, state: LoopState, log, fe
             with timer("explorer_update"):
                 explorer_metrics = parts.explorer.update(answers)
             if candidates is not None:
-                derived = label_with_reward_model(config, parts, candidates, pairs, answers, step)
+                derived = label_with_reward_model(config, parts, candidates, queries, answers, step)
                 feedback.append(derived)
                 labels += derived
             record = {"step": step, "queries": state.queries, **answer_stats(answers),
@@ -203,7 +204,7 @@ def loop_to_budget(config: RunConfig, parts: RunParts, state: LoopState, log, fe
 
 def needs_model_labels(config: RunConfig, parts: RunParts, step: int) -> bool:
     """Whether step ``step`` labels pairs without a query (see ``label_with_reward_model``)."""
-    return (hasattr(parts.explorer, "training_pairs") or config.policy_signal == "reward-model"
+    return (parts.powers.pair_deriver is not None or config.policy_signal == "reward-model"
             or (config.erm_sync > 0 and config.erm_mode == "add" and step >= config.erm_burn_in))
 
 
@@ -212,17 +213,17 @@ def erm_replaces(config: RunConfig, step: int) -> bool:
     return config.erm_sync > 0 and config.erm_mode == "replace" and step >= config.erm_burn_in
 
 
-def label_with_reward_model(config: RunConfig, parts: RunParts, candidates, pairs, answers_of_step,
+def label_with_reward_model(config: RunConfig, parts: RunParts, candidates, queries, answers_of_step,
                             step: int) -> list[Comparison]:
     """Pairs labelled for the policy without a query: ERM sync, paper 003's signals, or an explorer's own
     derived pairs (SELM keeps the best and worst of each ranked triple)."""
     num_answers = len(answers_of_step)
-    if hasattr(parts.explorer, "training_pairs"):
-        return parts.explorer.training_pairs(answers_of_step)
+    if parts.powers.pair_deriver is not None:
+        return parts.powers.pair_deriver.training_pairs(answers_of_step)
     if config.policy_signal == "reward-model":
-        return model_labels.signal_labels(parts.explorer, candidates, pairs, step, config.name)
+        return model_labels.signal_labels(parts.reward_model, candidates, queries, step, config.name)
     if config.erm_sync and config.erm_mode == "add" and step >= config.erm_burn_in:
-        return model_labels.erm_sync_labels(parts.explorer, candidates, pairs, num_answers, config.erm_sync,
+        return model_labels.erm_sync_labels(parts.reward_model, candidates, queries, num_answers, config.erm_sync,
                                             step, config.name)
     return []
 
@@ -233,7 +234,7 @@ def learn_policy(config: RunConfig, parts: RunParts, answers: list[Comparison],
     signals from the reward model."""
     if config.policy_signal == "reward-model":
         return parts.learner.reinforce_step(SignalBatch.from_model_labels(labels))
-    if hasattr(parts.explorer, "training_pairs"):  # the derived pairs replace the raw answers
+    if parts.powers.pair_deriver is not None:  # the derived pairs replace the raw answers
         return parts.learner.step(PreferenceBatch.from_comparisons(labels))
     # XPO's query pairs a policy sample with a reference sample (b): the bonus goes on that same sample.
     return parts.learner.step(PreferenceBatch.from_comparisons(answers + labels,
@@ -246,7 +247,7 @@ def learn_query_free(config: RunConfig, parts: RunParts, prompts, step: int) -> 
     run replays the step's first update and then redoes this one, which depends only on (seed, step)
     and the state the replay restores."""
     candidates = parts.actor.sample(prompts, step, stream=1)
-    labels = model_labels.ranked_labels(parts.explorer, candidates, step, config.name)
+    labels = model_labels.ranked_labels(parts.reward_model, candidates, step, config.name)
     metrics = parts.learner.reinforce_step(SignalBatch.from_model_labels(labels))
     return {f"query_free/{k}": v for k, v in metrics.items()} | {"answers/query_free_labels": len(labels)}
 
@@ -261,7 +262,8 @@ def train_round(config: RunConfig, parts: RunParts, feedback: FeedbackLog, metri
                 state: LoopState, log) -> None:
     """Collect-then-train schedules: train on the round's data, then start the next round."""
     # An explorer that derives its own training pairs (SELM) trains the rounds on those.
-    answers = feedback.read(source=getattr(parts.explorer, "label_source", "oracle"))
+    deriver = parts.powers.pair_deriver
+    answers = feedback.read(source=deriver.label_source if deriver is not None else "oracle")
     if config.round_data == "latest":
         answers = [c for c in answers if c.step >= state.round_start_step]
     data = PreferenceBatch.from_comparisons(answers)
@@ -285,7 +287,7 @@ def train_round(config: RunConfig, parts: RunParts, feedback: FeedbackLog, metri
 def save_checkpoint(parts: RunParts, state: LoopState, metrics: MetricsWriter, start: float, run_dir: Path) -> None:
     state.metrics_lines = metrics.lines
     state.elapsed_s = time.perf_counter() - start
-    explorer_state = parts.explorer.state_dict() if hasattr(parts.explorer, "state_dict") else None
+    explorer_state = parts.powers.checkpoint.state_dict() if parts.powers.checkpoint is not None else None
     parts.learner.save(run_dir / "checkpoints" / "last.pt",
                        extra={"loop": dataclasses.asdict(state), "explorer": explorer_state})
 
@@ -308,13 +310,15 @@ def truncate_lines(path: Path, keep: int) -> None:
         path.write_text("".join(lines[:keep]))
 
 
-def ask(oracle, candidates: list[list[Candidate]], pairs, step: int,
-        run_id: str) -> tuple[list[Comparison], int]:
-    """Ask the oracle about each chosen pair; returns the answers as log records, and how many
+def oracle_exhausted(parts: RunParts) -> bool:
+    """Whether the oracle's spending cap (--oracle-max-cost) is spent: nobody would judge another batch."""
+    return parts.oracle_budget is not None and parts.oracle_budget.exhausted
+
+
+def ask(oracle, queries: list[list[Query]], step: int, run_id: str) -> tuple[list[Comparison], int]:
+    """Ask the oracle each query (one list per prompt); returns the answers as log records, and how many
     queries got no answer (``Verdict.winner is None``: never logged, never learned from)."""
-    # An explorer may ask several pairs about one prompt (a list), one pair, or none.
-    per_prompt = [(group, p if isinstance(p, list) else [p] if p else []) for group, p in zip(candidates, pairs)]
-    chosen = [(group[i], group[j]) for group, ps in per_prompt for i, j in ps]
+    chosen = [(q.a, q.b) for per_prompt in queries for q in per_prompt]
     if not chosen:
         return [], 0
     verdicts = oracle.compare([a.prompt.text for a, _ in chosen], [a.text for a, _ in chosen],

@@ -20,13 +20,14 @@ import torch
 
 from sealign.actor import row_seed
 from sealign.errors import ConfigError
+from sealign.exploration.base import RewardModel
 from sealign.types import Candidate, Prompt
 
 VALIDATION_STREAM = 2  # sampling seeds apart from the query batches (0) and paper 003's extra batch (1)
 
 
-def require_scorer(explorer) -> None:
-    if not hasattr(explorer, "score"):
+def require_scorer(reward_model: RewardModel | None) -> None:
+    if reward_model is None:
         raise ConfigError("--validation-prompts needs an explorer that scores responses (an ensemble explorer "
                           "such as best-worst), or set --validation-prompts 0 to keep the last round")
 
@@ -57,7 +58,7 @@ def select_best_round(parts, run_dir: Path, rounds: int, prompts: list[Prompt]) 
         rows = [json.loads(line) for line in (run_dir / "rounds" / f"round-{k}.jsonl").read_text().splitlines()]
         candidates = [Candidate(by_text[r["prompt"]], r["prompt_ids"], r["token_ids"], r["text"]) for r in rows]
         with torch.no_grad():
-            scores.append(float(parts.explorer.score(candidates).float().mean()))
+            scores.append(float(parts.reward_model.score(candidates).float().mean()))
     best = max(range(rounds), key=lambda k: (scores[k], k)) + 1
     if best != rounds:
         weights = torch.load(run_dir / "rounds" / f"round-{best}.pt", map_location="cpu", weights_only=True)

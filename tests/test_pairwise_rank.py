@@ -17,7 +17,7 @@ from sealign.oracles.pairwise import PairwisePreferenceOracle
 from sealign.tasks import summarize
 from sealign.tasks.builtin import BootstrapSpec
 from sealign.types import Candidate, Prompt
-from tests.conftest import TEST_SFT_STEPS
+from tests.conftest import TEST_SFT_STEPS, index_pairs
 
 torch.set_num_threads(1)
 
@@ -82,7 +82,7 @@ def test_explorer_asks_about_the_longest_vs_the_shortest_under_a_length_ranker()
     ranker = LengthRanker()
     explorer = PairwiseRankExplorer(ranker)
     groups = [group(["a b", "a b c d e", "a", "a b c"]), group(["x y", "x y z"], "post : y tl;dr :")]
-    assert explorer.select(groups, np.random.default_rng(0)) == [(1, 2), (1, 0)]
+    assert index_pairs(groups, explorer.select(groups, np.random.default_rng(0))) == [(1, 2), (1, 0)]
     (calls,) = ranker.calls  # one batched call for the whole step: 6 + 1 pairs
     assert [prompt for prompt, _, _ in calls] == ["post : x tl;dr :"] * 6 + ["post : y tl;dr :"]
     assert explorer.update([])["explore/borda_margin"] > 0  # mean Borda score gap of the asked pairs
@@ -123,7 +123,7 @@ def test_identical_candidates_are_never_compared_and_an_all_identical_prompt_is_
     ranker = LengthRanker()
     explorer = PairwiseRankExplorer(ranker)
     same = group(["a b", "a b", "a b"])
-    assert explorer.select([same], np.random.default_rng(0)) == [None]
+    assert explorer.select([same], np.random.default_rng(0)) == [[]]
     assert ranker.calls == []  # no model call at all
     biased = LengthRanker(bias=3.0)  # order matters to it: copies must still be read alike
     for seed in range(4):
@@ -172,7 +172,7 @@ def test_explorer_on_a_real_model_ranks_by_the_models_own_probabilities(tiny_pai
     config = RunConfig(explorer="pairwise-rank", ranker_model=tiny_pairwise_path, oracle_batch_size=5)
     explorer = build_explorer(config)
     groups = sampled_groups()
-    pairs = explorer.select(groups, np.random.default_rng(3))
+    pairs = index_pairs(groups, explorer.select(groups, np.random.default_rng(3)))
     reader = PairwisePreferenceOracle.from_pretrained(tiny_pairwise_path, "cpu")  # an independent reading
     coins = np.random.default_rng(3)
     for g, pair in zip(groups, pairs):

@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 
 from sealign.errors import ConfigError
-from sealign.exploration.base import Pair
+from sealign.exploration.base import Pair, Query, queries_of
 from sealign.types import Candidate, Comparison
 
 RULE_INPUT = "win-matrix"
@@ -93,7 +93,7 @@ class PairwiseRankExplorer:
         self.ranker = ranker
         self._margins: list[float] = []
 
-    def select(self, candidates: list[list[Candidate]], rng: np.random.Generator) -> list[Pair | None]:
+    def select(self, candidates: list[list[Candidate]], rng: np.random.Generator) -> list[list[Query]]:
         pairs: list[Pair | None] = []
         for group, win_prob in zip(candidates, win_matrices(self.ranker, candidates, rng)):
             pair = select_pair(win_prob, rng) if len(group) >= 2 else None
@@ -103,7 +103,7 @@ class PairwiseRankExplorer:
                 scores = borda_scores(win_prob)
                 self._margins.append(float(scores[pair[0]] - scores[pair[1]]))
             pairs.append(pair)
-        return pairs
+        return queries_of(candidates, pairs)
 
     def update(self, comparisons: list[Comparison]) -> dict[str, float]:
         """The preference model is fixed (paper 002): nothing learns from the answers."""

@@ -16,7 +16,7 @@ import uuid
 import numpy as np
 
 from sealign.errors import ConfigError
-from sealign.exploration.base import Pair
+from sealign.exploration.base import Query
 from sealign.types import Candidate, Comparison
 
 LABEL_SOURCE = "ranked"
@@ -45,20 +45,19 @@ class SelmRankExplorer:
         self.policy = policy
         self.data = data
 
-    def select(self, candidates: list[list[Candidate]], rng: np.random.Generator) -> list[list[Pair] | None]:
-        """Appends y_w and y_l to each prompt's candidates (indices 1 and 2 after the sample at 0)
-        and asks the three pairs of the triple."""
-        plans: list[list[Pair] | None] = []
+    def select(self, candidates: list[list[Candidate]], rng: np.random.Generator) -> list[list[Query]]:
+        """The three pairs of the triple {y_w, y_l, y}, y the prompt's first sample: (y_w, y_l),
+        (y_w, y), (y_l, y); nothing for a prompt the dataset lacks."""
+        plans: list[list[Query]] = []
         for group in candidates:
             row = self.data.get(group[0].prompt.text)
             if row is None:
-                plans.append(None)
+                plans.append([])
                 continue
             sample = group[0]
-            del group[1:]
-            for text, ids in zip(row, self.policy.encode_responses(list(row))):
-                group.append(Candidate(sample.prompt, sample.prompt_ids, ids, text))
-            plans.append([(1, 2), (1, 0), (2, 0)])
+            chosen, rejected = (Candidate(sample.prompt, sample.prompt_ids, ids, text)
+                                for text, ids in zip(row, self.policy.encode_responses(list(row))))
+            plans.append([Query(chosen, rejected), Query(chosen, sample), Query(rejected, sample)])
         return plans
 
     def update(self, comparisons: list[Comparison]) -> dict[str, float]:
