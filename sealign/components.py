@@ -16,7 +16,10 @@ from sealign.exploration import REGISTRY as EXPLORERS
 from sealign.exploration import Explorer, build_explorer
 from sealign.exploration.base import ExplorerPowers, RewardModel, powers_of
 from sealign.learner import PreferenceLearner
+from sealign.lookup import pick
+from sealign.losses import LOSSES
 from sealign.model_labels import require_reward_model
+from sealign.oracles import REGISTRY as ORACLES
 from sealign.oracles import Oracle, build_oracle
 from sealign.oracles.budget import CostBudget
 from sealign.policy import load_policy
@@ -61,13 +64,9 @@ def resolve_policy_path(config: RunConfig, log=print) -> str:
 
 def check_names(config: RunConfig) -> None:
     """Refuse unknown part names before anything slow (a model load) happens."""
-    from sealign.losses import LOSSES
-    from sealign.oracles import REGISTRY as ORACLES
-
-    for kind, name, registry in [("explorer", config.explorer, EXPLORERS), ("oracle", config.oracle, ORACLES),
-                                 ("loss", config.loss, LOSSES)]:
-        if name not in registry:
-            raise ConfigError(f"unknown {kind} {name!r}; choose one of: {', '.join(sorted(registry))}")
+    pick("explorer", config.explorer, EXPLORERS)
+    pick("oracle", config.oracle, ORACLES)
+    pick("loss", config.loss, LOSSES)
     check_policy_name(config.policy)
     get_task(config.task)
 

@@ -32,9 +32,6 @@ from sealign.errors import ConfigError
 from sealign.exploration.base import Pair, Query, queries_of
 from sealign.types import Candidate, Comparison
 
-RULE_INPUT = "win-matrix"
-"""``select_pair`` reads an [M, M] win-probability matrix, not [K, M] reward samples (no bandit rule)."""
-
 
 def borda_scores(win_prob: Tensor) -> Tensor:
     """``s_i = mean_{j != i} P[i, j]`` of an ``[M, M]`` win-probability matrix (diagonal ignored)."""

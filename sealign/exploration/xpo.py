@@ -16,9 +16,6 @@ from sealign.errors import ConfigError
 from sealign.exploration.base import Pair, Query, queries_of
 from sealign.types import Candidate, Comparison
 
-RULE_INPUT = "reference-pair"
-"""No rule over [K, M] reward samples: the pair is fixed by where the candidates were sampled."""
-
 
 class XPOExplorer:
     def __init__(self, reference_candidates: int):

@@ -1,4 +1,4 @@
-from sealign.recipes import Recipe
+from sealign.recipes.recipe import Recipe
 
 RECIPE = Recipe(
     name="ees",

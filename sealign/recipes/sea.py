@@ -1,4 +1,4 @@
-from sealign.recipes import Recipe
+from sealign.recipes.recipe import Recipe
 
 # Paper 000 (SEA) Table 1: inference policy, exploration, and what learns. Row 3 is SEA itself.
 _ROW = {"erm_sync": 0.0, "eval_best_of_n": 0, "learn_policy": True}  # what every row sets
