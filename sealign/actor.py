@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+from enum import IntEnum
+
 import numpy as np
 
 from sealign.policy.hf import HFPolicy
 from sealign.types import Candidate, Prompt
 
 
-def row_seed(seed: int, step: int, row: int, stream: int = 0) -> int:
+class Stream(IntEnum):
+    """Independent sampling seeds at one step: the query batch, and the batches that are not asked about."""
+
+    QUERIES = 0
+    QUERY_FREE = 1
+    """Dwaracherla et al. 2024's second, query-free batch of a step."""
+    VALIDATION = 2
+    """The responses to the validation prompts that pick an iterative run's best round."""
+
+
+def row_seed(seed: int, step: int, row: int, stream: int = Stream.QUERIES) -> int:
     """The sampling seed of the ``row``-th prompt of step ``step``'s batch (64 bits, well mixed);
-    ``stream`` > 0 names another independent batch sampled at the same step."""
-    entropy = [seed, step, row] if stream == 0 else [seed, step, row, stream]
+    ``stream`` names another independent batch sampled at the same step."""
+    entropy = [seed, step, row] if stream == Stream.QUERIES else [seed, step, row, int(stream)]
     return int(np.random.SeedSequence(entropy).generate_state(1, np.uint64)[0])
 
 

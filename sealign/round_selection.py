@@ -18,12 +18,10 @@ from pathlib import Path
 
 import torch
 
-from sealign.actor import row_seed
+from sealign.actor import Stream, row_seed
 from sealign.errors import ConfigError
 from sealign.exploration.base import RewardModel
 from sealign.types import Candidate, Prompt
-
-VALIDATION_STREAM = 2  # sampling seeds apart from the query batches (0) and paper 003's extra batch (1)
 
 
 def require_scorer(reward_model: RewardModel | None) -> None:
@@ -41,7 +39,7 @@ def record_round(config, parts, run_dir: Path, round_number: int, prompts: list[
     temperature = 0.0 if config.eval_greedy else config.eval_temperature
     responses = policy.generate(prompt_ids, n=1, temperature=temperature, top_p=config.top_p,
                                 max_new_tokens=config.max_new_tokens,
-                                seeds=[row_seed(config.seed, 0, i, VALIDATION_STREAM) for i in range(len(prompts))])
+                                seeds=[row_seed(config.seed, 0, i, Stream.VALIDATION) for i in range(len(prompts))])
     rows = [{"prompt": p.text, "prompt_ids": list(ids), "token_ids": list(group[0]), "text": policy.decode(group[0])}
             for p, ids, group in zip(prompts, prompt_ids, responses)]
     _atomic(folder / f"round-{round_number}.jsonl", lambda f: f.write("".join(json.dumps(r) + "\n" for r in rows)),

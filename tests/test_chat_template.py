@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from sealign.actor import Actor
+from sealign.collect import ask
 from sealign.config import RunConfig
 from sealign.exploration.base import queries_of
 from sealign.learner import PreferenceLearner
-from sealign.loop import ask
 from sealign.oracles.rule import RuleOracle
 from sealign.policy.hf import HFPolicy
 from sealign.tasks import summarize

@@ -13,9 +13,9 @@ import threading
 import pytest
 import torch
 
+from sealign.collect import ask
 from sealign.exploration.base import queries_of
 from sealign.feedback_log import FeedbackLog
-from sealign.loop import ask
 from sealign.oracles.human import HumanOracle
 from sealign.server.queue import FeedbackQueue
 from sealign.types import Candidate, Prompt

@@ -7,11 +7,11 @@ import re
 import pytest
 import torch
 
+from sealign.collect import ask
 from sealign.config import RunConfig
 from sealign.errors import ConfigError, UserError
 from sealign.exploration.base import queries_of
 from sealign.feedback_log import FeedbackLog
-from sealign.loop import ask
 from sealign.oracles import REGISTRY, build_oracle
 from sealign.oracles.base import Verdict
 from sealign.oracles.rule import RuleOracle
