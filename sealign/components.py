@@ -15,6 +15,7 @@ from sealign.eval import WinRateEvaluator
 from sealign.exploration import REGISTRY as EXPLORERS
 from sealign.exploration import Explorer, build_explorer
 from sealign.exploration.base import ExplorerPowers, RewardModel, powers_of
+from sealign.explorer_inputs import explorer_inputs
 from sealign.learner import PreferenceLearner
 from sealign.lookup import pick
 from sealign.losses import LOSSES
@@ -90,10 +91,10 @@ def assemble(config: RunConfig, log=print) -> RunParts:
     if config.threads:
         torch.set_num_threads(config.threads)
     policy = load_policy(config, policy_path)
-    check_prompt_lengths(config, train_prompts + eval_prompts, policy)  # reliability (#8): before any query
+    check_prompt_lengths(config, train_prompts + eval_prompts, policy)  # reliability: before any query
     torch.manual_seed(config.seed)
     learner = runtime.learner(policy, policy_path)
-    explorer = build_explorer(config, policy)
+    explorer = build_explorer(config, policy, **explorer_inputs(config, policy))
     powers = powers_of(explorer)
     for wanted, what in [(config.erm_sync > 0, "--erm-sync"), (config.policy_signal == "reward-model",
                          "--policy-signal reward-model"), (config.eval_best_of_n > 1, "--eval-best-of-n")]:

@@ -1,4 +1,4 @@
-"""Epistemic reward model, pair-selection rules and explorers (issue #4). Fast: small tensors only."""
+"""Epistemic reward model, pair-selection rules and explorers. Fast: small tensors only."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from sealign.exploration import REGISTRY, build_explorer, ids, pair_rule, sea_ba
 from sealign.exploration.base import HasRewardModel
 from sealign.exploration.epistemic import EnsembleRewardModel, mlp_forward
 from sealign.exploration.rules import win_prob_variance
+from sealign.explorer_inputs import explorer_inputs
 from sealign.types import Candidate, Comparison, Prompt
 from tests.conftest import index_pairs
 
@@ -226,7 +227,7 @@ def fake_answers(candidates, pairs):
 def test_explorers_with_a_real_hf_policy(tiny_policy, name):
     config = RunConfig(explorer=name, explore_heads=4, explore_width=16, explore_steps=2,
                        reference_candidates=int(name == "xpo"))
-    explorer = build_explorer(config, tiny_policy)
+    explorer = build_explorer(config, tiny_policy, **explorer_inputs(config, tiny_policy))
     candidates = sample_candidates(tiny_policy)
     pairs = index_pairs(candidates, explorer.select(candidates, np.random.default_rng(0)))
     assert len(pairs) == len(candidates)

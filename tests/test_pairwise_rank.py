@@ -1,4 +1,4 @@
-"""RLHFlow's pairwise-preference-model ranker (paper 002 sec. 2.1): the Borda rule, the explorer, the
+"""RLHFlow's pairwise-preference-model ranker (Dong et al. 2024 sec. 2.1): the Borda rule, the explorer, the
 built-in preference model and the `rlhflow --variant 2` preset."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from sealign.config import RunConfig, apply_overrides
 from sealign.errors import ConfigError
 from sealign.exploration import build_explorer, pair_rule
 from sealign.exploration.pairwise_rank import PairwiseRankExplorer, borda_scores, select_pair, win_matrices
+from sealign.explorer_inputs import explorer_inputs
 from sealign.oracles.pairwise import PairwisePreferenceOracle
 from sealign.tasks import summarize
 from sealign.tasks.builtin import BootstrapSpec
@@ -170,7 +171,7 @@ def sampled_groups(n: int = 3, m: int = 4) -> list[list[Candidate]]:
 
 def test_explorer_on_a_real_model_ranks_by_the_models_own_probabilities(tiny_pairwise_path):
     config = RunConfig(explorer="pairwise-rank", ranker_model=tiny_pairwise_path, oracle_batch_size=5)
-    explorer = build_explorer(config)
+    explorer = build_explorer(config, **explorer_inputs(config))
     groups = sampled_groups()
     pairs = index_pairs(groups, explorer.select(groups, np.random.default_rng(3)))
     reader = PairwisePreferenceOracle.from_pretrained(tiny_pairwise_path, "cpu")  # an independent reading
@@ -192,13 +193,15 @@ def test_explorer_on_a_real_model_ranks_by_the_models_own_probabilities(tiny_pai
 
 def test_ranker_model_errors_name_the_flag(tmp_path):
     with pytest.raises(ConfigError, match="--ranker-model .* no config.json"):
-        build_explorer(RunConfig(explorer="pairwise-rank", ranker_model=str(tmp_path)))
+        explorer_inputs(RunConfig(explorer="pairwise-rank", ranker_model=str(tmp_path)))
     prompts = tmp_path / "p.jsonl"
     prompts.write_text('{"prompt": "hi"}\n')
     with pytest.raises(ConfigError, match="built-in task only"):
-        build_explorer(RunConfig(explorer="pairwise-rank", prompts=str(prompts)))
+        explorer_inputs(RunConfig(explorer="pairwise-rank", prompts=str(prompts)))
     with pytest.raises(ConfigError, match="--ranker-model"):
-        build_explorer(RunConfig(explorer="pairwise-rank", ranker_model=""))
+        explorer_inputs(RunConfig(explorer="pairwise-rank", ranker_model=""))
+    with pytest.raises(ConfigError, match="given its ranker by the assembly"):
+        build_explorer(RunConfig(explorer="pairwise-rank"))
 
 
 # --- the built-in preference model -------------------------------------------------------------------
@@ -237,7 +240,7 @@ def test_builtin_pairwise_model_builds_reads_a_and_b_as_single_tokens_and_beats_
 
 
 def test_builtin_ranker_is_the_default_of_the_explorer(tmp_path, monkeypatch):
-    from sealign.exploration.pairwise_rank import ranker_path
+    from sealign.explorer_inputs import ranker_path
     from sealign.tasks import builtin_pairwise
 
     asked = []

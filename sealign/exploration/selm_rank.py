@@ -1,4 +1,4 @@
-"""SELM's data step (paper 001 Algorithm 1, lines 2-3): rank {y, y_w, y_l} and keep best vs worst.
+"""SELM's data step (Zhang et al. 2024 Algorithm 1, lines 2-3): rank {y, y_w, y_l} and keep best vs worst.
 
 For each prompt, ``y`` is a sample of the current reference policy (the first candidate; the
 iterative schedule with ``round_reference=last`` makes pi_ref the last iterate) and (y_w, y_l)
@@ -10,7 +10,6 @@ tie is dropped). So three queries buy one training pair, as in the paper.
 
 from __future__ import annotations
 
-import random
 import uuid
 
 import numpy as np
@@ -20,21 +19,6 @@ from sealign.exploration.base import Query
 from sealign.types import Candidate, Comparison
 
 LABEL_SOURCE = "ranked"
-
-
-def builtin_preference_data(prompts: list[str], seed: int = 0) -> dict[str, tuple[str, str]]:
-    """The built-in task's offline preference data: two noisy human-like summaries per post, the
-    better one (by the ground-truth reward) as chosen; a shipped dataset, not oracle queries."""
-    from sealign.tasks import summarize
-
-    rng = random.Random(seed)
-    rows = {}
-    for prompt in prompts:
-        post = summarize.post_from_prompt(prompt)
-        one, two = (summarize.noisy_demonstration(post, rng) for _ in range(2))
-        chosen, rejected = (one, two) if summarize.reward(post, one) >= summarize.reward(post, two) else (two, one)
-        rows[prompt] = (chosen, rejected)
-    return rows
 
 
 class SelmRankExplorer:
@@ -91,19 +75,9 @@ class SelmRankExplorer:
         return pairs
 
 
-def build(config, policy=None) -> SelmRankExplorer:
-    if config.preference_data == "builtin":
-        from sealign.data.prompts import load_prompts
-
-        if config.prompts != "builtin" or config.task != "tldr":
-            raise ConfigError("--preference-data builtin is the TL;DR task's; with other prompts pass a .jsonl of "
-                              "(prompt, chosen, rejected) rows")
-
-        train, _ = load_prompts(config)
-        data = builtin_preference_data([p.text for p in train], seed=config.seed)
-    else:
-        from sealign.data.preferences import load_preference_data
-
-        # the same files and datasets as --offline-data (sealign/data/preferences.py)
-        data = {row.prompt: (row.chosen, row.rejected) for row in load_preference_data(config.preference_data)}
+def build(config, policy=None, data: dict[str, tuple[str, str]] | None = None) -> SelmRankExplorer:
+    """``data``: prompt -> (chosen, rejected), given by the assembly (sealign/explorer_inputs.py)."""
+    if data is None:
+        raise ConfigError("selm-rank is given its preference data by the assembly: "
+                          "build_explorer(config, policy, **explorer_inputs(config, policy))")
     return SelmRankExplorer(policy, data)
