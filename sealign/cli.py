@@ -162,7 +162,7 @@ def cmd_plot(args: list[str]) -> int:
     parser = ArgumentParser(prog="sealign plot", description="Overlay win-rate curves of runs.")
     parser.add_argument("run_dirs", nargs="+", type=Path)
     parser.add_argument("--out", type=Path, default=Path("winrate.png"))
-    parser.add_argument("--log-x", action="store_true", help="log-scaled query axis (as paper 003 Fig. 1)")
+    parser.add_argument("--log-x", action="store_true", help="log-scaled query axis (as Asghari et al. 2026 Fig. 1)")
     parser.add_argument("--title")
     ns = parser.parse_args(args)
     print(plot_runs(ns.run_dirs, ns.out, log_x=ns.log_x, title=ns.title))
@@ -198,7 +198,7 @@ def cmd_compare(args: list[str]) -> int:
     parser.add_argument("--out", type=Path, default=Path("runs/compare"))
     parser.add_argument("--jobs", type=int, default=max(1, (os.cpu_count() or 1)),
                         help="runs at a time (default: one per core)")
-    parser.add_argument("--log-x", action="store_true", help="log-scaled query axis (as paper 003 Fig. 1)")
+    parser.add_argument("--log-x", action="store_true", help="log-scaled query axis (as Asghari et al. 2026 Fig. 1)")
     own, _, passthrough = _split_passthrough(args)
     ns = parser.parse_args(own)
     if ns.seeds < 1 or ns.jobs < 1:

@@ -127,7 +127,7 @@ def erm_replaces(config: RunConfig, step: int) -> bool:
 
 def label_with_reward_model(config: RunConfig, parts: RunParts, batch: Batch) -> list[Comparison]:
     """Pairs labelled for the policy without a query: an explorer's own derived pairs (SELM keeps the
-    best and worst of each ranked triple), Dwaracherla et al.'s reward-model signals, or ERM sync."""
+    best and worst of each ranked triple), Asghari et al.'s reward-model signals, or ERM sync."""
     if parts.powers.pair_deriver is not None:
         return parts.powers.pair_deriver.training_pairs(batch.answers)
     if config.policy_signal == "reward-model":

@@ -110,7 +110,7 @@ class RunConfig:
     """uncertainty, sea-bai: a pair's uncertainty is the heads' variance of the win probability
     sigmoid(r_i - r_j) ('prob', FORMULAS.md) or of the margin r_i - r_j ('logit', as oat)."""
     length_penalty: float = 0.0
-    """Ensemble explorers rank with r - length_penalty * |y| (|y| in characters; paper 002 sec. 3)."""
+    """Ensemble explorers rank with r - length_penalty * |y| (|y| in characters; Dong et al. 2024 sec. 3)."""
     apl_prompt_fraction: float = 1.0
     """apl: share of each batch's prompts queried, those of highest predictive entropy (1 = all)."""
     apl_entropy: Literal["sequence", "token"] = "sequence"
@@ -120,7 +120,7 @@ class RunConfig:
     the candidates; 'builtin' = the built-in task's, built once from the SFT policy (batches and
     truncation follow oracle_batch_size / oracle_max_length)."""
 
-    # --- what learns from what (paper 000 Table 1; paper 003 sec. 4.3.3) ---------------------
+    # --- what learns from what (Liu et al. 2024 Table 1; Asghari et al. 2026 sec. 4.3.3) ---------------------
     learn_policy: bool = True
     """Off: the policy never changes; only the explorer's reward model learns (Table 1 row 7)."""
     erm_sync: float = 0.0
@@ -134,22 +134,22 @@ class RunConfig:
     """Steps before reward-model labels join the policy's data."""
     policy_signal: Literal["preference", "reward-model"] = "preference"
     """preference: the loss learns from the oracle's (and ERM-sync) pairs; reward-model: reinforce
-    signals from the reward model on the query pair and the (highest, lowest) pair (paper 003)."""
+    signals from the reward model on the query pair and the (highest, lowest) pair (Asghari et al. 2026)."""
     query_free_batch: bool = False
     """reward-model signal: after each query batch's update, sample a second batch of prompts and
     update on the reward model's (highest, lowest) and (second-highest, second-lowest) pairs of each,
-    spending no query (paper 003 sec. 4.3.3)."""
+    spending no query (Asghari et al. 2026 sec. 4.3.3)."""
     eval_best_of_n: int = 0
     """Evaluate BoN(policy, R): the best of N samples by the reward model's mean; 0 = the policy."""
     preference_data: str = "builtin"
     """selm-rank: offline (prompt, chosen, rejected) data, 'builtin' or a file / dataset read as --offline-data
-    is (paper 001 Alg. 1)."""
+    is (Zhang et al. 2024 Alg. 1)."""
     offline_data: str = ""
     """Offline preference data trained on before the first query (a warm start for any recipe; offline DPO
     on it alone with --budget 0): a .jsonl/.json/.parquet/.csv file, a save_to_disk folder or a dataset name,
     with prompt/chosen/rejected text or chat messages; 'builtin' = the built-in task's (docs/ecosystem.md)."""
     variant: int = 0
-    """Preset variant (sea: the rows 1-7 of paper 000 Table 1); 0 = the preset's default."""
+    """Preset variant (sea: the rows 1-7 of Liu et al. 2024 Table 1); 0 = the preset's default."""
 
     # --- oracle ------------------------------------------------------------------------------
     oracle: str = "bt-simulator"
@@ -162,7 +162,7 @@ class RunConfig:
     """Answer the likelier side instead of sampling it."""
     oracle_consistent: bool = False
     """bt-simulator: the same question always gets the same answer (a rater who remembers); off, a
-    question asked again at another step is a fresh draw (paper 003 sec. 3.2)."""
+    question asked again at another step is a fresh draw (Asghari et al. 2026 sec. 3.2)."""
     oracle_max_cost: float = 0.0
     """Stop asking once the oracle's answers cost this much in its own unit (dollars for a priced
     judge, tokens, rater seconds); checked between batches; 0 = no limit (see docs/oracles)."""
@@ -207,7 +207,7 @@ class RunConfig:
     # --- schedule ----------------------------------------------------------------------------
     schedule: Literal["online", "iterative", "offline"] = "online"
     """online: learn from every batch as it is answered; iterative: split the budget into `rounds`,
-    collect a whole round with the current policy, then train on it (RLHFlow, SELM, paper 003's
+    collect a whole round with the current policy, then train on it (RLHFlow, SELM, Asghari et al.'s
     periodic baseline); offline: one round (the SFT policy collects everything, then trains)."""
     budget: int = 1536
     """Oracle queries to spend."""
@@ -225,7 +225,7 @@ class RunConfig:
     """iterative: the DPO reference stays the SFT policy, or becomes the last iterate (SELM)."""
     validation_prompts: int = 0
     """iterative: hold this many training prompts out as a validation split; after the last round the
-    round whose responses to them the explorer's reward model scores highest is kept (paper 002
+    round whose responses to them the explorer's reward model scores highest is kept (Dong et al. 2024
     Alg. 2, "the best policy by a validation set"); 0 = keep the last round."""
 
     # --- loss --------------------------------------------------------------------------------
@@ -240,10 +240,10 @@ class RunConfig:
     gamma_beta_ratio: float = 0.5
     """SimPO target margin as gamma / beta (oat's parameterisation): gamma = gamma_beta_ratio * beta."""
     alpha: float = 0.001
-    """Exploration coefficient on lp(y), y ~ pi_ref: SELM adds alpha * beta * E[lp(y)] (paper 001
+    """Exploration coefficient on lp(y), y ~ pi_ref: SELM adds alpha * beta * E[lp(y)] (Zhang et al. 2024
     eq. 4.2; grid 1e-4..5e-3), XPO adds alpha * lp(y) (no beta)."""
     nudge: float = 0.1
-    """reinforce: the affirmative nudge added to every reinforcement signal (paper 003)."""
+    """reinforce: the affirmative nudge added to every reinforcement signal (Asghari et al. 2026)."""
     anchor_weight: float = 0.1
     """reinforce: lambda in lambda * ||theta - theta_bar||^2, the pull toward the EMA anchor."""
     anchor_tau: float = 0.01
@@ -351,7 +351,7 @@ class RunConfig:
             (self.erm_burn_in >= 0, f"erm_burn_in must be >= 0 (got {self.erm_burn_in})"),
             (self.eval_best_of_n >= 0, f"eval_best_of_n must be >= 0 (got {self.eval_best_of_n})"),
             (self.policy_signal != "reward-model" or self.loss == "reinforce",
-             "policy_signal 'reward-model' needs --loss reinforce (paper 003's update)"),
+             "policy_signal 'reward-model' needs --loss reinforce (Asghari et al.'s update)"),
             (self.validation_prompts >= 0, f"validation_prompts must be >= 0 (got {self.validation_prompts})"),
             (self.validation_prompts == 0 or self.schedule == "iterative",
              "validation_prompts picks the best of several rounds: it needs --schedule iterative"),
@@ -366,7 +366,7 @@ class RunConfig:
             (self.erm_sync == 0 or self.policy_signal == "preference",
              "erm_sync labels preference pairs; with --policy-signal reward-model the reward model labels all"),
             (self.policy_signal != "reward-model" or self.schedule == "online",
-             "policy_signal 'reward-model' (paper 003's per-batch update) needs --schedule online "
+             "policy_signal 'reward-model' (Asghari et al.'s per-batch update) needs --schedule online "
              f"(got {self.schedule!r})"),
             (self.learn_policy or self.schedule == "online",
              f"learn_policy false (only the reward model learns) needs --schedule online (got {self.schedule!r})"),

@@ -22,7 +22,7 @@ class WinRateEvaluator:
 
     Two numbers per evaluation: ``eval/win_rate``, the hard win rate (win = 1, tie = 0.5, loss = 0
     per prompt, averaged), and ``eval/win_prob``, the mean preference probability P(policy > SFT)
-    (paper 003 sec. 3.5): from the reward at ``prob_temperature`` (the training oracle's Bradley-Terry
+    (Asghari et al. 2026 sec. 3.5): from the reward at ``prob_temperature`` (the training oracle's Bradley-Terry
     temperature) when there is a reward function, else the judge's own probability. A judge that
     is not a reward function (an LLM judge, a reward model) is asked in ``both_orders`` to cancel
     its position bias. Sampled decoding uses a fixed seed so that successive evaluations differ
@@ -68,7 +68,7 @@ class WinRateEvaluator:
 
     def best_of_n_responses(self) -> list[str]:
         """BoN(policy, R): ``best_of_n`` samples per prompt, the one the reward model's mean ranks first
-        (paper 000 sec. 4.2 and Table 1 rows 4-7)."""
+        (Liu et al. 2024 sec. 4.2 and Table 1 rows 4-7)."""
         from sealign.model_labels import mean_rewards
         from sealign.types import Candidate
 

@@ -2,7 +2,7 @@
 
 Two inputs: ``step(PreferenceBatch)`` for the pairwise losses of ``sealign.losses.PAIR_LOSSES`` (and
 for ``reinforce``, which turns each pair into two signed signals), and
-``reinforce_step(SignalBatch)`` for paper 003's update on (prompt, response, signal) triples,
+``reinforce_step(SignalBatch)`` for Asghari et al.'s update on (prompt, response, signal) triples,
 regularised toward an EMA anchor of the policy (``AnchorEMA``).
 """
 
@@ -35,7 +35,7 @@ def loss_hyperparameters(loss_name: str, config) -> dict:
 
 
 class AnchorEMA:
-    """Paper 003's anchor: an exponential moving average of the trainable parameters,
+    """Asghari et al.'s anchor: an exponential moving average of the trainable parameters,
 
         theta_bar <- (1 - tau) * theta_bar + tau * theta       (``update``, after each step)
 
@@ -173,7 +173,7 @@ class PreferenceLearner:
 
     def restart_from_initial(self) -> None:
         """Back to the starting weights with a fresh optimiser: RLHFlow's "train each iteration from
-        the SFT model on all data so far" (paper 002 Algorithm 2)."""
+        the SFT model on all data so far" (Dong et al. 2024 Algorithm 2)."""
         if self.initial_state is None:
             raise ValueError("restart_from_initial needs round_init='sft' when the learner is built")
         self.policy.model.load_state_dict(self.initial_state)
@@ -198,9 +198,9 @@ class PreferenceLearner:
         return PairLogps(logps[:n], logps[n:2 * n], ref_chosen, ref_rejected, lengths[:n], lengths[n:2 * n],
                          ref_sample, ref_sample_len)
 
-    # ------------------------------------------------------------------ reinforce (paper 003)
+    # ------------------------------------------------------------------ reinforce (Asghari et al. 2026)
     def reinforce_step(self, batch: SignalBatch) -> dict[str, float]:
-        """One step of paper 003's policy update on (prompt, response, signal) triples:
+        """One step of Asghari et al.'s policy update on (prompt, response, signal) triples:
         ``-(s + nudge) * lp(y)`` averaged, plus ``anchor_weight * ||theta - theta_bar||^2``, then
         the anchor's EMA update. Needs ``loss='reinforce'``."""
         if self.anchor is None:

@@ -9,9 +9,9 @@ Three families, all tensors in, ``LossOutput(loss, metrics)`` out, no model and 
 
 * pairwise preference losses ``f(PairLogps, **hyper)`` in ``PAIR_LOSSES``:
   DPO, IPO, SLiC, SimPO, SELM, XPO. ``compute_loss`` adds the optional SFT term to any of them.
-* ``reinforce_loss`` (paper 003): policy log-probs of single responses and reward-model signals;
+* ``reinforce_loss`` (Asghari et al. 2026): policy log-probs of single responses and reward-model signals;
   the EMA anchor that regularises it is parameter state and lives in the learner (``AnchorEMA``).
-* ``bt_loss``: the Bradley-Terry reward-model loss on reward tensors (paper 002).
+* ``bt_loss``: the Bradley-Terry reward-model loss on reward tensors (Dong et al. 2024).
 
 Hyper-parameters are keyword arguments; ``LOSSES`` names every objective ``--loss`` accepts and,
 in its ``Loss`` spec, the run setting that fills each keyword (a keyword's default is that
@@ -172,7 +172,7 @@ def _dpo_plus_exploration(logps: PairLogps, beta: float, label_smoothing: float,
 
 def selm_loss(logps: PairLogps, beta: float = 0.1, alpha: float = 0.001,
               label_smoothing: float = 0.0) -> LossOutput:
-    """SELM's optimism-biased DPO (Zhang et al. 2024, paper 001 eq. 4.2), minimised:
+    """SELM's optimism-biased DPO (Zhang et al. 2024, Zhang et al. 2024 eq. 4.2), minimised:
 
         L_DPO + alpha * beta * E_{y ~ pi_ref}[ lp(y) ]
 
@@ -203,9 +203,9 @@ def sft_term(logps: PairLogps) -> Tensor:
     return -logps.chosen / chosen_len.clamp(min=1)
 
 
-# ----------------------------------------------------------------------------- reinforce (paper 003)
+# ----------------------------------------------------------------------------- reinforce (Asghari et al. 2026)
 def reinforce_loss(logps: Tensor, signals: Tensor, nudge: float = 0.1) -> LossOutput:
-    """Paper 003's policy update (sec. 4.2, rules (4)-(5)) without its anchor term:
+    """Asghari et al.'s policy update (sec. 4.2, rules (4)-(5)) without its anchor term:
 
         -(s + nudge) * lp(y),   s = r(x, y) - r(x, y')   (treated as a constant)
 
@@ -225,22 +225,22 @@ def reinforce_loss(logps: Tensor, signals: Tensor, nudge: float = 0.1) -> LossOu
     return LossOutput(per_response.mean(), metrics)
 
 
-# ----------------------------------------------------------------------------- reward models (paper 002)
+# ----------------------------------------------------------------------------- reward models (Dong et al. 2024)
 def length_penalized_reward(rewards: Tensor, lengths: Tensor, length_penalty: float) -> Tensor:
-    """Paper 002's ranking reward ``r(x, y) - lambda * |y|`` (|y| in whatever unit the caller
-    passes: characters in paper 002, tokens here by default)."""
+    """Dong et al.'s ranking reward ``r(x, y) - lambda * |y|`` (|y| in whatever unit the caller
+    passes: characters in Dong et al. 2024, tokens here by default)."""
     return rewards - length_penalty * lengths
 
 
 def bt_loss(chosen_rewards: Tensor, rejected_rewards: Tensor, margin: float | Tensor = 0.0,
             length_penalty: float = 0.0, chosen_len: Tensor | None = None,
             rejected_len: Tensor | None = None) -> LossOutput:
-    """Bradley-Terry reward-model loss (paper 002 sec. 2.1, eq. 1; Ouyang et al. 2022):
+    """Bradley-Terry reward-model loss (Dong et al. 2024 sec. 2.1, eq. 1; Ouyang et al. 2022):
 
         -log sigma( r'(x, y_w) - r'(x, y_l) - m ),   r'(x, y) = r(x, y) - lambda * |y|
 
     with an optional margin m (a float or a per-pair tensor, as Llama-2's margin loss) and the
-    length-penalised reward of paper 002 (lambda = ``length_penalty``; 0 = plain BT, lengths
+    length-penalised reward of Dong et al. 2024 (lambda = ``length_penalty``; 0 = plain BT, lengths
     then optional). Metrics: mean rewards, margin and accuracy of the (penalised) rewards.
     """
     if length_penalty:

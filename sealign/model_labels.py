@@ -1,9 +1,9 @@
 """Pairs labelled by the epistemic reward model's mean instead of the oracle (no query is spent).
 
 Two uses from the papers:
-- SEA's mixed preference learning, "ERM sync" (paper 000 sec. 4.2.3): the policy also learns from
+- SEA's mixed preference learning, "ERM sync" (Liu et al. 2024 sec. 4.2.3): the policy also learns from
   pairs the reward model labels, capped at a fraction of its training data after a burn-in.
-- Paper 003's policy update (sec. 4.3.3): reinforcement signals come from the reward model, on the
+- Asghari et al.'s policy update (sec. 4.3.3): reinforcement signals come from the reward model, on the
   query pair (both orders) and on the (highest, lowest) pair of each prompt's samples; then, on a
   second, query-free batch, on the (highest, lowest) and (second-highest, second-lowest) pairs.
 
@@ -109,7 +109,7 @@ def replace_with_model_labels(reward_model: RewardModel, candidates: list[list[C
 
 def signal_labels(reward_model: RewardModel, candidates: list[list[Candidate]], queried: list[list[Query]],
                   step: int, run_id: str) -> list[Comparison]:
-    """Paper 003 sec. 4.3.3: per prompt, the query pair and the (highest, lowest) pair, each labelled by
+    """Asghari et al. 2026 sec. 4.3.3: per prompt, the query pair and the (highest, lowest) pair, each labelled by
     the reward model (the learner uses every label in both orders)."""
     labels = []
     for group, means, queries in zip(candidates, mean_rewards(reward_model, candidates), queried):
@@ -124,7 +124,7 @@ def signal_labels(reward_model: RewardModel, candidates: list[list[Candidate]], 
 
 def ranked_labels(reward_model: RewardModel, candidates: list[list[Candidate]], step: int,
                   run_id: str) -> list[Comparison]:
-    """Paper 003 sec. 4.3.3, the query-free batch: per prompt, the (highest, lowest) and
+    """Asghari et al. 2026 sec. 4.3.3, the query-free batch: per prompt, the (highest, lowest) and
     (second-highest, second-lowest) pairs by the reward model's mean (both orders in the learner)."""
     labels = []
     for group, means in zip(candidates, mean_rewards(reward_model, candidates)):

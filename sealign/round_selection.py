@@ -1,4 +1,4 @@
-"""The best round of an iterative run, picked on a validation split (paper 002 Algorithm 2:
+"""The best round of an iterative run, picked on a validation split (Dong et al. 2024 Algorithm 2:
 "Output: the best policy in pi_{1:T} by a validation set").
 
 After each round's training, the policy answers the validation prompts (one response each, the

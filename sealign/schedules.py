@@ -40,11 +40,11 @@ class Schedule(Protocol):
 
 
 class OnlineSchedule:
-    """The policy learns from every batch as it is answered (OAIF, SEA, XPO, APL, Dwaracherla et al.)."""
+    """The policy learns from every batch as it is answered (OAIF, SEA, XPO, APL, Asghari et al. 2026)."""
 
     def __init__(self, config: RunConfig, parts: RunParts):
         self.config, self.parts = config, parts
-        # Dwaracherla et al. 2024's query-free batches draw their prompts from a second, independently
+        # Asghari et al.'s query-free batches draw their prompts from a second, independently
         # shuffled order.
         self.free_order = PromptOrder(parts.prompt_order.prompts, config.batch_size, config.seed + 1)
 
@@ -124,7 +124,7 @@ def learn_policy(config: RunConfig, parts: RunParts, answers: list[Comparison],
 
 
 def learn_query_free(config: RunConfig, parts: RunParts, prompts, step: int) -> dict[str, float]:
-    """Dwaracherla et al. 2024 (Efficient Exploration for LLMs), sec. 4.3.3's second update of a step:
+    """Asghari et al. 2026 (Efficient Exploration at Scale), sec. 4.3.3: the second update of a step:
     sample a fresh batch from the updated policy and reinforce on the reward model's ranked pairs; no
     query is spent. Nothing is logged: a resumed run replays the step's first update and then redoes
     this one, which depends only on (seed, step) and the state the replay restores."""

@@ -123,7 +123,7 @@ def test_selm_samples_from_the_frozen_reference(policy, monkeypatch):
                                  max_new_tokens=learner.config.max_new_tokens)
     assert with_samples.ref_sample_ids == [g[0] for g in expected]
     metrics = learner.step(with_samples)  # carried samples are used as they are
-    # SELM's term is alpha * beta * E[lp(y~)] (paper 001 eq. 4.2): sign and scale, not just the sign
+    # SELM's term is alpha * beta * E[lp(y~)] (Zhang et al. 2024 eq. 4.2): sign and scale, not just the sign
     config = learner.config
     assert metrics["loss/exploration"] == pytest.approx(config.alpha * config.beta * metrics["logps/ref_sample"])
     assert metrics["loss/exploration"] < 0

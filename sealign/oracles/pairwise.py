@@ -1,4 +1,4 @@
-"""A pairwise preference model (paper 002 sec. 2.1): a causal LM reads both responses and says "A" or "B".
+"""A pairwise preference model (Dong et al. 2024 sec. 2.1): a causal LM reads both responses and says "A" or "B".
 
 The model sees ``[CONTEXT] x [RESPONSE A] a [RESPONSE B] b`` (inside the tokenizer's chat
 template as the user turn, when it has one) and its next-token distribution gives
