@@ -55,7 +55,7 @@ def resolve_config(args: list[str]):
     """Defaults, then the preset, then the YAML file, then command-line flags."""
     import tyro
 
-    from sealign.config import RunConfig, apply_overrides, load_yaml
+    from sealign.config import RunConfig, apply_overrides, flattened, grouped, load_yaml
     from sealign.recipes import get_recipe
 
     pre = ArgumentParser(prog="sealign run", add_help=False)
@@ -70,9 +70,11 @@ def resolve_config(args: list[str]):
     config = apply_overrides(RunConfig(), {**recipe.settings_for(variant), "preset": preset}, f"preset {preset}")
     if file_settings:
         config = apply_overrides(config, file_settings, known.config)
-    config = one_line_errors(lambda: tyro.cli(RunConfig, default=config, args=rest, prog="sealign run",
+    # --help shows the settings grouped by part (config.PARTS); the flags keep their flat names.
+    flags, default = grouped(config)
+    parsed = one_line_errors(lambda: tyro.cli(flags, default=default, args=rest, prog="sealign run",
                                               description="Run one online-alignment experiment."))
-    return config.validate()
+    return flattened(parsed).validate()
 
 
 # every parser mistake is one UserError line (exit 2), not usage text

@@ -12,10 +12,11 @@ import torch
 
 from sealign.errors import ConfigError
 from sealign.exploration.base import Pair, Query, queries_of
-from sealign.exploration.epistemic import BOOTSTRAPS, EnsembleRewardModel
+from sealign.exploration.epistemic import EnsembleRewardModel
 from sealign.exploration.epistemic_reward import EpistemicRewardModel
 from sealign.exploration.features import build_features
 from sealign.exploration.rules import PairRule
+from sealign.exploration.settings import ensemble_checks
 from sealign.types import Candidate, Comparison
 
 
@@ -63,16 +64,7 @@ class EpistemicExplorer:
 
 
 def ensemble_from_config(config, feature_dim: int, device="cpu") -> EnsembleRewardModel:
-    checks = [
-        (config.explore_heads >= 1, f"explore_heads must be >= 1 (got {config.explore_heads})"),
-        (config.explore_width >= 1, f"explore_width must be >= 1 (got {config.explore_width})"),
-        (config.explore_depth >= 0, f"explore_depth must be >= 0 (got {config.explore_depth})"),
-        (config.explore_steps >= 1, f"explore_steps must be >= 1 (got {config.explore_steps})"),
-        (config.explore_lr > 0, f"explore_lr must be > 0 (got {config.explore_lr})"),
-        (config.explore_bootstrap in BOOTSTRAPS,
-         f"explore_bootstrap must be one of {BOOTSTRAPS} (got {config.explore_bootstrap!r})"),
-    ]
-    for ok, message in checks:
+    for ok, message in ensemble_checks(config):
         if not ok:
             raise ConfigError(message)
     return EnsembleRewardModel(

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from sealign.config import RunConfig
+from typing import TYPE_CHECKING
+
 from sealign.errors import ConfigError
 from sealign.lookup import pick
 from sealign.oracles import factories, human, judge, pairwise, reward_model, rule
 from sealign.oracles.base import Oracle, Verdict
 from sealign.oracles.budget import CostBudget
+
+if TYPE_CHECKING:
+    from sealign.config import RunConfig
 
 REGISTRY = {
     "bt-simulator": factories.bt_simulator,
