@@ -76,3 +76,13 @@ def test_the_rules_see_the_imports():
     """The checker itself: it finds top-level and function-level imports of both spellings."""
     assert any(module == "sealign.exploration.base" for _, module in sealign_imports(PACKAGE / "model_labels.py"))
     assert any(module == "sealign.plot" for _, module in sealign_imports(PACKAGE / "summary.py"))  # in a function
+
+
+SETTINGS = sorted(PACKAGE.glob("*/settings.py")) + [PACKAGE / "loss_settings.py", PACKAGE / "schedule_settings.py"]
+
+
+@pytest.mark.parametrize("path", SETTINGS, ids=lambda p: str(p.relative_to(PACKAGE.parent)))
+def test_settings_modules_are_leaves(path):
+    """``config.py`` composes them into RunConfig, and every part imports config: a settings module
+    that imported a part would close a circle."""
+    assert sealign_imports(path) == []
