@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sealign.config import RunConfig
-from sealign.exploration import REGISTRY, build_explorer, ids, pair_rule, sea_bai, sea_ee
+from sealign.exploration import PAIR_RULES, REGISTRY, build_explorer, ids, pair_rule, sea_bai, sea_ee
 from sealign.exploration.base import HasRewardModel
 from sealign.exploration.epistemic import EnsembleRewardModel, mlp_forward
 from sealign.exploration.rules import win_prob_variance
@@ -105,9 +105,7 @@ def test_every_rule_returns_two_distinct_candidates(k, m, seed, ties):
     rewards = torch.randn(k, m, generator=gen)
     if ties:  # many equal values: argmax ties everywhere
         rewards = rewards.round()
-    for name in REGISTRY:
-        if name in ("selm-rank", "pairwise-rank", "xpo"):  # not rules over rewards (an oracle-ranked triple;
-            continue  # a pairwise model's win matrix: test_pairwise_rank.py; xpo's (policy, reference) pair)
+    for name in PAIR_RULES:  # not selm-rank, pairwise-rank, xpo: they have no rule over rewards
         pair = pair_rule(name)(rewards, np.random.default_rng(seed))
         if pair is None:
             assert name == "best-worst"
