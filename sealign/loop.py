@@ -8,12 +8,13 @@ import dataclasses
 import time
 from pathlib import Path
 
-from sealign.collect import Replay, collect_or_replay, oracle_exhausted, update_explorer
+from sealign.collect import Batch, Replay, collect_or_replay, oracle_exhausted, update_explorer
 from sealign.components import RunParts, assemble
 from sealign.config import RunConfig, apply_overrides, load_yaml
 from sealign.errors import UserError
 from sealign.faults import fault_point
 from sealign.feedback_log import FeedbackLog
+from sealign.lookup import pick
 from sealign.loop_state import LoopState
 from sealign.run_lock import run_lock
 from sealign.samples import SAMPLES_FILE, SAMPLES_PER_EVAL, append_samples, keep_samples_until
@@ -96,7 +97,7 @@ def loop_to_budget(config: RunConfig, parts: RunParts, state: LoopState, log, fe
     metrics = MetricsWriter(config.run_dir / "metrics.jsonl", append=True, lines=state.metrics_lines,
                             mirrors=trackers)
     replay = Replay(feedback, since_step=state.step)  # answered, not yet learned from
-    schedule = SCHEDULES[config.schedule](config, parts, feedback, metrics, log)
+    schedule = pick("schedule", config.schedule, SCHEDULES)(config, parts, feedback, metrics, log)
     start = time.perf_counter() - state.elapsed_s
     if state.metrics_lines == 0:
         begin(config, parts, state, metrics, start, log)
@@ -130,7 +131,7 @@ def begin(config: RunConfig, parts: RunParts, state: LoopState, metrics: Metrics
         save_checkpoint(parts, state, metrics, start, config.run_dir)  # a resume never trains on it twice
 
 
-def record_step(state: LoopState, metrics: MetricsWriter, progress: RunProgress, record: dict, batch) -> None:
+def record_step(state: LoopState, metrics: MetricsWriter, progress: RunProgress, record: dict, batch: Batch) -> None:
     """The step is done: its metrics line (with the phases' wall times) and the progress bar."""
     fault_point("learned", batch.step)
     state.step += 1
