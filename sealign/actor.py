@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+from enum import IntEnum
+
 import numpy as np
 
 from sealign.policy.hf import HFPolicy
 from sealign.types import Candidate, Prompt
 
 
-def row_seed(seed: int, step: int, row: int, stream: int = 0) -> int:
+class Stream(IntEnum):
+    """Independent sampling seeds at one step: the query batch, and the batches that are not asked about."""
+
+    QUERIES = 0
+    QUERY_FREE = 1
+    """Asghari et al.'s second, query-free batch of a step."""
+    VALIDATION = 2
+    """The responses to the validation prompts that pick an iterative run's best round."""
+
+
+def row_seed(seed: int, step: int, row: int, stream: int = Stream.QUERIES) -> int:
     """The sampling seed of the ``row``-th prompt of step ``step``'s batch (64 bits, well mixed);
-    ``stream`` > 0 names another independent batch sampled at the same step."""
-    entropy = [seed, step, row] if stream == 0 else [seed, step, row, stream]
+    ``stream`` names another independent batch sampled at the same step."""
+    entropy = [seed, step, row] if stream == Stream.QUERIES else [seed, step, row, int(stream)]
     return int(np.random.SeedSequence(entropy).generate_state(1, np.uint64)[0])
 
 
@@ -37,11 +49,11 @@ class Actor:
         The responses to a prompt depend only on (seed, step, stream, its row in the step's batch):
         ``first_row`` is the row of ``prompts[0]`` when this call samples a shard of the batch
         (the Ray runtime), so any split of a batch over actors samples exactly the same texts;
-        ``stream`` 1 is paper 003's query-free second batch of a step.
+        ``stream`` 1 is Asghari et al.'s query-free second batch of a step.
         """
         prompt_ids = self.policy.encode_prompts([p.text for p in prompts])
         from_policy = self.num_candidates - self.reference_candidates
-        # RLHFlow (paper 002 Alg. 2) samples half the candidates at a second temperature.
+        # RLHFlow (Dong et al. 2024 Alg. 2) samples half the candidates at a second temperature.
         split = from_policy // 2 if self.second_temperature > 0 else from_policy
         responses = self.policy.generate(
             prompt_ids, n=split, temperature=self.temperature, top_p=self.top_p,

@@ -55,7 +55,7 @@ def resolve_config(args: list[str]):
     """Defaults, then the preset, then the YAML file, then command-line flags."""
     import tyro
 
-    from sealign.config import RunConfig, apply_overrides, load_yaml
+    from sealign.config import RunConfig, apply_overrides, flattened, grouped, load_yaml
     from sealign.recipes import get_recipe
 
     pre = ArgumentParser(prog="sealign run", add_help=False)
@@ -70,9 +70,11 @@ def resolve_config(args: list[str]):
     config = apply_overrides(RunConfig(), {**recipe.settings_for(variant), "preset": preset}, f"preset {preset}")
     if file_settings:
         config = apply_overrides(config, file_settings, known.config)
-    config = one_line_errors(lambda: tyro.cli(RunConfig, default=config, args=rest, prog="sealign run",
+    # --help shows the settings grouped by part (config.PARTS); the flags keep their flat names.
+    flags, default = grouped(config)
+    parsed = one_line_errors(lambda: tyro.cli(flags, default=default, args=rest, prog="sealign run",
                                               description="Run one online-alignment experiment."))
-    return config.validate()
+    return flattened(parsed).validate()
 
 
 # every parser mistake is one UserError line (exit 2), not usage text
@@ -162,7 +164,7 @@ def cmd_plot(args: list[str]) -> int:
     parser = ArgumentParser(prog="sealign plot", description="Overlay win-rate curves of runs.")
     parser.add_argument("run_dirs", nargs="+", type=Path)
     parser.add_argument("--out", type=Path, default=Path("winrate.png"))
-    parser.add_argument("--log-x", action="store_true", help="log-scaled query axis (as paper 003 Fig. 1)")
+    parser.add_argument("--log-x", action="store_true", help="log-scaled query axis (as Asghari et al. 2026 Fig. 1)")
     parser.add_argument("--title")
     ns = parser.parse_args(args)
     print(plot_runs(ns.run_dirs, ns.out, log_x=ns.log_x, title=ns.title))
@@ -198,7 +200,7 @@ def cmd_compare(args: list[str]) -> int:
     parser.add_argument("--out", type=Path, default=Path("runs/compare"))
     parser.add_argument("--jobs", type=int, default=max(1, (os.cpu_count() or 1)),
                         help="runs at a time (default: one per core)")
-    parser.add_argument("--log-x", action="store_true", help="log-scaled query axis (as paper 003 Fig. 1)")
+    parser.add_argument("--log-x", action="store_true", help="log-scaled query axis (as Asghari et al. 2026 Fig. 1)")
     parser.add_argument("--baseline", metavar="PRESET",
                         help="one of --presets: every other preset minus it, seed by seed (final win rate, win "
                              "prob, reward, AUC, query saving), with 95%% bootstrap intervals over the seeds")

@@ -14,9 +14,15 @@ from sealign.errors import ConfigError
 from sealign.eval import WinRateEvaluator
 from sealign.exploration import REGISTRY as EXPLORERS
 from sealign.exploration import Explorer, build_explorer
+from sealign.exploration.base import ExplorerPowers, RewardModel, powers_of
+from sealign.explorer_inputs import explorer_inputs
 from sealign.learner import PreferenceLearner
+from sealign.lookup import pick
+from sealign.losses import LOSSES
 from sealign.model_labels import require_reward_model
+from sealign.oracles import REGISTRY as ORACLES
 from sealign.oracles import Oracle, build_oracle
+from sealign.oracles.budget import CostBudget
 from sealign.policy import load_policy
 from sealign.policy.hf import HFPolicy
 from sealign.policy.registry import check_policy_name, resolve_policy
@@ -33,7 +39,13 @@ class RunParts:
     policy: HFPolicy
     actor: ActorHandle
     explorer: Explorer
+    powers: ExplorerPowers
+    """What the explorer can do besides select and update (found once, here)."""
+    reward_model: RewardModel | None
+    """The explorer's learned reward model, when it has one: model labels, Best-of-N, the best round."""
     oracle: Oracle
+    oracle_budget: CostBudget | None
+    """The oracle's spending cap (--oracle-max-cost), when it has one: the loop stops once it is spent."""
     learner: PreferenceLearner
     evaluator: WinRateEvaluator
     prompt_order: PromptOrder
@@ -53,13 +65,9 @@ def resolve_policy_path(config: RunConfig, log=print) -> str:
 
 def check_names(config: RunConfig) -> None:
     """Refuse unknown part names before anything slow (a model load) happens."""
-    from sealign.losses import LOSSES
-    from sealign.oracles import REGISTRY as ORACLES
-
-    for kind, name, registry in [("explorer", config.explorer, EXPLORERS), ("oracle", config.oracle, ORACLES),
-                                 ("loss", config.loss, LOSSES)]:
-        if name not in registry:
-            raise ConfigError(f"unknown {kind} {name!r}; choose one of: {', '.join(sorted(registry))}")
+    pick("explorer", config.explorer, EXPLORERS)
+    pick("oracle", config.oracle, ORACLES)
+    pick("loss", config.loss, LOSSES)
     check_policy_name(config.policy)
     get_task(config.task)
 
@@ -83,16 +91,17 @@ def assemble(config: RunConfig, log=print) -> RunParts:
     if config.threads:
         torch.set_num_threads(config.threads)
     policy = load_policy(config, policy_path)
-    check_prompt_lengths(config, train_prompts + eval_prompts, policy)  # reliability (#8): before any query
+    check_prompt_lengths(config, train_prompts + eval_prompts, policy)  # reliability: before any query
     torch.manual_seed(config.seed)
     learner = runtime.learner(policy, policy_path)
-    explorer = build_explorer(config, policy)
+    explorer = build_explorer(config, policy, **explorer_inputs(config, policy))
+    powers = powers_of(explorer)
     for wanted, what in [(config.erm_sync > 0, "--erm-sync"), (config.policy_signal == "reward-model",
                          "--policy-signal reward-model"), (config.eval_best_of_n > 1, "--eval-best-of-n")]:
         if wanted:
-            require_reward_model(explorer, what)
+            require_reward_model(powers.reward_model, what)
     if validation_prompts:
-        require_scorer(explorer)
+        require_scorer(powers.reward_model)
     # The judge of an evaluation is never the run's capped, counted oracle itself: a fresh instance, uncapped.
     judge = build_oracle("ground-truth" if judge_kind == "reward" else config.oracle,
                          dataclasses.replace(config, oracle_max_cost=0.0))
@@ -101,7 +110,7 @@ def assemble(config: RunConfig, log=print) -> RunParts:
         policy, eval_prompts, judge, greedy=config.eval_greedy, temperature=config.eval_temperature,
         max_new_tokens=config.max_new_tokens, seed=config.seed,
         reward_fn=judge.reward_fn if judge_kind == "reward" else None,
-        best_of_n=config.eval_best_of_n, reranker=explorer,
+        best_of_n=config.eval_best_of_n, reward_model=powers.reward_model,
         # Best-of-N draws its candidates as the baseline's answers are drawn, so only the reranking differs.
         bon_temperature=config.temperature if config.eval_greedy else config.eval_temperature,
         both_orders=judge_kind == "oracle", prob_temperature=config.oracle_temperature,
@@ -113,8 +122,10 @@ def assemble(config: RunConfig, log=print) -> RunParts:
     actor = (runtime.actor(policy, policy_path, prompt_order, reference=learner.reference)
              if config.reference_candidates else runtime.actor(policy, policy_path, prompt_order))
     offline_data = tokenize(offline_rows, policy, config.offline_data) if offline_rows else None
-    return RunParts(policy, actor, explorer, oracle, learner, evaluator, prompt_order, eval_prompts,
-                    validation_prompts, offline_data)
+    return RunParts(policy=policy, actor=actor, explorer=explorer, powers=powers, reward_model=powers.reward_model,
+                    oracle=oracle, oracle_budget=oracle if isinstance(oracle, CostBudget) else None,
+                    learner=learner, evaluator=evaluator, prompt_order=prompt_order, eval_prompts=eval_prompts,
+                    validation_prompts=validation_prompts, offline_data=offline_data)
 
 
 def eval_judge_kind(config: RunConfig) -> str:

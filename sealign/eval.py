@@ -23,7 +23,7 @@ class WinRateEvaluator:
 
     Two numbers per evaluation: ``eval/win_rate``, the hard win rate (win = 1, tie = 0.5, loss = 0
     per prompt, averaged), and ``eval/win_prob``, the mean preference probability P(policy > SFT)
-    (paper 003 sec. 3.5): from the reward at ``prob_temperature`` (the training oracle's Bradley-Terry
+    (Asghari et al. 2026 sec. 3.5): from the reward at ``prob_temperature`` (the training oracle's Bradley-Terry
     temperature) when there is a reward function, else the judge's own probability. A judge that
     is not a reward function (an LLM judge, a reward model) is asked in ``both_orders`` to cancel
     its position bias. Sampled decoding uses a fixed seed so that successive evaluations differ
@@ -35,10 +35,10 @@ class WinRateEvaluator:
 
     def __init__(self, policy: HFPolicy, prompts: list[Prompt], judge: Oracle, *, greedy: bool,
                  temperature: float, max_new_tokens: int, seed: int, reward_fn=None, best_of_n: int = 0,
-                 reranker=None, bon_temperature: float = 1.0, both_orders: bool = False,
+                 reward_model=None, bon_temperature: float = 1.0, both_orders: bool = False,
                  prob_temperature: float = 1.0, against: str = "sft", judge_name: str = "reward",
                  extra_scores: dict[str, Callable[[str, str], float | None]] | None = None):
-        self.best_of_n, self.reranker, self.bon_temperature = 0, reranker, bon_temperature
+        self.best_of_n, self.reward_model, self.bon_temperature = 0, reward_model, bon_temperature
         has_references = bool(prompts) and all(p.reference is not None for p in prompts)
         self.references = [p.reference for p in prompts] if has_references else None
         if against == "reference" and self.references is None:
@@ -71,7 +71,7 @@ class WinRateEvaluator:
 
     def best_of_n_responses(self) -> list[str]:
         """BoN(policy, R): ``best_of_n`` samples per prompt, the one the reward model's mean ranks first
-        (paper 000 sec. 4.2 and Table 1 rows 4-7)."""
+        (Liu et al. 2024 sec. 4.2 and Table 1 rows 4-7)."""
         from sealign.model_labels import mean_rewards
         from sealign.types import Candidate
 
@@ -81,7 +81,7 @@ class WinRateEvaluator:
                                        max_new_tokens=self.max_new_tokens)
         candidates = [[Candidate(prompt, p_ids, r, self.policy.decode(r)) for r in group]
                       for prompt, p_ids, group in zip(self.prompts, self.prompt_ids, ids)]
-        best = [int(means.argmax()) for means in mean_rewards(self.reranker, candidates)]
+        best = [int(means.argmax()) for means in mean_rewards(self.reward_model, candidates)]
         return [group[k].text for group, k in zip(candidates, best)]
 
     def evaluate(self) -> dict[str, float]:

@@ -2,13 +2,12 @@
 
 Two inputs: ``step(PreferenceBatch)`` for the pairwise losses of ``sealign.losses.PAIR_LOSSES`` (and
 for ``reinforce``, which turns each pair into two signed signals), and
-``reinforce_step(SignalBatch)`` for paper 003's update on (prompt, response, signal) triples,
+``reinforce_step(SignalBatch)`` for Asghari et al.'s update on (prompt, response, signal) triples,
 regularised toward an EMA anchor of the policy (``AnchorEMA``).
 """
 
 from __future__ import annotations
 
-import inspect
 import math
 import os
 import pickle
@@ -19,33 +18,24 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from sealign.errors import UserError
 from sealign.faults import fault_point
-from sealign.losses import (
-    GENERIC_HYPERPARAMETERS,
-    LOSSES,
-    NEEDS_REF_SAMPLE,
-    PAIR_LOSSES,
-    REFERENCE_FREE,
-    SIGNAL_LOSSES,
-    PairLogps,
-    compute_loss,
-    loss_names,
-)
+from sealign.lookup import pick
+from sealign.losses import LOSSES, PAIR_SETTINGS, PairLogps, compute_loss
 from sealign.policy.hf import HFPolicy
 from sealign.types import PreferenceBatch, SignalBatch
 
 
 def loss_hyperparameters(loss_name: str, config) -> dict:
-    """The config values named by the loss function's keyword parameters (those with defaults),
-    plus ``compute_loss``'s own (``sft_weight``) for the pairwise losses."""
-    params = [p.name for p in inspect.signature(LOSSES[loss_name]).parameters.values() if p.default is not p.empty]
-    if loss_name in PAIR_LOSSES:
-        params += GENERIC_HYPERPARAMETERS
-    return {p: getattr(config, p) for p in params if hasattr(config, p)}
+    """The loss's keyword arguments, read from the run settings its ``Loss`` spec names (plus
+    ``compute_loss``'s own ``sft_weight`` for the pairwise losses)."""
+    loss = pick("loss", loss_name, LOSSES)
+    settings = {**loss.settings, **(PAIR_SETTINGS if loss.input == "pairs" else {})}
+    return {keyword: getattr(config, setting) for keyword, setting in settings.items()}
 
 
 class AnchorEMA:
-    """Paper 003's anchor: an exponential moving average of the trainable parameters,
+    """Asghari et al.'s anchor: an exponential moving average of the trainable parameters,
 
         theta_bar <- (1 - tau) * theta_bar + tau * theta       (``update``, after each step)
 
@@ -91,17 +81,14 @@ class PreferenceLearner:
     """
 
     def __init__(self, policy: HFPolicy, config, reference=None):
-        if config.loss not in loss_names():
-            from sealign.errors import ConfigError
-
-            raise ConfigError(f"unknown loss {config.loss!r}; choose one of: {', '.join(loss_names())}")
+        self.loss = pick("loss", config.loss, LOSSES)
         self.policy = policy
         self.config = config
         self.loss_name = config.loss
         self.hyper = loss_hyperparameters(config.loss, config)
-        self.reference = None if config.loss in REFERENCE_FREE else (reference or policy.frozen_copy())
+        self.reference = (reference or policy.frozen_copy()) if self.loss.uses_reference else None
         self.anchor = (AnchorEMA(policy.model, config.anchor_tau, config.anchor_weight)
-                       if config.loss in SIGNAL_LOSSES else None)
+                       if self.loss.input == "signals" else None)
         self.optimizer = torch.optim.AdamW(
             [p for p in policy.model.parameters() if p.requires_grad],
             lr=config.lr, betas=(config.adam_beta1, config.adam_beta2), weight_decay=config.weight_decay,
@@ -122,9 +109,9 @@ class PreferenceLearner:
         """One optimiser step on ``batch`` (split into micro-batches); returns averaged metrics."""
         if len(batch) == 0:
             return {}
-        if self.loss_name in SIGNAL_LOSSES:
+        if self.loss.input == "signals":
             return self.reinforce_step(SignalBatch.from_preferences(batch))
-        if self.loss_name in NEEDS_REF_SAMPLE and batch.ref_sample_ids is None:
+        if self.loss.needs_ref_sample and batch.ref_sample_ids is None:
             batch = self.with_reference_samples(batch)
         return self._optimise(batch, self._pair_loss)
 
@@ -186,7 +173,7 @@ class PreferenceLearner:
 
     def restart_from_initial(self) -> None:
         """Back to the starting weights with a fresh optimiser: RLHFlow's "train each iteration from
-        the SFT model on all data so far" (paper 002 Algorithm 2)."""
+        the SFT model on all data so far" (Dong et al. 2024 Algorithm 2)."""
         if self.initial_state is None:
             raise ValueError("restart_from_initial needs round_init='sft' when the learner is built")
         self.policy.model.load_state_dict(self.initial_state)
@@ -196,7 +183,7 @@ class PreferenceLearner:
         n = len(part)
         prompts = part.prompt_ids + part.prompt_ids
         responses = part.chosen_ids + part.rejected_ids
-        with_sample = self.loss_name in NEEDS_REF_SAMPLE and part.ref_sample_ids is not None
+        with_sample = self.loss.needs_ref_sample and part.ref_sample_ids is not None
         # One policy forward over chosen, rejected (and reference samples).
         all_prompts = prompts + (part.prompt_ids if with_sample else [])
         all_responses = responses + (part.ref_sample_ids if with_sample else [])
@@ -211,16 +198,16 @@ class PreferenceLearner:
         return PairLogps(logps[:n], logps[n:2 * n], ref_chosen, ref_rejected, lengths[:n], lengths[n:2 * n],
                          ref_sample, ref_sample_len)
 
-    # ------------------------------------------------------------------ reinforce (paper 003)
+    # ------------------------------------------------------------------ reinforce (Asghari et al. 2026)
     def reinforce_step(self, batch: SignalBatch) -> dict[str, float]:
-        """One step of paper 003's policy update on (prompt, response, signal) triples:
+        """One step of Asghari et al.'s policy update on (prompt, response, signal) triples:
         ``-(s + nudge) * lp(y)`` averaged, plus ``anchor_weight * ||theta - theta_bar||^2``, then
         the anchor's EMA update. Needs ``loss='reinforce'``."""
         if self.anchor is None:
             raise ValueError(f"reinforce_step needs loss 'reinforce' (this learner's loss is {self.loss_name!r})")
         if len(batch) == 0:
             return {}
-        loss_fn = SIGNAL_LOSSES[self.loss_name]
+        loss_fn = self.loss.fn
 
         def loss_of(part: SignalBatch):
             logps, _ = self.policy.sequence_logprobs(part.prompt_ids, part.response_ids)
@@ -273,8 +260,6 @@ class PreferenceLearner:
         os.replace(tmp, path)
 
     def load(self, path: Path) -> dict:
-        from sealign.errors import UserError
-
         try:
             state = torch.load(path, map_location=self.policy.device, weights_only=False)
             self.policy.model.load_state_dict(state["model"])

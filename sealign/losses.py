@@ -9,18 +9,20 @@ Three families, all tensors in, ``LossOutput(loss, metrics)`` out, no model and 
 
 * pairwise preference losses ``f(PairLogps, **hyper)`` in ``PAIR_LOSSES``:
   DPO, IPO, SLiC, SimPO, SELM, XPO. ``compute_loss`` adds the optional SFT term to any of them.
-* ``reinforce_loss`` (paper 003): policy log-probs of single responses and reward-model signals;
+* ``reinforce_loss`` (Asghari et al. 2026): policy log-probs of single responses and reward-model signals;
   the EMA anchor that regularises it is parameter state and lives in the learner (``AnchorEMA``).
-* ``bt_loss``: the Bradley-Terry reward-model loss on reward tensors (paper 002).
+* ``bt_loss``: the Bradley-Terry reward-model loss on reward tensors (Dong et al. 2024).
 
-Hyper-parameters are keyword arguments with defaults; the learner fills them from the config
-fields of the same name (``sealign.learner.loss_hyperparameters``). ``LOSSES`` names every
-objective ``--loss`` accepts. A new pairwise loss is one function here and one line in ``PAIR_LOSSES``.
+Hyper-parameters are keyword arguments; ``LOSSES`` names every objective ``--loss`` accepts and,
+in its ``Loss`` spec, the run setting that fills each keyword (a keyword's default is that
+setting's default). A new pairwise loss is one function here and one line in ``LOSSES``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -108,17 +110,17 @@ def dpo_loss(logps: PairLogps, beta: float = 0.1, label_smoothing: float = 0.0) 
     return LossOutput(per_pair.mean(), _reference_metrics(logps, beta))
 
 
-def ipo_loss(logps: PairLogps, beta: float = 0.1) -> LossOutput:
-    """IPO (Azar et al. 2023, eq. 17; beta plays the role of tau): ``(D - 1 / (2 * beta))^2``.
+def ipo_loss(logps: PairLogps, tau: float = 0.1) -> LossOutput:
+    """IPO (Azar et al. 2023, eq. 17; ``--beta`` sets tau): ``(D - 1 / (2 * tau))^2``.
 
-    Minimised at ``D = 1 / (2 beta)``: the log-ratio margin is regressed to a finite target
+    Minimised at ``D = 1 / (2 tau)``: the log-ratio margin is regressed to a finite target
     instead of being pushed to infinity. D uses *summed* log-probs as written in FORMULAS.md;
     TRL (and the IPO authors' runs) average them per token first: pass per-token-averaged
     log-probs for that variant.
     """
     lr_chosen, lr_rejected = _log_ratios(logps, "ipo")
-    per_pair = (lr_chosen - lr_rejected - 1 / (2 * beta)) ** 2
-    return LossOutput(per_pair.mean(), _reference_metrics(logps, beta))
+    per_pair = (lr_chosen - lr_rejected - 1 / (2 * tau)) ** 2
+    return LossOutput(per_pair.mean(), _reference_metrics(logps, tau))
 
 
 def slic_loss(logps: PairLogps, beta: float = 0.1) -> LossOutput:
@@ -132,13 +134,14 @@ def slic_loss(logps: PairLogps, beta: float = 0.1) -> LossOutput:
     return LossOutput(per_pair.mean(), _reference_metrics(logps, beta))
 
 
-def simpo_loss(logps: PairLogps, beta: float = 2.0, gamma_beta_ratio: float = 0.5,
+def simpo_loss(logps: PairLogps, beta: float = 0.1, gamma_beta_ratio: float = 0.5,
                label_smoothing: float = 0.0) -> LossOutput:
     """SimPO (Meng et al. 2024, eq. 6), reference-free, length-normalised, with target margin gamma:
 
         -log sigma(beta * (lp(y_w)/|y_w| - lp(y_l)/|y_l|) - gamma),   gamma = gamma_beta_ratio * beta
 
-    (oat's parameterisation, default ratio 0.5; TRL's ``simpo_gamma`` is gamma itself), with the
+    (oat's parameterisation, default ratio 0.5; TRL's ``simpo_gamma`` is gamma itself; here beta is a
+    reward scale, not a KL strength: the paper uses 2.0 to 2.5, the run's default --beta is 0.1), with the
     same label smoothing as cDPO. Never reads ``ref_*``. The implicit rewards reported are SimPO's
     own, ``beta * lp(y)/|y|``; there is no reference, hence no KL metric.
     """
@@ -169,7 +172,7 @@ def _dpo_plus_exploration(logps: PairLogps, beta: float, label_smoothing: float,
 
 def selm_loss(logps: PairLogps, beta: float = 0.1, alpha: float = 0.001,
               label_smoothing: float = 0.0) -> LossOutput:
-    """SELM's optimism-biased DPO (Zhang et al. 2024, paper 001 eq. 4.2), minimised:
+    """SELM's optimism-biased DPO (Zhang et al. 2024, Zhang et al. 2024 eq. 4.2), minimised:
 
         L_DPO + alpha * beta * E_{y ~ pi_ref}[ lp(y) ]
 
@@ -200,9 +203,9 @@ def sft_term(logps: PairLogps) -> Tensor:
     return -logps.chosen / chosen_len.clamp(min=1)
 
 
-# ----------------------------------------------------------------------------- reinforce (paper 003)
-def reinforce_loss(logps: Tensor, signals: Tensor, nudge: float = 0.0) -> LossOutput:
-    """Paper 003's policy update (sec. 4.2, rules (4)-(5)) without its anchor term:
+# ----------------------------------------------------------------------------- reinforce (Asghari et al. 2026)
+def reinforce_loss(logps: Tensor, signals: Tensor, nudge: float = 0.1) -> LossOutput:
+    """Asghari et al.'s policy update (sec. 4.2, rules (4)-(5)) without its anchor term:
 
         -(s + nudge) * lp(y),   s = r(x, y) - r(x, y')   (treated as a constant)
 
@@ -222,22 +225,22 @@ def reinforce_loss(logps: Tensor, signals: Tensor, nudge: float = 0.0) -> LossOu
     return LossOutput(per_response.mean(), metrics)
 
 
-# ----------------------------------------------------------------------------- reward models (paper 002)
+# ----------------------------------------------------------------------------- reward models (Dong et al. 2024)
 def length_penalized_reward(rewards: Tensor, lengths: Tensor, length_penalty: float) -> Tensor:
-    """Paper 002's ranking reward ``r(x, y) - lambda * |y|`` (|y| in whatever unit the caller
-    passes: characters in paper 002, tokens here by default)."""
+    """Dong et al.'s ranking reward ``r(x, y) - lambda * |y|`` (|y| in whatever unit the caller
+    passes: characters in Dong et al. 2024, tokens here by default)."""
     return rewards - length_penalty * lengths
 
 
 def bt_loss(chosen_rewards: Tensor, rejected_rewards: Tensor, margin: float | Tensor = 0.0,
             length_penalty: float = 0.0, chosen_len: Tensor | None = None,
             rejected_len: Tensor | None = None) -> LossOutput:
-    """Bradley-Terry reward-model loss (paper 002 sec. 2.1, eq. 1; Ouyang et al. 2022):
+    """Bradley-Terry reward-model loss (Dong et al. 2024 sec. 2.1, eq. 1; Ouyang et al. 2022):
 
         -log sigma( r'(x, y_w) - r'(x, y_l) - m ),   r'(x, y) = r(x, y) - lambda * |y|
 
     with an optional margin m (a float or a per-pair tensor, as Llama-2's margin loss) and the
-    length-penalised reward of paper 002 (lambda = ``length_penalty``; 0 = plain BT, lengths
+    length-penalised reward of Dong et al. 2024 (lambda = ``length_penalty``; 0 = plain BT, lengths
     then optional). Metrics: mean rewards, margin and accuracy of the (penalised) rewards.
     """
     if length_penalty:
@@ -250,32 +253,43 @@ def bt_loss(chosen_rewards: Tensor, rejected_rewards: Tensor, margin: float | Te
 
 
 # ----------------------------------------------------------------------------- registry
-PAIR_LOSSES = {
-    "dpo": dpo_loss,
-    "ipo": ipo_loss,
-    "slic": slic_loss,
-    "simpo": simpo_loss,
-    "selm": selm_loss,
-    "xpo": xpo_loss,
-}
-"""Pairwise preference losses, ``f(PairLogps, **hyper) -> LossOutput``."""
+@dataclass(frozen=True)
+class Loss:
+    """A training objective as the learner sees it: the function, the run settings it reads, and
+    the inputs it needs. The learner reads nothing else about a loss."""
 
-SIGNAL_LOSSES = {
-    "reinforce": reinforce_loss,
-}
-"""Losses on (prompt, response, signal) triples, ``f(logps, signals, **hyper) -> LossOutput``."""
+    fn: Callable[..., LossOutput]
+    settings: Mapping[str, str]
+    """The function's keyword -> the run setting (``RunConfig`` field) that fills it; each keyword's
+    default in ``fn`` equals that setting's default (tests/test_learner.py checks it)."""
+    input: Literal["pairs", "signals"] = "pairs"
+    """pairs: ``fn(PairLogps, **settings)``; signals: ``fn(logps [B], signals [B], **settings)``."""
+    uses_reference: bool = True
+    """False: the function never reads the reference's log-probs (the learner skips that forward pass)."""
+    needs_ref_sample: bool = False
+    """True: one response per prompt sampled from the reference policy (``PairLogps.ref_sample``)."""
 
-LOSSES = {**PAIR_LOSSES, **SIGNAL_LOSSES}
+
+_DPO = {"beta": "beta", "label_smoothing": "label_smoothing"}
+LOSSES: dict[str, Loss] = {
+    "dpo": Loss(dpo_loss, _DPO),
+    "ipo": Loss(ipo_loss, {"tau": "beta"}),
+    "slic": Loss(slic_loss, {"beta": "beta"}),
+    "simpo": Loss(simpo_loss, {**_DPO, "gamma_beta_ratio": "gamma_beta_ratio"}, uses_reference=False),
+    "selm": Loss(selm_loss, {**_DPO, "alpha": "alpha"}, needs_ref_sample=True),
+    "xpo": Loss(xpo_loss, {**_DPO, "alpha": "alpha"}, needs_ref_sample=True),
+    "reinforce": Loss(reinforce_loss, {"nudge": "nudge"}, input="signals", uses_reference=False),
+}
 """Every objective a run can train with, by ``--loss`` name."""
 
-REFERENCE_FREE: set[str] = {"simpo", "reinforce"}
-"""Losses that never look at the reference policy (the learner then skips its forward pass)."""
+PAIR_LOSSES = {name: loss.fn for name, loss in LOSSES.items() if loss.input == "pairs"}
+"""Pairwise preference losses, ``f(PairLogps, **hyper) -> LossOutput``."""
 
-NEEDS_REF_SAMPLE: set[str] = {"selm", "xpo"}
-"""Losses that need one response per prompt sampled from the reference policy."""
+SIGNAL_LOSSES = {name: loss.fn for name, loss in LOSSES.items() if loss.input == "signals"}
+"""Losses on (prompt, response, signal) triples, ``f(logps, signals, **hyper) -> LossOutput``."""
 
-GENERIC_HYPERPARAMETERS = ("sft_weight",)
-"""Keyword arguments of ``compute_loss`` itself, applied on top of any pairwise loss."""
+PAIR_SETTINGS = {"sft_weight": "sft_weight"}
+"""``compute_loss``'s own keyword, applied on top of any pairwise loss."""
 
 
 def loss_names() -> list[str]:

@@ -1,9 +1,9 @@
 """Pairs labelled by the epistemic reward model's mean instead of the oracle (no query is spent).
 
 Two uses from the papers:
-- SEA's mixed preference learning, "ERM sync" (paper 000 sec. 4.2.3): the policy also learns from
+- SEA's mixed preference learning, "ERM sync" (Liu et al. 2024 sec. 4.2.3): the policy also learns from
   pairs the reward model labels, capped at a fraction of its training data after a burn-in.
-- Paper 003's policy update (sec. 4.3.3): reinforcement signals come from the reward model, on the
+- Asghari et al.'s policy update (sec. 4.3.3): reinforcement signals come from the reward model, on the
   query pair (both orders) and on the (highest, lowest) pair of each prompt's samples; then, on a
   second, query-free batch, on the (highest, lowest) and (second-highest, second-lowest) pairs.
 
@@ -23,24 +23,24 @@ import numpy as np
 import torch
 
 from sealign.errors import ConfigError
-from sealign.exploration.base import Pair
+from sealign.exploration.base import Query, RewardModel, index_pair
 from sealign.types import Candidate, Comparison
 
 SOURCE = "reward-model"
 
 
-def require_reward_model(explorer, what: str) -> None:
-    if not (hasattr(explorer, "model") and hasattr(explorer, "score")):
+def require_reward_model(reward_model: RewardModel | None, what: str) -> None:
+    if reward_model is None:
         raise ConfigError(f"{what} needs an explorer with an epistemic reward model "
                           "(sea-ee, sea-bai, uncertainty, ids, best-worst, ensemble-passive), not a plain one")
 
 
-def mean_rewards(explorer, candidates: list[list[Candidate]]) -> list[torch.Tensor]:
-    """The explorer's ranking score of every candidate (the ensemble mean, less the length penalty
+def mean_rewards(reward_model: RewardModel, candidates: list[list[Candidate]]) -> list[torch.Tensor]:
+    """The reward model's ranking score of every candidate (the ensemble mean, less the length penalty
     when one is set: the same score selects, labels, signals and reranks): one ``[M]`` tensor per prompt."""
     flat = [c for group in candidates for c in group]
     with torch.no_grad():
-        means = explorer.score(flat).cpu()
+        means = reward_model.score(flat).cpu()
     out, start = [], 0
     for group in candidates:
         out.append(means[start: start + len(group)])
@@ -57,17 +57,17 @@ def model_label(a: Candidate, b: Candidate, reward_a: float, reward_b: float, st
                       source=SOURCE)
 
 
-def erm_sync_labels(explorer, candidates: list[list[Candidate]], queried: list[Pair | None], num_answers: int,
-                    ratio: float, step: int, run_id: str) -> list[Comparison]:
+def erm_sync_labels(reward_model: RewardModel, candidates: list[list[Candidate]], queried: list[list[Query]],
+                    num_answers: int, ratio: float, step: int, run_id: str) -> list[Comparison]:
     """Best-vs-worst (by the mean) pairs of each prompt, other than the queried pair, most confident
     first, as many as make up ``ratio`` of the policy's batch: n = round(answers * ratio / (1 - ratio))."""
     wanted = round(num_answers * ratio / (1 - ratio))
     if wanted <= 0:
         return []
     scored = []
-    for group, means, pair in zip(candidates, mean_rewards(explorer, candidates), queried):
+    for group, means, queries in zip(candidates, mean_rewards(reward_model, candidates), queried):
         best, worst = int(means.argmax()), int(means.argmin())
-        if best == worst or (pair is not None and {best, worst} == set(pair)):
+        if best == worst or any({best, worst} == set(index_pair(group, q)) for q in queries):
             continue
         if group[best].token_ids == group[worst].token_ids:
             continue
@@ -76,20 +76,21 @@ def erm_sync_labels(explorer, candidates: list[list[Candidate]], queried: list[P
     return [model_label(a, b, float(ra), float(rb), step, run_id) for _, a, b, ra, rb in scored[:wanted]]
 
 
-def replace_with_model_labels(explorer, candidates: list[list[Candidate]], pairs: list, ratio: float,
-                              rng: np.random.Generator, step: int, run_id: str) -> tuple[list, list[Comparison]]:
+def replace_with_model_labels(reward_model: RewardModel, candidates: list[list[Candidate]],
+                              queries: list[list[Query]], ratio: float, rng: np.random.Generator, step: int,
+                              run_id: str) -> tuple[list[list[Query]], list[Comparison]]:
     """SEA's mixed preference learning as oat does it: ``floor(ratio * B)`` random prompts of the batch
     are labelled by the reward model *instead of* being asked. For each, one head k is drawn (a
     posterior sample), the pair of largest margin ``|r_k(i) - r_k(j)|`` among distinct responses is
     labelled by that head, and the prompt's query is dropped, so the label saves a query.
 
-    Returns the pairs still to ask (``None`` where a label replaced the query) and the labels.
+    Returns the queries still to ask (none for a prompt whose label replaced them) and the labels.
     """
     chosen = rng.permutation(len(candidates))[: math.floor(ratio * len(candidates))]
-    pairs, labels = list(pairs), []
+    queries, labels = list(queries), []
     sizes = [len(group) for group in candidates]
     with torch.no_grad():
-        per_prompt = explorer.head_scores([c for group in candidates for c in group]).cpu().split(sizes, dim=1)
+        per_prompt = reward_model.head_scores([c for group in candidates for c in group]).cpu().split(sizes, dim=1)
     for row in sorted(int(r) for r in chosen):
         group, scores = candidates[row], per_prompt[row]
         head = scores[int(rng.integers(scores.shape[0]))]
@@ -102,17 +103,17 @@ def replace_with_model_labels(explorer, candidates: list[list[Candidate]], pairs
             continue  # every response is the same text: ask as usual
         i, j = divmod(int(margin.argmax()), len(group))
         labels.append(model_label(group[i], group[j], float(head[i]), float(head[j]), step, run_id))
-        pairs[row] = None
-    return pairs, labels
+        queries[row] = []
+    return queries, labels
 
 
-def signal_labels(explorer, candidates: list[list[Candidate]], queried: list[Pair | None], step: int,
-                  run_id: str) -> list[Comparison]:
-    """Paper 003 sec. 4.3.3: per prompt, the query pair and the (highest, lowest) pair, each labelled by
+def signal_labels(reward_model: RewardModel, candidates: list[list[Candidate]], queried: list[list[Query]],
+                  step: int, run_id: str) -> list[Comparison]:
+    """Asghari et al. 2026 sec. 4.3.3: per prompt, the query pair and the (highest, lowest) pair, each labelled by
     the reward model (the learner uses every label in both orders)."""
     labels = []
-    for group, means, pair in zip(candidates, mean_rewards(explorer, candidates), queried):
-        pairs = [pair] if pair is not None else []
+    for group, means, queries in zip(candidates, mean_rewards(reward_model, candidates), queried):
+        pairs = [index_pair(group, q) for q in queries]
         top, bottom = int(means.argmax()), int(means.argmin())
         if top != bottom:
             pairs.append((top, bottom))
@@ -121,11 +122,12 @@ def signal_labels(explorer, candidates: list[list[Candidate]], queried: list[Pai
     return labels
 
 
-def ranked_labels(explorer, candidates: list[list[Candidate]], step: int, run_id: str) -> list[Comparison]:
-    """Paper 003 sec. 4.3.3, the query-free batch: per prompt, the (highest, lowest) and
+def ranked_labels(reward_model: RewardModel, candidates: list[list[Candidate]], step: int,
+                  run_id: str) -> list[Comparison]:
+    """Asghari et al. 2026 sec. 4.3.3, the query-free batch: per prompt, the (highest, lowest) and
     (second-highest, second-lowest) pairs by the reward model's mean (both orders in the learner)."""
     labels = []
-    for group, means in zip(candidates, mean_rewards(explorer, candidates)):
+    for group, means in zip(candidates, mean_rewards(reward_model, candidates)):
         order = means.argsort(descending=True).tolist()
         for rank in range(min(2, len(order) // 2)):
             top, bottom = order[rank], order[-1 - rank]

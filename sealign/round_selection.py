@@ -1,4 +1,4 @@
-"""The best round of an iterative run, picked on a validation split (paper 002 Algorithm 2:
+"""The best round of an iterative run, picked on a validation split (Dong et al. 2024 Algorithm 2:
 "Output: the best policy in pi_{1:T} by a validation set").
 
 After each round's training, the policy answers the validation prompts (one response each, the
@@ -18,15 +18,14 @@ from pathlib import Path
 
 import torch
 
-from sealign.actor import row_seed
+from sealign.actor import Stream, row_seed
 from sealign.errors import ConfigError
+from sealign.exploration.base import RewardModel
 from sealign.types import Candidate, Prompt
 
-VALIDATION_STREAM = 2  # sampling seeds apart from the query batches (0) and paper 003's extra batch (1)
 
-
-def require_scorer(explorer) -> None:
-    if not hasattr(explorer, "score"):
+def require_scorer(reward_model: RewardModel | None) -> None:
+    if reward_model is None:
         raise ConfigError("--validation-prompts needs an explorer that scores responses (an ensemble explorer "
                           "such as best-worst), or set --validation-prompts 0 to keep the last round")
 
@@ -40,7 +39,7 @@ def record_round(config, parts, run_dir: Path, round_number: int, prompts: list[
     temperature = 0.0 if config.eval_greedy else config.eval_temperature
     responses = policy.generate(prompt_ids, n=1, temperature=temperature, top_p=config.top_p,
                                 max_new_tokens=config.max_new_tokens,
-                                seeds=[row_seed(config.seed, 0, i, VALIDATION_STREAM) for i in range(len(prompts))])
+                                seeds=[row_seed(config.seed, 0, i, Stream.VALIDATION) for i in range(len(prompts))])
     rows = [{"prompt": p.text, "prompt_ids": list(ids), "token_ids": list(group[0]), "text": policy.decode(group[0])}
             for p, ids, group in zip(prompts, prompt_ids, responses)]
     _atomic(folder / f"round-{round_number}.jsonl", lambda f: f.write("".join(json.dumps(r) + "\n" for r in rows)),
@@ -57,7 +56,7 @@ def select_best_round(parts, run_dir: Path, rounds: int, prompts: list[Prompt]) 
         rows = [json.loads(line) for line in (run_dir / "rounds" / f"round-{k}.jsonl").read_text().splitlines()]
         candidates = [Candidate(by_text[r["prompt"]], r["prompt_ids"], r["token_ids"], r["text"]) for r in rows]
         with torch.no_grad():
-            scores.append(float(parts.explorer.score(candidates).float().mean()))
+            scores.append(float(parts.reward_model.score(candidates).float().mean()))
     best = max(range(rounds), key=lambda k: (scores[k], k)) + 1
     if best != rounds:
         weights = torch.load(run_dir / "rounds" / f"round-{best}.pt", map_location="cpu", weights_only=True)

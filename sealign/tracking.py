@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from rich.console import Console
@@ -62,3 +63,16 @@ class RunProgress:
         if win_rate is not None:
             fields["win"] = f"{win_rate:.1%}"
         self.progress.update(self.task, completed=queries, **fields)
+
+
+class PhaseTimer:
+    """Wall time of the loop's phases, as ``time/<phase>`` metrics."""
+
+    def __init__(self):
+        self.times: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, phase: str):
+        start = time.perf_counter()
+        yield
+        self.times[f"time/{phase}"] = round(time.perf_counter() - start, 4)

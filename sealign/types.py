@@ -107,7 +107,7 @@ class PreferenceBatch:
 
 @dataclass
 class SignalBatch:
-    """(prompt, response, reinforcement signal) triples: the input of a reinforce step (paper 003).
+    """(prompt, response, reinforcement signal) triples: the input of a reinforce step (Asghari et al. 2026).
 
     ``signals[i]`` is ``r(x, y) - r(x, y')`` for the ordered pair (y, y') that reinforces ``y``
     (the affirmative nudge is added by the loss, not here).
@@ -123,7 +123,7 @@ class SignalBatch:
     @classmethod
     def from_model_labels(cls, labels: list[Comparison]) -> SignalBatch:
         """Each reward-model-labelled pair in both orders, with signals ``+-(r_a - r_b)``, recovered
-        as ``logit(prob_a)`` (paper 003 sec. 4.3.3)."""
+        as ``logit(prob_a)`` (Asghari et al. 2026 sec. 4.3.3)."""
         batch = cls()
         for c in labels:
             p = min(max(c.prob_a, 1e-12), 1 - 1e-12)
@@ -137,7 +137,7 @@ class SignalBatch:
     @classmethod
     def from_preferences(cls, batch: PreferenceBatch, signal: float = 1.0) -> SignalBatch:
         """Each pair in both orders with the label as the reward difference: (y_w, +signal) and
-        (y_l, -signal), the reward-model-free use of paper 003's update."""
+        (y_l, -signal), the reward-model-free use of Asghari et al.'s update."""
         return cls(
             batch.prompt_ids + batch.prompt_ids, batch.chosen_ids + batch.rejected_ids,
             [signal] * len(batch) + [-signal] * len(batch),

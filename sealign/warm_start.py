@@ -13,6 +13,7 @@ from __future__ import annotations
 from sealign.data.preferences import PreferenceRow, load_preference_data
 from sealign.data.prompts import context_window
 from sealign.errors import UserError
+from sealign.tasks import summarize
 from sealign.types import PreferenceBatch
 
 BUILTIN = "builtin"
@@ -21,9 +22,7 @@ BUILTIN = "builtin"
 
 def read_offline_rows(config, train_prompts) -> list[PreferenceRow]:
     if config.offline_data == BUILTIN:
-        from sealign.exploration.selm_rank import builtin_preference_data
-
-        data = builtin_preference_data([p.text for p in train_prompts], seed=config.seed)
+        data = summarize.builtin_preference_data([p.text for p in train_prompts], seed=config.seed)
         return [PreferenceRow(prompt, chosen, rejected) for prompt, (chosen, rejected) in data.items()]
     return load_preference_data(config.offline_data)
 
@@ -51,4 +50,4 @@ def warm_start(config, parts, metrics, log) -> None:
         data, config.offline_epochs, config.batch_size, config.seed,
         on_step=lambda epoch, k, m: metrics.write({"step": 0, "queries": 0, "warm_start": 1, "epoch": epoch, **m}),
     )
-    parts.actor.sync_weights(parts.learner)  # runtime hook (issue #7): actors sample the warm-started policy
+    parts.actor.sync_weights(parts.learner)  # runtime hook: actors sample the warm-started policy

@@ -97,3 +97,12 @@ def demo_sft_cache(tmp_path_factory):
     cache = tmp_path_factory.mktemp("sealign-demo-cache")
     ensure_sft_policy(cache, BootstrapSpec(), log=lambda _: None)
     return cache
+
+
+def index_pairs(candidates, queries) -> list:
+    """An explorer's queries as index pairs into each prompt's candidates (None for no query; the
+    single query of a prompt otherwise): the shape the pair rules return, for short assertions."""
+    from sealign.exploration.base import index_pair
+
+    assert all(len(qs) <= 1 for qs in queries), "index_pairs reads explorers of one query per prompt"
+    return [index_pair(group, qs[0]) if qs else None for group, qs in zip(candidates, queries)]

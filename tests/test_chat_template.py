@@ -5,9 +5,10 @@ import pytest
 import torch
 
 from sealign.actor import Actor
+from sealign.collect import ask
 from sealign.config import RunConfig
+from sealign.exploration.base import queries_of
 from sealign.learner import PreferenceLearner
-from sealign.loop import ask
 from sealign.oracles.rule import RuleOracle
 from sealign.policy.hf import HFPolicy
 from sealign.tasks import summarize
@@ -51,7 +52,7 @@ def test_the_templated_prompt_ids_reach_the_learner_and_the_oracle_sees_plain_te
 
     seen = []
     oracle = RuleOracle(lambda p, r: seen.append((p, r)) or len(r))
-    comparisons, skipped = ask(oracle, candidates, [(0, 1)], step=0, run_id="chat")
+    comparisons, skipped = ask(oracle, queries_of(candidates, [(0, 1)]), step=0, run_id="chat")
     assert seen[0][0] == text  # the oracle gets the plain prompt, not the template
     assert all("<|" not in response for _, response in seen)
 

@@ -1,4 +1,4 @@
-"""Epistemic reward model, pair-selection rules and explorers (issue #4). Fast: small tensors only."""
+"""Epistemic reward model, pair-selection rules and explorers. Fast: small tensors only."""
 
 from __future__ import annotations
 
@@ -11,10 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sealign.config import RunConfig
-from sealign.exploration import REGISTRY, build_explorer, ids, pair_rule, sea_bai, sea_ee
+from sealign.exploration import PAIR_RULES, REGISTRY, build_explorer, ids, pair_rule, sea_bai, sea_ee
+from sealign.exploration.base import HasRewardModel
 from sealign.exploration.epistemic import EnsembleRewardModel, mlp_forward
 from sealign.exploration.rules import win_prob_variance
+from sealign.explorer_inputs import explorer_inputs
 from sealign.types import Candidate, Comparison, Prompt
+from tests.conftest import index_pairs
 
 torch.set_num_threads(1)
 
@@ -102,9 +105,7 @@ def test_every_rule_returns_two_distinct_candidates(k, m, seed, ties):
     rewards = torch.randn(k, m, generator=gen)
     if ties:  # many equal values: argmax ties everywhere
         rewards = rewards.round()
-    for name in REGISTRY:
-        if name in ("selm-rank", "pairwise-rank", "xpo"):  # not rules over rewards (an oracle-ranked triple;
-            continue  # a pairwise model's win matrix: test_pairwise_rank.py; xpo's (policy, reference) pair)
+    for name in PAIR_RULES:  # not selm-rank, pairwise-rank, xpo: they have no rule over rewards
         pair = pair_rule(name)(rewards, np.random.default_rng(seed))
         if pair is None:
             assert name == "best-worst"
@@ -224,17 +225,17 @@ def fake_answers(candidates, pairs):
 def test_explorers_with_a_real_hf_policy(tiny_policy, name):
     config = RunConfig(explorer=name, explore_heads=4, explore_width=16, explore_steps=2,
                        reference_candidates=int(name == "xpo"))
-    explorer = build_explorer(config, tiny_policy)
+    explorer = build_explorer(config, tiny_policy, **explorer_inputs(config, tiny_policy))
     candidates = sample_candidates(tiny_policy)
-    pairs = explorer.select(candidates, np.random.default_rng(0))
+    pairs = index_pairs(candidates, explorer.select(candidates, np.random.default_rng(0)))
     assert len(pairs) == len(candidates)
     for group, pair in zip(candidates, pairs):
         if pair is not None:
             assert pair[0] != pair[1] and all(0 <= x < len(group) for x in pair)
     answered = [(g, p) for g, p in zip(candidates, pairs) if p is not None]
     metrics = explorer.update(fake_answers(*zip(*answered))) if answered else {}
-    if hasattr(explorer, "featurize"):
-        assert explorer.featurize(candidates[0]).shape == (4, tiny_policy.model.config.hidden_size)
+    if isinstance(explorer, HasRewardModel):
+        assert explorer.reward_model.featurize(candidates[0]).shape == (4, tiny_policy.model.config.hidden_size)
         assert metrics["explore/rm/buffer"] == len(answered)
         # Reproducible: the same seed picks the same pairs.
         assert explorer.select(candidates, np.random.default_rng(0)) == explorer.select(
@@ -243,7 +244,7 @@ def test_explorers_with_a_real_hf_policy(tiny_policy, name):
 
 def test_backbone_features_ignore_padding_and_batch_company(tiny_policy):
     config = RunConfig(explorer="sea-ee", explore_heads=2, explore_width=8)
-    features = build_explorer(config, tiny_policy).features
+    features = build_explorer(config, tiny_policy).reward_model.features
     group = sample_candidates(tiny_policy)[1]
     longest = max(group, key=lambda c: len(c.token_ids))
     shortest = min(group, key=lambda c: len(c.token_ids))
@@ -256,8 +257,8 @@ def test_backbone_features_ignore_padding_and_batch_company(tiny_policy):
 def test_apl_prompt_filter_keeps_most_uncertain(tiny_policy):
     config = RunConfig(explorer="apl", apl_prompt_fraction=0.5)
     explorer = build_explorer(config, tiny_policy)
-    pairs = explorer.select(sample_candidates(tiny_policy), np.random.default_rng(0))
-    assert sum(p is not None for p in pairs) == 1
+    queries = explorer.select(sample_candidates(tiny_policy), np.random.default_rng(0))
+    assert sum(len(qs) for qs in queries) == 1
 
 
 def test_bandit_testbed_smoke():
@@ -305,6 +306,7 @@ def test_ensemble_state_dict_resumes_exactly(tmp_path):
 
 def test_length_penalty_ranks_against_verbose_candidates():
     from sealign.exploration.epistemic_explorer import EpistemicExplorer
+    from sealign.exploration.epistemic_reward import EpistemicRewardModel
     from sealign.types import Candidate, Prompt
 
     class FlatFeatures:  # every candidate looks the same to the heads: only the penalty differs
@@ -325,6 +327,6 @@ def test_length_penalty_ranks_against_verbose_candidates():
 
     prompt = Prompt("p", "x")
     group = [Candidate(prompt, [1], [k], text) for k, text in enumerate(["short", "a much longer answer", "mid one"])]
-    explorer = EpistemicExplorer(FlatFeatures(), ZeroModel(), rule, length_penalty=0.01)
-    assert explorer.select([group], np.random.default_rng(0)) == [(0, 1)]
+    explorer = EpistemicExplorer(EpistemicRewardModel(FlatFeatures(), ZeroModel(), length_penalty=0.01), rule)
+    assert index_pairs([group], explorer.select([group], np.random.default_rng(0))) == [(0, 1)]
     assert torch.allclose(captured["rewards"][0], torch.tensor([-0.05, -0.20, -0.07]))

@@ -18,11 +18,14 @@ from sealign.compare import area_under_curve
 from sealign.config import RunConfig
 from sealign.errors import ConfigError, UserError
 from sealign.eval import WinRateEvaluator
+from sealign.exploration.base import queries_of
 from sealign.exploration.epistemic_explorer import EpistemicExplorer
+from sealign.exploration.epistemic_reward import EpistemicRewardModel
 from sealign.oracles.base import Verdict
 from sealign.oracles.simulator import BradleyTerrySimulator
 from sealign.run_lock import run_lock
 from sealign.types import Candidate, Comparison, PreferenceBatch, Prompt
+from tests.conftest import index_pairs
 
 
 # ----------------------------------------------------------------------------- the run-directory lock
@@ -134,9 +137,10 @@ def test_erm_sync_labels_a_share_of_prompts_instead_of_asking_with_one_heads_lar
     scores = {"a": [0.0, 0.0], "b": [1.0, 1.0], "c": [-2.0, -2.0], "d": [0.5, 0.5]}
     candidates = [group_of(["a", "b", "c"], "p0"), group_of(["a", "d", "a"], "p1"),
                   group_of(["b", "b", "b"], "p2"), group_of(["c", "d", "a"], "p3")]
-    queried = [(0, 1), (0, 1), (0, 1), (0, 1)]
-    pairs, labels = model_labels.replace_with_model_labels(
+    queried = queries_of(candidates, [(0, 1), (0, 1), (0, 1), (0, 1)])
+    queries, labels = model_labels.replace_with_model_labels(
         HeadScores(scores), candidates, queried, 0.75, np.random.default_rng(0), step=7, run_id="r")
+    pairs = [index_pairs([g], [qs])[0] for g, qs in zip(candidates, queries)]
     replaced = [row for row, pair in enumerate(pairs) if pair is None]
     assert len(replaced) + sum(pair is not None for pair in pairs) == 4
     # floor(0.75 * 4) = 3 prompts chosen; one whose responses are all the same text is asked as usual
@@ -180,8 +184,8 @@ def test_apl_keeps_the_prompt_of_highest_sequence_entropy(tiny_policy):
               [Candidate(prompts[1], ids[1], [5], "s"), Candidate(prompts[1], ids[1], [6], "s2")]]
     _, nll = explorer.scores([c for g in groups for c in g])
     expected = int(torch.stack([nll[:2].mean(), nll[2:].mean()]).argmax())
-    pairs = explorer.select(groups, np.random.default_rng(0))
-    assert [p is not None for p in pairs] == [k == expected for k in range(2)]
+    queries = explorer.select(groups, np.random.default_rng(0))
+    assert [bool(qs) for qs in queries] == [k == expected for k in range(2)]
     assert expected == 0  # summed log-probs: six tokens are less likely than one
 
 
@@ -270,7 +274,7 @@ def make_epistemic(length_penalty: float = 0.0) -> EpistemicExplorer:
 
     model = EnsembleRewardModel(2, num_heads=4, width=8, depth=1, prior_scale=0.1, lr=0.05, weight_decay=0.0,
                                 reg_weight=0.01, steps=60, batch_size=64, bootstrap="none", seed=0)
-    return EpistemicExplorer(LinearFeatures(), model, select_pair, length_penalty=length_penalty)
+    return EpistemicExplorer(EpistemicRewardModel(LinearFeatures(), model, length_penalty=length_penalty), select_pair)
 
 
 def test_the_explorer_learns_the_answers_direction():
@@ -282,20 +286,20 @@ def test_the_explorer_learns_the_answers_direction():
         x, y = rng.uniform(-1, 1, 2)
         a, b = group_of([f"{x:.3f}", f"{y:.3f}"])
         answers.append(answer(a, b, "a" if x > y else "b"))
-    explorer.featurize([c for comp in answers for c in (comp.a, comp.b)])
+    explorer.reward_model.featurize([c for comp in answers for c in (comp.a, comp.b)])
     explorer.update(answers)
     low, high = group_of(["-0.8", "0.8"])
-    means = explorer.score([low, high])
+    means = explorer.reward_model.score([low, high])
     assert means[1] > means[0] + 0.5
 
 
 def test_model_labels_rank_with_the_length_penalised_score():
-    explorer = make_epistemic(length_penalty=1.0)
+    reward_model = make_epistemic(length_penalty=1.0).reward_model
     torch.manual_seed(0)
     short, verbose = group_of(["0.5", "0.5 and a great many more words"])
-    scores = model_labels.mean_rewards(explorer, [[short, verbose]])[0]
+    scores = model_labels.mean_rewards(reward_model, [[short, verbose]])[0]
     assert scores[0] - scores[1] == pytest.approx(len(verbose.text) - len(short.text), rel=1e-4)
-    label = model_labels.ranked_labels(explorer, [[short, verbose]], step=0, run_id="r")[0]
+    label = model_labels.ranked_labels(reward_model, [[short, verbose]], step=0, run_id="r")[0]
     assert (label.a.text, label.winner) == ("0.5", "a")
 
 
@@ -307,8 +311,8 @@ def test_best_worst_with_a_real_policy_asks_about_the_reward_models_best_and_wor
     prompt = Prompt("p", "the cat sat")
     ids = tiny_policy.encode_prompts([prompt.text])[0]
     group = [Candidate(prompt, ids, tokens, str(k)) for k, tokens in enumerate([[5, 6], [7], [8, 9, 10], [11]])]
-    means = explorer.score(group)
-    (pair,) = explorer.select([group], np.random.default_rng(0))
+    means = explorer.reward_model.score(group)
+    (pair,) = index_pairs([group], explorer.select([group], np.random.default_rng(0)))
     assert set(pair) == {int(means.argmax()), int(means.argmin())}
 
 

@@ -13,8 +13,9 @@ import threading
 import pytest
 import torch
 
+from sealign.collect import ask
+from sealign.exploration.base import queries_of
 from sealign.feedback_log import FeedbackLog
-from sealign.loop import ask
 from sealign.oracles.human import HumanOracle
 from sealign.server.queue import FeedbackQueue
 from sealign.types import Candidate, Prompt
@@ -57,7 +58,7 @@ def test_rater_answers_with_the_keyboard_and_the_log_holds_exactly_those_answers
     oracle = HumanOracle(tmp_path / "queue.sqlite", "browser-run", timeout=60, poll_interval=0.05)
     result = {}
     asking = threading.Thread(target=lambda: result.update(
-        zip(("comparisons", "skipped"), ask(oracle, groups, [(0, 1)] * len(groups), 0, "browser-run"))))
+        zip(("comparisons", "skipped"), ask(oracle, queries_of(groups, [(0, 1)] * len(groups)), 0, "browser-run"))))
 
     with LiveFeedbackServer(queue.path) as server:
         page = browser.new_page()

@@ -42,20 +42,23 @@ def params(policy: HFPolicy) -> list[torch.Tensor]:
 
 
 # ----------------------------------------------------------------------------- hyper-parameter wiring
-def test_every_loss_hyperparameter_is_a_config_field():
-    """A keyword with a default that no config field names would silently keep its default."""
-    fields = set(RunConfig.__dataclass_fields__)
-    for fn in LOSSES.values():
-        for p in inspect.signature(fn).parameters.values():
-            if p.default is not p.empty:
-                assert p.name in fields, f"{fn.__name__}({p.name}=...) has no config field"
+def test_every_loss_setting_is_a_config_field_and_its_default():
+    """Each ``Loss.settings`` entry names a keyword of the function and a config field; the function's
+    default for it is the config's (one source of defaults), and no keyword with a default is left unfilled."""
+    defaults = RunConfig()
+    for name, loss in LOSSES.items():
+        keywords = {p.name: p.default for p in inspect.signature(loss.fn).parameters.values()
+                    if p.default is not p.empty}
+        assert set(keywords) == set(loss.settings), f"{name}: keywords {sorted(keywords)} vs {sorted(loss.settings)}"
+        for keyword, setting in loss.settings.items():
+            assert keywords[keyword] == getattr(defaults, setting), f"{name}({keyword}=...) vs --{setting}"
 
 
 def test_hyperparameters_come_from_the_config():
     config = make_config("dpo", beta=0.3, label_smoothing=0.1, sft_weight=0.5, alpha=0.02,
                          gamma_beta_ratio=0.7, nudge=0.05)
     assert loss_hyperparameters("dpo", config) == {"beta": 0.3, "label_smoothing": 0.1, "sft_weight": 0.5}
-    assert loss_hyperparameters("ipo", config) == {"beta": 0.3, "sft_weight": 0.5}
+    assert loss_hyperparameters("ipo", config) == {"tau": 0.3, "sft_weight": 0.5}
     assert loss_hyperparameters("slic", config) == {"beta": 0.3, "sft_weight": 0.5}
     assert loss_hyperparameters("simpo", config) == {
         "beta": 0.3, "gamma_beta_ratio": 0.7, "label_smoothing": 0.1, "sft_weight": 0.5}
@@ -120,7 +123,7 @@ def test_selm_samples_from_the_frozen_reference(policy, monkeypatch):
                                  max_new_tokens=learner.config.max_new_tokens)
     assert with_samples.ref_sample_ids == [g[0] for g in expected]
     metrics = learner.step(with_samples)  # carried samples are used as they are
-    # SELM's term is alpha * beta * E[lp(y~)] (paper 001 eq. 4.2): sign and scale, not just the sign
+    # SELM's term is alpha * beta * E[lp(y~)] (Zhang et al. 2024 eq. 4.2): sign and scale, not just the sign
     config = learner.config
     assert metrics["loss/exploration"] == pytest.approx(config.alpha * config.beta * metrics["logps/ref_sample"])
     assert metrics["loss/exploration"] < 0

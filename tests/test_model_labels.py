@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from sealign import model_labels
+from sealign.exploration.base import queries_of
 from sealign.types import Candidate, Prompt, SignalBatch
 
 
@@ -60,7 +61,8 @@ def test_ranked_labels_with_two_or_three_candidates_give_one_pair_and_skip_ties(
 
 def test_signal_labels_are_the_query_pair_and_the_highest_lowest_pair():
     explorer = FixedRewards(REWARDS)
-    labels = model_labels.signal_labels(explorer, [group("p", ["a", "b", "c", "d"])], [(0, 3)], step=1, run_id="r")
+    candidates = [group("p", ["a", "b", "c", "d"])]
+    labels = model_labels.signal_labels(explorer, candidates, queries_of(candidates, [(0, 3)]), step=1, run_id="r")
     assert pairs_of(labels) == [("a", "d"), ("b", "c")]
     signals = SignalBatch.from_model_labels(labels).signals
     assert signals == pytest.approx([-0.5, 0.5, 3.0, -3.0], abs=1e-9)  # both orders, r_a - r_b recovered
@@ -70,8 +72,8 @@ def test_erm_sync_labels_fill_the_wanted_share_most_confident_first():
     explorer = FixedRewards(REWARDS)
     groups = [group("p", ["a", "b", "c"]), group("q", ["a", "d"]), group("r", ["b", "c"])]
     # 3 answers at ratio 0.5 -> 3 labels wanted; prompt r's best-worst is its queried pair: skipped
-    labels = model_labels.erm_sync_labels(explorer, groups, [None, None, (0, 1)], num_answers=3, ratio=0.5,
-                                          step=0, run_id="r")
+    labels = model_labels.erm_sync_labels(explorer, groups, queries_of(groups, [None, None, (0, 1)]), num_answers=3,
+                                          ratio=0.5, step=0, run_id="r")
     assert pairs_of(labels) == [("b", "c"), ("d", "a")]
-    assert model_labels.erm_sync_labels(explorer, groups, [None] * 3, num_answers=3, ratio=0.0, step=0,
+    assert model_labels.erm_sync_labels(explorer, groups, [[]] * 3, num_answers=3, ratio=0.0, step=0,
                                         run_id="r") == []

@@ -7,10 +7,11 @@ import re
 import pytest
 import torch
 
+from sealign.collect import ask
 from sealign.config import RunConfig
 from sealign.errors import ConfigError, UserError
+from sealign.exploration.base import queries_of
 from sealign.feedback_log import FeedbackLog
-from sealign.loop import ask
 from sealign.oracles import REGISTRY, build_oracle
 from sealign.oracles.base import Verdict
 from sealign.oracles.rule import RuleOracle
@@ -80,12 +81,12 @@ def candidates(n: int) -> list[list[Candidate]]:
 
 
 def test_loop_ask_logs_answers_and_counts_but_never_logs_unanswered_queries(tmp_path):
-    comparisons, skipped = ask(Scripted(["a", None, "tie", None]), candidates(4), [(0, 1), (1, 2), (0, 2), (2, 0)],
-                               step=0, run_id="r")
+    comparisons, skipped = ask(Scripted(["a", None, "tie", None]),
+                               queries_of(candidates(4), [(0, 1), (1, 2), (0, 2), (2, 0)]), step=0, run_id="r")
     assert skipped == 2
     assert [(c.prompt.id, c.winner, c.a.text, c.b.text) for c in comparisons] == [
         ("p0", "a", "response 0.0", "response 0.1"), ("p2", "tie", "response 2.0", "response 2.2")]
     with FeedbackLog(tmp_path / "f.sqlite", "r") as log:
         log.append(comparisons)
         assert [c.winner for c in log.read()] == ["a", "tie"] and log.total_cost() == 4.0
-    assert ask(Scripted([]), candidates(2), [None, None], 0, "r") == ([], 0)
+    assert ask(Scripted([]), [[], []], 0, "r") == ([], 0)

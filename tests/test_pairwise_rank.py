@@ -1,4 +1,4 @@
-"""RLHFlow's pairwise-preference-model ranker (paper 002 sec. 2.1): the Borda rule, the explorer, the
+"""RLHFlow's pairwise-preference-model ranker (Dong et al. 2024 sec. 2.1): the Borda rule, the explorer, the
 built-in preference model and the `rlhflow --variant 2` preset."""
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ from sealign.config import RunConfig, apply_overrides
 from sealign.errors import ConfigError
 from sealign.exploration import build_explorer, pair_rule
 from sealign.exploration.pairwise_rank import PairwiseRankExplorer, borda_scores, select_pair, win_matrices
+from sealign.explorer_inputs import explorer_inputs
 from sealign.oracles.pairwise import PairwisePreferenceOracle
 from sealign.tasks import summarize
 from sealign.tasks.builtin import BootstrapSpec
 from sealign.types import Candidate, Prompt
-from tests.conftest import TEST_SFT_STEPS
+from tests.conftest import TEST_SFT_STEPS, index_pairs
 
 torch.set_num_threads(1)
 
@@ -82,7 +83,7 @@ def test_explorer_asks_about_the_longest_vs_the_shortest_under_a_length_ranker()
     ranker = LengthRanker()
     explorer = PairwiseRankExplorer(ranker)
     groups = [group(["a b", "a b c d e", "a", "a b c"]), group(["x y", "x y z"], "post : y tl;dr :")]
-    assert explorer.select(groups, np.random.default_rng(0)) == [(1, 2), (1, 0)]
+    assert index_pairs(groups, explorer.select(groups, np.random.default_rng(0))) == [(1, 2), (1, 0)]
     (calls,) = ranker.calls  # one batched call for the whole step: 6 + 1 pairs
     assert [prompt for prompt, _, _ in calls] == ["post : x tl;dr :"] * 6 + ["post : y tl;dr :"]
     assert explorer.update([])["explore/borda_margin"] > 0  # mean Borda score gap of the asked pairs
@@ -123,7 +124,7 @@ def test_identical_candidates_are_never_compared_and_an_all_identical_prompt_is_
     ranker = LengthRanker()
     explorer = PairwiseRankExplorer(ranker)
     same = group(["a b", "a b", "a b"])
-    assert explorer.select([same], np.random.default_rng(0)) == [None]
+    assert explorer.select([same], np.random.default_rng(0)) == [[]]
     assert ranker.calls == []  # no model call at all
     biased = LengthRanker(bias=3.0)  # order matters to it: copies must still be read alike
     for seed in range(4):
@@ -170,9 +171,9 @@ def sampled_groups(n: int = 3, m: int = 4) -> list[list[Candidate]]:
 
 def test_explorer_on_a_real_model_ranks_by_the_models_own_probabilities(tiny_pairwise_path):
     config = RunConfig(explorer="pairwise-rank", ranker_model=tiny_pairwise_path, oracle_batch_size=5)
-    explorer = build_explorer(config)
+    explorer = build_explorer(config, **explorer_inputs(config))
     groups = sampled_groups()
-    pairs = explorer.select(groups, np.random.default_rng(3))
+    pairs = index_pairs(groups, explorer.select(groups, np.random.default_rng(3)))
     reader = PairwisePreferenceOracle.from_pretrained(tiny_pairwise_path, "cpu")  # an independent reading
     coins = np.random.default_rng(3)
     for g, pair in zip(groups, pairs):
@@ -192,13 +193,15 @@ def test_explorer_on_a_real_model_ranks_by_the_models_own_probabilities(tiny_pai
 
 def test_ranker_model_errors_name_the_flag(tmp_path):
     with pytest.raises(ConfigError, match="--ranker-model .* no config.json"):
-        build_explorer(RunConfig(explorer="pairwise-rank", ranker_model=str(tmp_path)))
+        explorer_inputs(RunConfig(explorer="pairwise-rank", ranker_model=str(tmp_path)))
     prompts = tmp_path / "p.jsonl"
     prompts.write_text('{"prompt": "hi"}\n')
     with pytest.raises(ConfigError, match="built-in task only"):
-        build_explorer(RunConfig(explorer="pairwise-rank", prompts=str(prompts)))
+        explorer_inputs(RunConfig(explorer="pairwise-rank", prompts=str(prompts)))
     with pytest.raises(ConfigError, match="--ranker-model"):
-        build_explorer(RunConfig(explorer="pairwise-rank", ranker_model=""))
+        explorer_inputs(RunConfig(explorer="pairwise-rank", ranker_model=""))
+    with pytest.raises(ConfigError, match="given its ranker by the assembly"):
+        build_explorer(RunConfig(explorer="pairwise-rank"))
 
 
 # --- the built-in preference model -------------------------------------------------------------------
@@ -237,7 +240,7 @@ def test_builtin_pairwise_model_builds_reads_a_and_b_as_single_tokens_and_beats_
 
 
 def test_builtin_ranker_is_the_default_of_the_explorer(tmp_path, monkeypatch):
-    from sealign.exploration.pairwise_rank import ranker_path
+    from sealign.explorer_inputs import ranker_path
     from sealign.tasks import builtin_pairwise
 
     asked = []

@@ -96,7 +96,7 @@ def test_resume_refuses_what_it_cannot_continue(tmp_path, capsys):
 
 
 def test_ees_query_free_batches_are_redone_exactly_after_a_kill(tmp_path, sft_cache):
-    """Paper 003's query-free batch is not logged: a resumed run replays the step's logged labels,
+    """Asghari et al.'s query-free batch is not logged: a resumed run replays the step's logged labels,
     then samples and learns the query-free batch again, and must end where a clean run ends."""
     short = lambda name: [*settings(tmp_path, sft_cache, name, steps=8),  # noqa: E731
                           "--preset", "ees", "--num-candidates", "4", "--explore-heads", "4"]

@@ -44,7 +44,7 @@ def write_round(run_dir, k: int, texts: list[str], weight: float):
 def parts_with(scores):
     synced = []
     actor = SimpleNamespace(sync_weights=lambda learner: synced.append(learner))
-    return SimpleNamespace(explorer=ScoreByText(scores), learner=RecordingLearner(), actor=actor), synced
+    return SimpleNamespace(reward_model=ScoreByText(scores), learner=RecordingLearner(), actor=actor), synced
 
 
 def test_the_round_with_the_highest_mean_score_is_restored(tmp_path):
@@ -86,4 +86,4 @@ def test_validation_needs_an_iterative_schedule_and_an_explorer_that_scores():
     with pytest.raises(ConfigError, match="validation_prompts must be >= 0"):
         RunConfig(schedule="iterative", validation_prompts=-1).validate()
     with pytest.raises(ConfigError, match="scores responses"):
-        round_selection.require_scorer(object())
+        round_selection.require_scorer(None)

@@ -15,8 +15,6 @@ from sealign.types import Prompt
 
 logger = logging.getLogger(__name__)
 
-BUILTIN_TRAIN_SEED = 1_000  # the tldr task's (sealign/tasks/summarize.py)
-BUILTIN_EVAL_SEED = 2_000
 FILE_SUFFIXES = (".jsonl", ".json")
 
 

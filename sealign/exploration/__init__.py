@@ -1,50 +1,73 @@
-"""Explorers by name. A new explorer is one module with ``build(config, policy)`` and one line here.
+"""Explorers by name. A new explorer is one module with ``build(config, policy)`` and one line in ``REGISTRY``.
 
-Each module also exposes its pure rule ``select_pair(rewards [K, M], rng) -> (i, j) | None``,
-which the dueling-bandit testbed (bench/bandit.py) drives directly; see docs/exploration.md.
-Two have no such rule: ``selm-rank`` (the oracle ranks a triple) and ``pairwise-rank``, whose
-``select_pair`` reads an [M, M] win-probability matrix of a pairwise preference model.
+Most modules also expose their pure rule ``select_pair(rewards [K, M], rng) -> (i, j) | None``
+(``PAIR_RULES``), which the dueling-bandit testbed (bench/bandit.py) drives directly; see
+docs/exploration.md. Three have no such rule: ``selm-rank`` (the oracle ranks a triple),
+``pairwise-rank`` (its ``select_pair`` reads an [M, M] win-probability matrix of a pairwise
+preference model) and ``xpo`` (the pair is fixed by where the candidates were sampled).
 """
 
 from __future__ import annotations
 
-import importlib
-
 from sealign.errors import ConfigError
-from sealign.exploration.base import Explorer, Pair
+from sealign.exploration import (
+    apl,
+    best_worst,
+    ensemble_passive,
+    ids,
+    pairwise_rank,
+    passive,
+    sea_bai,
+    sea_ee,
+    selm_rank,
+    uncertainty,
+    xpo,
+)
+from sealign.exploration.base import Explorer, Pair, Query
+from sealign.lookup import pick
 
 REGISTRY = {
-    "passive": "sealign.exploration.passive",
-    "ensemble-passive": "sealign.exploration.ensemble_passive",
-    "sea-ee": "sealign.exploration.sea_ee",
-    "sea-bai": "sealign.exploration.sea_bai",
-    "uncertainty": "sealign.exploration.uncertainty",
-    "apl": "sealign.exploration.apl",
-    "best-worst": "sealign.exploration.best_worst",
-    "ids": "sealign.exploration.ids",
-    "selm-rank": "sealign.exploration.selm_rank",
-    "pairwise-rank": "sealign.exploration.pairwise_rank",
-    "xpo": "sealign.exploration.xpo",
+    "passive": passive.build,
+    "ensemble-passive": ensemble_passive.build,
+    "sea-ee": sea_ee.build,
+    "sea-bai": sea_bai.build,
+    "uncertainty": uncertainty.build,
+    "apl": apl.build,
+    "best-worst": best_worst.build,
+    "ids": ids.build,
+    "selm-rank": selm_rank.build,
+    "pairwise-rank": pairwise_rank.build,
+    "xpo": xpo.build,
 }
+"""``build(config, policy=None, **injected) -> Explorer`` by ``--explorer`` name."""
+
+PAIR_RULES = {
+    "passive": passive.select_pair,
+    "ensemble-passive": ensemble_passive.select_pair,
+    "sea-ee": sea_ee.select_pair,
+    "sea-bai": sea_bai.select_pair,
+    "uncertainty": uncertainty.select_pair,
+    "apl": apl.select_pair,
+    "best-worst": best_worst.select_pair,
+    "ids": ids.select_pair,
+}
+"""The pure ``select_pair(rewards [K, M], rng)`` of the explorers that have one (defaults for their options)."""
 
 
-def build_explorer(config, policy=None) -> Explorer:
-    """The configured explorer; ``policy`` is there for explorers that embed with its backbone."""
-    if config.explorer not in REGISTRY:
-        raise ConfigError(f"unknown explorer {config.explorer!r}; choose one of: {', '.join(sorted(REGISTRY))}")
-    return importlib.import_module(REGISTRY[config.explorer]).build(config, policy)
+def build_explorer(config, policy=None, **injected) -> Explorer:
+    """The configured explorer; ``policy`` is there for explorers that embed with its backbone, and
+    ``injected`` holds what the assembly builds for an explorer (the pairwise ranker)."""
+    return pick("explorer", config.explorer, REGISTRY)(config, policy, **injected)
 
 
 def pair_rule(name: str):
     """The pure ``select_pair(rewards, rng)`` of the explorer ``name`` (defaults for its options)."""
-    if name not in REGISTRY:
-        raise ConfigError(f"unknown explorer {name!r}; choose one of: {', '.join(sorted(REGISTRY))}")
-    module = importlib.import_module(REGISTRY[name])
-    if getattr(module, "RULE_INPUT", "rewards") != "rewards" or not hasattr(module, "select_pair"):
+    pick("explorer", name, REGISTRY)
+    if name not in PAIR_RULES:
         # selm-rank ranks a triple with the oracle; pairwise-rank reads an [M, M] win matrix of a model
         raise ConfigError(f"explorer {name!r} has no rule over [K, M] reward samples (nothing to run in the "
                           "bandit testbed)")
-    return module.select_pair
+    return PAIR_RULES[name]
 
 
-__all__ = ["Explorer", "Pair", "build_explorer", "pair_rule", "REGISTRY"]
+__all__ = ["Explorer", "Pair", "Query", "build_explorer", "pair_rule", "PAIR_RULES", "REGISTRY"]

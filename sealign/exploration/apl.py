@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from sealign.errors import ConfigError
-from sealign.exploration.base import Pair
+from sealign.exploration.base import Pair, Query, queries_of
 from sealign.exploration.rules import argmax_pair
 from sealign.types import Candidate, Comparison
 
@@ -61,13 +61,14 @@ class APLExplorer:
             nll.append((-logp / (lengths.clamp_min(1) if self.per_token else 1)).cpu())
         return torch.cat(rewards), torch.cat(nll)
 
-    def select(self, candidates: list[list[Candidate]], rng: np.random.Generator) -> list[Pair | None]:
+    def select(self, candidates: list[list[Candidate]], rng: np.random.Generator) -> list[list[Query]]:
         flat = [c for group in candidates for c in group]
         rewards, nll = self.scores(flat)
         sizes = [len(group) for group in candidates]
         groups = list(zip(rewards.split(sizes), nll.split(sizes)))
         keep = keep_most_uncertain(torch.stack([n.mean() for _, n in groups]), self.prompt_fraction)
-        return [select_pair(r[None], rng) if k and len(r) >= 2 else None for (r, _), k in zip(groups, keep)]
+        pairs = [select_pair(r[None], rng) if k and len(r) >= 2 else None for (r, _), k in zip(groups, keep)]
+        return queries_of(candidates, pairs)
 
     def update(self, comparisons: list[Comparison]) -> dict[str, float]:
         return {}

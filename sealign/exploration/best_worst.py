@@ -1,4 +1,4 @@
-"""Best-vs-worst of n (paper 002, RLHFlow Algorithm 2; paper 003's (highest, lowest) pairs).
+"""Best-vs-worst of n (Dong et al. 2024, RLHFlow Algorithm 2; Asghari et al.'s (highest, lowest) pairs).
 
 The reward estimate here is the epistemic ensemble's mean, learned online from the same answers.
 """

@@ -1,7 +1,7 @@
 """Passive pair choice that still trains the epistemic reward model on every answer.
 
-The control of paper 000 Table 1 rows 4 (BoN with a passively learned reward model) and of
-paper 003's EES without information-directed queries: the pair is random, but the ensemble
+The control of Liu et al. 2024 Table 1 rows 4 (BoN with a passively learned reward model) and of
+Asghari et al.'s EES without information-directed queries: the pair is random, but the ensemble
 learns from it, so Best-of-N inference, ERM sync and reward-model signals are available.
 """
 

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-BOOTSTRAPS = ("poisson", "bernoulli", "none")
+from sealign.exploration.settings import BOOTSTRAPS  # noqa: E402  (one list, with the setting)
 
 
 def init_variances(sizes: list[int]) -> list[float]:

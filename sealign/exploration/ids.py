@@ -1,4 +1,4 @@
-"""Information-directed sampling over pairs (paper 003 sec. 4.3.4 names it; the text is cut before
+"""Information-directed sampling over pairs (Asghari et al. 2026 sec. 4.3.4 names it; the text is cut before
 the details, so this is our documented approximation; see docs/exploration.md).
 
 Russo & Van Roy's information ratio, restricted to deterministic pairs: choose the pair whose

@@ -1,4 +1,4 @@
-"""Best vs worst of n ranked by a pairwise preference model (paper 002 sec. 2.1 and Algorithm 2).
+"""Best vs worst of n ranked by a pairwise preference model (Dong et al. 2024 sec. 2.1 and Algorithm 2).
 
 RLHFlow ranks its n = 8 samples per prompt with a reward model and asks about the best and the
 worst; this explorer does the ranking with a *pairwise preference model* instead: a causal LM that
@@ -22,18 +22,13 @@ fixed, as in the paper: ``update`` learns nothing (it reports ``explore/borda_ma
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 from torch import Tensor
 
 from sealign.errors import ConfigError
-from sealign.exploration.base import Pair
+from sealign.exploration.base import Pair, Query, queries_of
 from sealign.types import Candidate, Comparison
-
-RULE_INPUT = "win-matrix"
-"""``select_pair`` reads an [M, M] win-probability matrix, not [K, M] reward samples (no bandit rule)."""
 
 
 def borda_scores(win_prob: Tensor) -> Tensor:
@@ -93,7 +88,7 @@ class PairwiseRankExplorer:
         self.ranker = ranker
         self._margins: list[float] = []
 
-    def select(self, candidates: list[list[Candidate]], rng: np.random.Generator) -> list[Pair | None]:
+    def select(self, candidates: list[list[Candidate]], rng: np.random.Generator) -> list[list[Query]]:
         pairs: list[Pair | None] = []
         for group, win_prob in zip(candidates, win_matrices(self.ranker, candidates, rng)):
             pair = select_pair(win_prob, rng) if len(group) >= 2 else None
@@ -103,10 +98,10 @@ class PairwiseRankExplorer:
                 scores = borda_scores(win_prob)
                 self._margins.append(float(scores[pair[0]] - scores[pair[1]]))
             pairs.append(pair)
-        return pairs
+        return queries_of(candidates, pairs)
 
     def update(self, comparisons: list[Comparison]) -> dict[str, float]:
-        """The preference model is fixed (paper 002): nothing learns from the answers."""
+        """The preference model is fixed (Dong et al. 2024): nothing learns from the answers."""
         if not self._margins:
             return {}
         metrics = {"explore/borda_margin": float(np.mean(self._margins))}
@@ -114,35 +109,10 @@ class PairwiseRankExplorer:
         return metrics
 
 
-def ranker_path(config) -> str:
-    """The preference model's folder or Hub name; 'builtin' builds (once) the built-in task's."""
-    if not config.ranker_model:
-        raise ConfigError("pairwise-rank needs --ranker-model (a pairwise preference model folder or Hub name, "
-                          "or 'builtin')")
-    if config.ranker_model != "builtin":
-        local = Path(config.ranker_model).expanduser()
-        if (config.ranker_model.startswith((".", "/", "~")) or local.exists()) and not (local / "config.json").exists():
-            raise ConfigError(f"--ranker-model {config.ranker_model!r} has no config.json; pass a folder written "
-                              "by save_pretrained, a Hub model name, or 'builtin'")
-        return config.ranker_model
-    if config.prompts != "builtin" or config.task != "tldr":
-        raise ConfigError("--ranker-model builtin is trained on the built-in task only (tldr); with other prompts "
-                          "pass a pairwise preference model of your own (--ranker-model PATH)")
-    from sealign.tasks.builtin import BootstrapSpec
-    from sealign.tasks.builtin_pairwise import PairwiseSpec, ensure_pairwise_model
-
-    cache = Path(config.cache_dir) if config.cache_dir else None
-    return str(ensure_pairwise_model(cache, PairwiseSpec(base=BootstrapSpec(sft_steps=config.sft_steps))))
-
-
-def build(config, policy=None) -> PairwiseRankExplorer:
-    from sealign.oracles.pairwise import PairwisePreferenceOracle
-
-    if config.oracle_batch_size < 1 or config.oracle_max_length < 8:
-        raise ConfigError("oracle_batch_size must be >= 1 and oracle_max_length >= 8 (they size the ranker's batches)")
-    device = str(policy.device) if policy is not None else config.device
-    ranker = PairwisePreferenceOracle.from_pretrained(
-        ranker_path(config), device, config.dtype, batch_size=config.oracle_batch_size,
-        max_length=config.oracle_max_length, name="pairwise-rank",
-    )
+def build(config, policy=None, ranker=None) -> PairwiseRankExplorer:
+    """``ranker``: anything with ``prob_first_wins(prompts, firsts, seconds)``; the assembly gives the
+    pairwise preference model of ``--ranker-model`` (sealign/explorer_inputs.py)."""
+    if ranker is None:
+        raise ConfigError("pairwise-rank is given its ranker by the assembly: "
+                          "build_explorer(config, policy, **explorer_inputs(config, policy))")
     return PairwiseRankExplorer(ranker)

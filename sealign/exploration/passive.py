@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from torch import Tensor
 
-from sealign.exploration.base import Pair
+from sealign.exploration.base import Pair, Query, queries_of
 from sealign.exploration.rules import random_pair
 from sealign.types import Candidate, Comparison
 
@@ -16,8 +16,8 @@ def select_pair(rewards: Tensor, rng: np.random.Generator) -> Pair:
 
 
 class PassiveExplorer:
-    def select(self, candidates: list[list[Candidate]], rng: np.random.Generator) -> list[Pair | None]:
-        return [random_pair(len(group), rng) for group in candidates]
+    def select(self, candidates: list[list[Candidate]], rng: np.random.Generator) -> list[list[Query]]:
+        return queries_of(candidates, [random_pair(len(group), rng) for group in candidates])
 
     def update(self, comparisons: list[Comparison]) -> dict[str, float]:
         return {}

@@ -1,4 +1,4 @@
-"""SEA BAI: Thompson sampling for best-arm identification (paper 000, SEA; oat's ``EnnBAITS``).
+"""SEA BAI: Thompson sampling for best-arm identification (Liu et al. 2024, SEA; oat's ``EnnBAITS``).
 
 The first response is a posterior sample's best (a candidate for the optimum); the second is the
 one whose comparison with it the posterior is least sure about, so each answer is spent on the

@@ -1,4 +1,4 @@
-"""SEA E&E: Thompson sampling for exploration *and* exploitation (paper 000, SEA; oat's ``EnnEETS``).
+"""SEA E&E: Thompson sampling for exploration *and* exploitation (Liu et al. 2024, SEA; oat's ``EnnEETS``).
 
 Both responses of the pair are what a posterior sample would play: the regret of the queried pair
 stays low while the disagreement between samples still drives exploration.

@@ -1,4 +1,4 @@
-"""SELM's data step (paper 001 Algorithm 1, lines 2-3): rank {y, y_w, y_l} and keep best vs worst.
+"""SELM's data step (Zhang et al. 2024 Algorithm 1, lines 2-3): rank {y, y_w, y_l} and keep best vs worst.
 
 For each prompt, ``y`` is a sample of the current reference policy (the first candidate; the
 iterative schedule with ``round_reference=last`` makes pi_ref the last iterate) and (y_w, y_l)
@@ -10,31 +10,15 @@ tie is dropped). So three queries buy one training pair, as in the paper.
 
 from __future__ import annotations
 
-import random
 import uuid
 
 import numpy as np
 
 from sealign.errors import ConfigError
-from sealign.exploration.base import Pair
+from sealign.exploration.base import Query
 from sealign.types import Candidate, Comparison
 
 LABEL_SOURCE = "ranked"
-
-
-def builtin_preference_data(prompts: list[str], seed: int = 0) -> dict[str, tuple[str, str]]:
-    """The built-in task's offline preference data: two noisy human-like summaries per post, the
-    better one (by the ground-truth reward) as chosen; a shipped dataset, not oracle queries."""
-    from sealign.tasks import summarize
-
-    rng = random.Random(seed)
-    rows = {}
-    for prompt in prompts:
-        post = summarize.post_from_prompt(prompt)
-        one, two = (summarize.noisy_demonstration(post, rng) for _ in range(2))
-        chosen, rejected = (one, two) if summarize.reward(post, one) >= summarize.reward(post, two) else (two, one)
-        rows[prompt] = (chosen, rejected)
-    return rows
 
 
 class SelmRankExplorer:
@@ -45,20 +29,19 @@ class SelmRankExplorer:
         self.policy = policy
         self.data = data
 
-    def select(self, candidates: list[list[Candidate]], rng: np.random.Generator) -> list[list[Pair] | None]:
-        """Appends y_w and y_l to each prompt's candidates (indices 1 and 2 after the sample at 0)
-        and asks the three pairs of the triple."""
-        plans: list[list[Pair] | None] = []
+    def select(self, candidates: list[list[Candidate]], rng: np.random.Generator) -> list[list[Query]]:
+        """The three pairs of the triple {y_w, y_l, y}, y the prompt's first sample: (y_w, y_l),
+        (y_w, y), (y_l, y); nothing for a prompt the dataset lacks."""
+        plans: list[list[Query]] = []
         for group in candidates:
             row = self.data.get(group[0].prompt.text)
             if row is None:
-                plans.append(None)
+                plans.append([])
                 continue
             sample = group[0]
-            del group[1:]
-            for text, ids in zip(row, self.policy.encode_responses(list(row))):
-                group.append(Candidate(sample.prompt, sample.prompt_ids, ids, text))
-            plans.append([(1, 2), (1, 0), (2, 0)])
+            chosen, rejected = (Candidate(sample.prompt, sample.prompt_ids, ids, text)
+                                for text, ids in zip(row, self.policy.encode_responses(list(row))))
+            plans.append([Query(chosen, rejected), Query(chosen, sample), Query(rejected, sample)])
         return plans
 
     def update(self, comparisons: list[Comparison]) -> dict[str, float]:
@@ -92,19 +75,9 @@ class SelmRankExplorer:
         return pairs
 
 
-def build(config, policy=None) -> SelmRankExplorer:
-    if config.preference_data == "builtin":
-        from sealign.data.prompts import load_prompts
-
-        if config.prompts != "builtin" or config.task != "tldr":
-            raise ConfigError("--preference-data builtin is the TL;DR task's; with other prompts pass a .jsonl of "
-                              "(prompt, chosen, rejected) rows")
-
-        train, _ = load_prompts(config)
-        data = builtin_preference_data([p.text for p in train], seed=config.seed)
-    else:
-        from sealign.data.preferences import load_preference_data
-
-        # the same files and datasets as --offline-data (sealign/data/preferences.py)
-        data = {row.prompt: (row.chosen, row.rejected) for row in load_preference_data(config.preference_data)}
+def build(config, policy=None, data: dict[str, tuple[str, str]] | None = None) -> SelmRankExplorer:
+    """``data``: prompt -> (chosen, rejected), given by the assembly (sealign/explorer_inputs.py)."""
+    if data is None:
+        raise ConfigError("selm-rank is given its preference data by the assembly: "
+                          "build_explorer(config, policy, **explorer_inputs(config, policy))")
     return SelmRankExplorer(policy, data)

@@ -13,23 +13,20 @@ from __future__ import annotations
 import numpy as np
 
 from sealign.errors import ConfigError
-from sealign.exploration.base import Pair
+from sealign.exploration.base import Pair, Query, queries_of
 from sealign.types import Candidate, Comparison
-
-RULE_INPUT = "reference-pair"
-"""No rule over [K, M] reward samples: the pair is fixed by where the candidates were sampled."""
 
 
 class XPOExplorer:
     def __init__(self, reference_candidates: int):
         self.reference_candidates = reference_candidates
 
-    def select(self, candidates: list[list[Candidate]], rng: np.random.Generator) -> list[Pair | None]:
+    def select(self, candidates: list[list[Candidate]], rng: np.random.Generator) -> list[list[Query]]:
         pairs: list[Pair | None] = []
         for group in candidates:
             from_policy = len(group) - self.reference_candidates
             pairs.append((int(rng.integers(from_policy)), from_policy + int(rng.integers(self.reference_candidates))))
-        return pairs
+        return queries_of(candidates, pairs)
 
     def update(self, comparisons: list[Comparison]) -> dict[str, float]:
         return {}

@@ -2,33 +2,35 @@
 
 from __future__ import annotations
 
-import importlib
+from typing import TYPE_CHECKING
 
-from sealign.config import RunConfig
 from sealign.errors import ConfigError
+from sealign.lookup import pick
+from sealign.oracles import factories, human, judge, pairwise, reward_model, rule
 from sealign.oracles.base import Oracle, Verdict
+from sealign.oracles.budget import CostBudget
+
+if TYPE_CHECKING:
+    from sealign.config import RunConfig
 
 REGISTRY = {
-    "bt-simulator": "sealign.oracles.factories:bt_simulator",
-    "ground-truth": "sealign.oracles.factories:ground_truth",
-    "reward-model": "sealign.oracles.reward_model:build",
-    "pairwise": "sealign.oracles.pairwise:build",
-    "judge": "sealign.oracles.judge:build",
-    "rule": "sealign.oracles.rule:build",
-    "human": "sealign.oracles.human:build",
+    "bt-simulator": factories.bt_simulator,
+    "ground-truth": factories.ground_truth,
+    "reward-model": reward_model.build,
+    "pairwise": pairwise.build,
+    "judge": judge.build,
+    "rule": rule.build,
+    "human": human.build,
 }
+"""``build(config, seed_offset) -> Oracle`` by ``--oracle`` name."""
 
 
 def build_oracle(name: str, config: RunConfig, seed_offset: int = 0) -> Oracle:
-    if name not in REGISTRY:
-        raise ConfigError(f"unknown oracle {name!r}; choose one of: {', '.join(sorted(REGISTRY))}")
+    build = pick("oracle", name, REGISTRY)
     if config.oracle_max_cost < 0:
         raise ConfigError(f"oracle_max_cost must be >= 0 (got {config.oracle_max_cost})")
-    module, factory = REGISTRY[name].split(":")
-    oracle = getattr(importlib.import_module(module), factory)(config, seed_offset)
+    oracle = build(config, seed_offset)
     if config.oracle_max_cost > 0 and name == config.oracle:  # the cap is on the run's paid oracle, not its evaluator
-        from sealign.oracles.budget import CostBudget
-
         oracle = CostBudget(oracle, config.oracle_max_cost)
     return oracle
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
-from sealign.config import RunConfig
 from sealign.errors import ConfigError
 from sealign.oracles.simulator import BradleyTerrySimulator, RewardFn
+
+if TYPE_CHECKING:
+    from sealign.config import RunConfig
 
 
 def load_reward_fn(spec: str, task: str = "tldr") -> RewardFn:

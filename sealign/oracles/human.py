@@ -11,11 +11,14 @@ for a / tie / b. The cost of an answer is the rater time it took, in seconds.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
-from sealign.config import RunConfig
 from sealign.errors import ConfigError, UserError
 from sealign.oracles.base import Verdict, check_lengths, winner_from_prob
 from sealign.server.queue import Answer, FeedbackQueue
+
+if TYPE_CHECKING:
+    from sealign.config import RunConfig
 
 SCORE = {"a": 1.0, "tie": 0.5, "b": 0.0}
 

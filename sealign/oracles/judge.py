@@ -20,13 +20,16 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sealign.config import RunConfig
 from sealign.errors import ConfigError, UserError
 from sealign.oracles.base import Verdict, check_lengths, winner_from_prob
 from sealign.oracles.chat_client import ChatEndpoint, Reply, ReplyCache
+
+if TYPE_CHECKING:
+    from sealign.config import RunConfig
 
 DEFAULT_TEMPLATE = """\
 Please act as an impartial judge and evaluate the quality of the responses provided by two AI \

@@ -1,4 +1,4 @@
-"""A pairwise preference model (paper 002 sec. 2.1): a causal LM reads both responses and says "A" or "B".
+"""A pairwise preference model (Dong et al. 2024 sec. 2.1): a causal LM reads both responses and says "A" or "B".
 
 The model sees ``[CONTEXT] x [RESPONSE A] a [RESPONSE B] b`` (inside the tokenizer's chat
 template as the user turn, when it has one) and its next-token distribution gives
@@ -13,14 +13,17 @@ compute), or shown in one random order (order="random", the way these models are
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from sealign.config import RunConfig
 from sealign.errors import ConfigError
 from sealign.oracles.base import Verdict, check_lengths, winner_from_prob
 from sealign.oracles.hf_models import has_chat_template, length_sorted_batches, load_model_and_tokenizer, pad_right
+
+if TYPE_CHECKING:
+    from sealign.config import RunConfig
 
 TEMPLATE = "[CONTEXT] {context} [RESPONSE A] {response_a} [RESPONSE B] {response_b} \n"
 

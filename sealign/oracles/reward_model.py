@@ -9,10 +9,11 @@ response), the way chat reward models were trained; otherwise as a (prompt, resp
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 
-from sealign.config import RunConfig
 from sealign.errors import ConfigError
 from sealign.oracles.base import Verdict, check_lengths, winner_from_prob
 from sealign.oracles.hf_models import (
@@ -22,6 +23,9 @@ from sealign.oracles.hf_models import (
     pad_right,
 )
 from sealign.oracles.simulator import bradley_terry_prob, reward_problem
+
+if TYPE_CHECKING:
+    from sealign.config import RunConfig
 
 
 class RewardModelOracle:

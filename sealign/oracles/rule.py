@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from sealign.config import RunConfig
 from sealign.errors import UserError
 from sealign.oracles.base import Verdict, check_lengths
+
+if TYPE_CHECKING:
+    from sealign.config import RunConfig
 
 Verifier = Callable[[str, str], "float | bool | None"]
 

@@ -1,4 +1,4 @@
-"""A Bradley-Terry oracle over a scalar reward: the simulated human of paper 003 sec. 3.2.
+"""A Bradley-Terry oracle over a scalar reward: the simulated human of Asghari et al. 2026 sec. 3.2.
 
 P(a > b) = sigmoid((r(x, a) - r(x, b)) / temperature); the answer is sampled from that
 probability, or is the likelier side when ``deterministic``.
@@ -6,7 +6,7 @@ probability, or is the likelier side when ``deterministic``.
 The sample is a deterministic function of ``(seed, occasion, prompt, response_a, response_b)``:
 the uniform draw compared with P(a > b) is a hash of them, not the next number of a generator.
 The occasion is the key the loop passes for each query ("step:row"), so a question asked again at
-another step is a fresh draw, as a simulated human's choice is (paper 003 sec. 3.2): label noise
+another step is a fresh draw, as a simulated human's choice is (Asghari et al. 2026 sec. 3.2): label noise
 averages out over repeats. And the answer never depends on which questions came before it or in
 which process they were asked: the Ray runtime can shard a batch over K oracle actors and still log
 exactly the answers of the one-process run, and a resumed run gets the answers the crashed one would

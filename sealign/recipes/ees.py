@@ -1,4 +1,4 @@
-from sealign.recipes import Recipe
+from sealign.recipes.recipe import Recipe
 
 RECIPE = Recipe(
     name="ees",
@@ -6,7 +6,7 @@ RECIPE = Recipe(
             "per prompt; reinforce with reward-model signals on the query pair and the (highest, lowest) "
             "pair, then on a query-free batch's ranked pairs; an EMA anchor and an affirmative nudge "
             "(--explorer ids: information-directed queries).",
-    reference="paper 003 sec. 4.2-4.3.3",
+    reference="Asghari et al. 2026 sec. 4.2-4.3.3",
     settings={"schedule": "online", "explorer": "ensemble-passive", "num_candidates": 16, "loss": "reinforce",
               "policy_signal": "reward-model", "query_free_batch": True, "nudge": 0.1, "anchor_weight": 0.1,
               "anchor_tau": 0.01,

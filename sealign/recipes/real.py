@@ -1,4 +1,4 @@
-from sealign.recipes import Recipe
+from sealign.recipes.recipe import Recipe
 
 # CPU-friendly settings for a real pretrained model: LoRA adapters (r 16) keep the update small and
 # the reference free (the base model). The adapters start at zero, so a few dozen Adam steps at the

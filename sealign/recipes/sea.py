@@ -1,6 +1,6 @@
-from sealign.recipes import Recipe
+from sealign.recipes.recipe import Recipe
 
-# Paper 000 (SEA) Table 1: inference policy, exploration, and what learns. Row 3 is SEA itself.
+# Liu et al. 2024 (SEA) Table 1: inference policy, exploration, and what learns. Row 3 is SEA itself.
 _ROW = {"erm_sync": 0.0, "eval_best_of_n": 0, "learn_policy": True}  # what every row sets
 VARIANTS = {v: {**_ROW, **row} for v, row in {
     1: {"explorer": "passive"},  # online DAP (Guo et al. 2024)
@@ -16,7 +16,7 @@ RECIPE = Recipe(
     name="sea",
     summary="SEA: Thompson sampling over an epistemic reward model picks the pair; policy and reward "
             "model learn online, with ERM sync (--variant 1-7: the rows of Table 1).",
-    reference="paper 000 (SEA) sec. 4, Algorithm 1 and Table 1; oat defaults (20 heads, width 128, ERM cap 0.3)",
+    reference="Liu et al. 2024 (SEA) sec. 4, Algorithm 1 and Table 1; oat defaults (20 heads, width 128, ERM cap 0.3)",
     settings={"schedule": "online", "loss": "dpo"},
     variants=VARIANTS,
     default_variant=3,

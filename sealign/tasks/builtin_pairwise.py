@@ -1,6 +1,6 @@
 """The built-in task's pairwise preference model: the tiny SFT policy fine-tuned to say "A" or "B".
 
-It plays the role of RLHFlow's preference model (paper 002 sec. 2.1): a causal LM trained on
+It plays the role of RLHFlow's preference model (Dong et al. 2024 sec. 2.1): a causal LM trained on
 *offline* preference data as an instruction-following task, then fixed. The input is the TEMPLATE
 of `sealign/oracles/pairwise.py`, ``[CONTEXT] x [RESPONSE A] a [RESPONSE B] b \\n``, the target the
 single next token "A" (the first response is preferred) or "B". The paper randomises the order of
@@ -13,7 +13,7 @@ whole vocabulary, which first spends steps moving probability onto the two label
   BPE tokenizer. That tokenizer has no upper case, brackets or newline ("A" is a word start + <unk>),
   so "[CONTEXT]", "[RESPONSE A]", "[RESPONSE B]", "A", "B" and "\\n" are added as tokens (no
   template character is then unknown) and their embeddings appended (mean-initialised).
-- **Data**: `builtin_preference_data` (exploration/selm_rank.py): two noisy human-like summaries per
+- **Data**: `builtin_preference_data` (tasks/summarize.py): two noisy human-like summaries per
   post, the better by the ground-truth reward as chosen (equal texts dropped), on posts of the
   *training* generator (never the evaluation posts); a fresh draw of summaries on every pass (the
   first pass is selm-rank's dataset). The ground-truth reward only labels this offline data; at run
@@ -28,7 +28,7 @@ On what it ranks in a run, the SFT policy's own samples (8 per post, 48 evaluati
 weaker: 0.63 of 1128 pairs with distinct rewards, and its Borda best beats its worst in 0.63 of
 prompts. The policy invents facts (a wrong activity) that the offline data never shows, so the
 model learned "more fact words is better": the out-of-distribution weakness of a learned
-preference model that paper 002 (sec. 1, related work) gives as a reason for online feedback.
+preference model that Dong et al. 2024 (sec. 1, related work) gives as a reason for online feedback.
 """
 
 from __future__ import annotations
@@ -80,9 +80,7 @@ def ensure_pairwise_model(cache_dir: Path | None = None, spec: PairwiseSpec = Pa
 
 def training_posts(spec: PairwiseSpec) -> list[str]:
     """Prompts of the built-in task's training generator (the run's training prompts come first)."""
-    from sealign.data.prompts import BUILTIN_TRAIN_SEED
-
-    return [p.prompt for p in summarize.make_posts(spec.num_posts, BUILTIN_TRAIN_SEED)]
+    return [p.prompt for p in summarize.make_posts(spec.num_posts, summarize.TRAIN_SEED)]
 
 
 def build_pairwise_model(base: Path, out_dir: Path, spec: PairwiseSpec, progress=None) -> None:
@@ -105,7 +103,6 @@ def build_pairwise_model(base: Path, out_dir: Path, spec: PairwiseSpec, progress
 def _train(base: Path, out_dir: Path, spec: PairwiseSpec, progress) -> None:
     from transformers import AutoTokenizer, LlamaForCausalLM
 
-    from sealign.exploration.selm_rank import builtin_preference_data
     from sealign.oracles.hf_models import pad_right
     from sealign.oracles.pairwise import PairwisePreferenceOracle
 
@@ -124,7 +121,7 @@ def _train(base: Path, out_dir: Path, spec: PairwiseSpec, progress) -> None:
         """Passes over the posts, fresh summaries each (the first pass is selm-rank's dataset),
         both orders of every pair next to each other, so that a batch holds both."""
         for draw in itertools.count():
-            rows = builtin_preference_data(prompts, seed=spec.seed * 1_000 + draw)
+            rows = summarize.builtin_preference_data(prompts, seed=spec.seed * 1_000 + draw)
             pairs = [((reader.encode(x, chosen, rejected), 0), (reader.encode(x, rejected, chosen), 1))
                      for x, (chosen, rejected) in rows.items() if chosen != rejected]
             order.shuffle(pairs)
@@ -166,11 +163,9 @@ def _train(base: Path, out_dir: Path, spec: PairwiseSpec, progress) -> None:
 def heldout_pairs(num_pairs: int = 400, seed: int = 0) -> list[tuple[str, str, str, int]]:
     """(prompt, a, b, 1 if a is better else 0): two noisy summaries of each held-out evaluation post
     (the run's evaluation prompts come first), kept when their ground-truth rewards differ."""
-    from sealign.data.prompts import BUILTIN_EVAL_SEED
-
     rng = random.Random(10_000 + seed)
     pairs = []
-    posts = summarize.make_posts(4 * num_pairs, BUILTIN_EVAL_SEED)
+    posts = summarize.make_posts(4 * num_pairs, summarize.EVAL_SEED)
     for post in posts:
         a, b = (summarize.noisy_demonstration(post, rng) for _ in range(2))
         ra, rb = summarize.reward(post, a), summarize.reward(post, b)

@@ -165,3 +165,17 @@ def post_from_prompt(prompt: str) -> Post:
 def prompt_reward(prompt: str, summary: str) -> float:
     """The ground-truth reward as a function of (prompt text, response text)."""
     return reward(post_from_prompt(prompt), summary)
+
+
+def builtin_preference_data(prompts: list[str], seed: int = 0) -> dict[str, tuple[str, str]]:
+    """The task's offline preference data: two noisy human-like summaries per post, the better one
+    (by the ground-truth reward) as chosen; a shipped dataset, not oracle queries (SELM's y_w, y_l;
+    --offline-data builtin; the built-in pairwise preference model's training pairs)."""
+    rng = random.Random(seed)
+    rows = {}
+    for prompt in prompts:
+        post = post_from_prompt(prompt)
+        one, two = (noisy_demonstration(post, rng) for _ in range(2))
+        chosen, rejected = (one, two) if reward(post, one) >= reward(post, two) else (two, one)
+        rows[prompt] = (chosen, rejected)
+    return rows

@@ -1,0 +1,81 @@
+"""The oracles' settings and their checks (docs/oracles/). A leaf: imports nothing from sealign."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass
+class OracleSettings:
+    """Who answers the queries, and the options of the simulated and model oracles."""
+
+    oracle: str = "bt-simulator"
+    reward_fn: str = "builtin"
+    """Scalar reward behind the simulator, the rule oracle and the evaluation judge: 'builtin' (the
+    task's, see --task) or an import path 'module:function(prompt, response)'."""
+    oracle_temperature: float = 0.1
+    """Bradley-Terry temperature: P(a > b) = sigmoid((r_a - r_b) / T)."""
+    oracle_deterministic: bool = False
+    """Answer the likelier side instead of sampling it."""
+    oracle_consistent: bool = False
+    """bt-simulator: the same question always gets the same answer (a rater who remembers); off, a
+    question asked again at another step is a fresh draw (Asghari et al. 2026 sec. 3.2)."""
+    oracle_max_cost: float = 0.0
+    """Stop asking once the oracle's answers cost this much in its own unit (dollars for a priced
+    judge, tokens, rater seconds); checked between batches; 0 = no limit (see docs/oracles)."""
+    oracle_model: str = ""
+    """reward-model / pairwise oracles: a local save_pretrained folder or a Hub model name."""
+    oracle_batch_size: int = 16
+    """Sequences per forward pass of a model oracle (reward-model, pairwise)."""
+    oracle_max_length: int = 2048
+    """Token limit of one model-oracle input; longer inputs are truncated from the left."""
+    pairwise_order: Literal["both", "random"] = "both"
+    """pairwise oracle: average both presentation orders, or show one random order per query."""
+
+    def checks(self) -> list[tuple[bool, str]]:
+        """(ok, message) pairs; ``RunConfig.validate`` raises the first message that is not ok."""
+        return [
+            (self.oracle_temperature > 0, f"oracle_temperature must be > 0 (got {self.oracle_temperature})"),
+        ]
+
+
+@dataclass
+class JudgeSettings:
+    """The LLM-judge oracle (docs/oracles/judge.md)."""
+
+    judge_url: str = "https://api.openai.com/v1"
+    """judge oracle: base URL of an OpenAI-compatible chat-completions endpoint."""
+    judge_model: str = "gpt-4o-mini"
+    judge_api_key_env: str = "OPENAI_API_KEY"
+    """Environment variable holding the judge's API key (unset: no key is sent, as for a local server)."""
+    judge_template: str = ""
+    """File with the judge prompt ({prompt}, {response_a}, {response_b}); empty = the built-in one."""
+    judge_both_orders: bool = True
+    """Ask each question in both orders to cancel the judge's position bias (costs twice)."""
+    judge_concurrency: int = 8
+    judge_timeout: float = 60.0
+    """Seconds to wait for one judge reply before retrying."""
+    judge_retries: int = 5
+    """Retries (exponential backoff) on timeouts, 429 and 5xx before a query is skipped."""
+    judge_cache: str = ""
+    """SQLite cache of judge replies; empty = CACHE_DIR/judge-cache.sqlite, 'off' = none."""
+    judge_max_tokens: int = 256
+    judge_price_in: float = 0.0
+    """Dollars per million prompt tokens; with judge_price_out > 0 costs are logged in usd, else in tokens."""
+    judge_price_out: float = 0.0
+    """Dollars per million completion tokens."""
+
+
+@dataclass
+class HumanSettings:
+    """The human oracle and its raters (docs/oracles/human.md)."""
+
+    human_db: str = ""
+    """human oracle: queue database shared with `sealign serve-feedback`; empty = RUN_DIR/human-queue.sqlite."""
+    human_timeout: float = 3600.0
+    """Seconds to wait for raters' answers to one batch; unanswered pairs are skipped."""
+    human_max_pending: int = 64
+    """Pairs waiting for raters at once; a larger batch is shown in chunks."""
+    human_raters_per_pair: int = 1
+    """Distinct raters asked about each pair (>1 gives inter-rater agreement; majority wins)."""

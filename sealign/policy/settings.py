@@ -1,0 +1,75 @@
+"""The policy's settings: which model, how it samples, its generation backend and its LoRA adapters.
+
+A leaf: imports nothing from sealign."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+DTYPES = ("float32", "bfloat16", "float16", "float64")
+
+
+@dataclass
+class PolicySettings:
+    """Which model is the policy, and how its candidates are sampled."""
+
+    policy: str = "builtin"
+    """'builtin' (tiny SFT policy built on first use), a registered offline model ('smollm2-135m';
+    `sealign models`), a local save_pretrained folder, or a Hub name (org/model)."""
+    dtype: str = "float32"
+    sft_steps: int = 700
+    """SFT steps of the built-in policy's bootstrap (a different value builds and caches another policy)."""
+    max_new_tokens: int = 24
+    temperature: float = 1.0
+    """Sampling temperature of the candidates shown to the explorer."""
+    top_p: float = 1.0
+    second_temperature: float = 0.0
+    """When > 0, half of the M candidates are sampled at this temperature (RLHFlow: 1.0 and 0.7)."""
+
+    def checks(self) -> list[tuple[bool, str]]:
+        """(ok, message) pairs; ``RunConfig.validate`` raises the first message that is not ok."""
+        return [
+            (self.temperature >= 0, f"temperature must be >= 0 (got {self.temperature})"),
+            (0 < self.top_p <= 1, f"top_p must be in (0, 1] (got {self.top_p})"),
+            (self.max_new_tokens >= 1, f"max_new_tokens must be >= 1 (got {self.max_new_tokens})"),
+            (self.sft_steps >= 1, f"sft_steps must be >= 1 (got {self.sft_steps})"),
+            (self.dtype in DTYPES, f"dtype must be one of {', '.join(DTYPES)} (got {self.dtype!r})"),
+        ]
+
+
+@dataclass
+class BackendSettings:
+    """Where candidates are generated (docs/scale.md)."""
+
+    policy_backend: Literal["hf", "vllm"] = "hf"
+    """Candidate generation: 'hf' (transformers, CPU or GPU) or 'vllm' (GPU, the `vllm` extra)."""
+    vllm_gpu_memory: float = 0.3
+    """vllm: fraction of the GPU's memory vLLM may take (the learner shares the GPU)."""
+
+    def checks(self) -> list[tuple[bool, str]]:
+        """(ok, message) pairs; ``RunConfig.validate`` raises the first message that is not ok."""
+        return [
+            (0 < self.vllm_gpu_memory <= 1, f"vllm_gpu_memory must be in (0, 1] (got {self.vllm_gpu_memory})"),
+        ]
+
+
+@dataclass
+class LoraSettings:
+    """LoRA adapters (the `lora` extra; docs/scale.md)."""
+
+    lora_r: int = 0
+    """LoRA rank (the `lora` extra); 0 trains all weights. With LoRA the reference is the base model
+    with its adapters disabled: no second copy of the weights."""
+    lora_alpha: int = 16
+    """LoRA scaling numerator: adapters are scaled by lora_alpha / lora_r."""
+    lora_dropout: float = 0.0
+    lora_targets: str = "all-linear"
+    """Modules that get adapters: 'all-linear' or a comma-separated list of module names (q_proj,v_proj)."""
+
+    def checks(self) -> list[tuple[bool, str]]:
+        """(ok, message) pairs; ``RunConfig.validate`` raises the first message that is not ok."""
+        return [
+            (self.lora_r >= 0, f"lora_r must be >= 0 (got {self.lora_r})"),
+            (0 <= self.lora_dropout < 1, f"lora_dropout must be in [0, 1) (got {self.lora_dropout})"),
+        ]

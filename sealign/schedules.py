@@ -1,0 +1,166 @@
+"""When the policy learns from the answers: after every batch (online), or in collect-then-train
+rounds (iterative; offline is a single round). A new schedule is one class here and one line in
+``SCHEDULES``; the loop only calls the four methods of ``Schedule``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from sealign import model_labels, round_selection
+from sealign.actor import Stream
+from sealign.collect import Batch
+from sealign.components import RunParts
+from sealign.config import RunConfig
+from sealign.data.prompts import PromptOrder
+from sealign.faults import fault_point
+from sealign.feedback_log import FeedbackLog
+from sealign.loop_state import LoopState
+from sealign.tracking import MetricsWriter
+from sealign.types import Comparison, PreferenceBatch, SignalBatch
+
+
+class Schedule(Protocol):
+    def query_limit(self, state: LoopState) -> int:
+        """The queries spent by the end of this step may not exceed this (the budget, or a round's share)."""
+        ...
+
+    def on_answers(self, batch: Batch) -> dict[str, float]:
+        """Act on a step's answers as they come (online: one policy update); the step's learning metrics."""
+        ...
+
+    def end_step(self, state: LoopState, evaluate: Callable[[], None]) -> None:
+        """After the step's record: train a full round, and call ``evaluate`` when the schedule evaluates."""
+        ...
+
+    def finish(self, state: LoopState, metrics: MetricsWriter, log) -> None:
+        """After the last step, before the final evaluation."""
+        ...
+
+
+class OnlineSchedule:
+    """The policy learns from every batch as it is answered (OAIF, SEA, XPO, APL, Asghari et al. 2026)."""
+
+    def __init__(self, config: RunConfig, parts: RunParts):
+        self.config, self.parts = config, parts
+        # Asghari et al.'s query-free batches draw their prompts from a second, independently
+        # shuffled order.
+        self.free_order = PromptOrder(parts.prompt_order.prompts, config.batch_size, config.seed + 1)
+
+    def query_limit(self, state: LoopState) -> int:
+        return self.config.budget
+
+    def on_answers(self, batch: Batch) -> dict[str, float]:
+        config, parts = self.config, self.parts
+        if not config.learn_policy:
+            return {}
+        with batch.timer("learn"):
+            record = learn_policy(config, parts, batch.answers, batch.labels)
+        parts.actor.sync_weights(parts.learner)  # the runtime's hook: actors get the update
+        if config.query_free_batch:
+            with batch.timer("query_free"):
+                record.update(learn_query_free(config, parts, self.free_order.batch(batch.step), batch.step))
+            parts.actor.sync_weights(parts.learner)
+        return record
+
+    def end_step(self, state: LoopState, evaluate: Callable[[], None]) -> None:
+        if state.step % self.config.eval_every == 0 and state.queries < self.config.budget:
+            evaluate()
+            fault_point("evaluated", state.step - 1)
+
+    def finish(self, state: LoopState, metrics: MetricsWriter, log) -> None:
+        pass
+
+
+class RoundSchedule:
+    """Collect a round's share of the budget with a fixed policy, then train on it (iterative: RLHFlow,
+    SELM, the periodic baseline; offline: one round on the SFT policy's samples)."""
+
+    def __init__(self, config: RunConfig, parts: RunParts, feedback: FeedbackLog, metrics: MetricsWriter, log):
+        self.config, self.parts, self.feedback, self.metrics, self.log = config, parts, feedback, metrics, log
+
+    def query_limit(self, state: LoopState) -> int:
+        return round_target(self.config, state.rounds_done)
+
+    def on_answers(self, batch: Batch) -> dict[str, float]:
+        return {}  # the policy does not change within a round
+
+    def end_step(self, state: LoopState, evaluate: Callable[[], None]) -> None:
+        if state.queries >= round_target(self.config, state.rounds_done):
+            train_round(self.config, self.parts, self.feedback, self.metrics, state, self.log)
+            if state.queries < self.config.budget:
+                evaluate()
+
+    def finish(self, state: LoopState, metrics: MetricsWriter, log) -> None:
+        """Dong et al. 2024 (RLHF Workflow), Algorithm 2: keep the best round on a validation split."""
+        parts = self.parts
+        if parts.validation_prompts and state.rounds_done:
+            picked = round_selection.select_best_round(parts, self.config.run_dir, state.rounds_done,
+                                                       parts.validation_prompts)
+            metrics.write({"step": state.step, "queries": state.queries, **picked})
+            log(f"validation: keeping round {picked['validation/best_round']} of {state.rounds_done}")
+
+
+SCHEDULES = {
+    "online": lambda config, parts, feedback, metrics, log: OnlineSchedule(config, parts),
+    "iterative": RoundSchedule,
+    "offline": RoundSchedule,
+}
+"""``--schedule`` name -> ``(config, parts, feedback, metrics, log) -> Schedule``."""
+
+
+def learn_policy(config: RunConfig, parts: RunParts, answers: list[Comparison],
+                 labels: list[Comparison]) -> dict[str, float]:
+    """One policy update on this step's data: oracle preferences (plus ERM-sync labels), or reinforce
+    signals from the reward model."""
+    if config.policy_signal == "reward-model":
+        return parts.learner.reinforce_step(SignalBatch.from_model_labels(labels))
+    if parts.powers.pair_deriver is not None:  # the derived pairs replace the raw answers
+        return parts.learner.step(PreferenceBatch.from_comparisons(labels))
+    # XPO's query pairs a policy sample with a reference sample (b): the bonus goes on that same sample.
+    return parts.learner.step(PreferenceBatch.from_comparisons(answers + labels,
+                                                               b_is_reference_sample=config.explorer == "xpo"))
+
+
+def learn_query_free(config: RunConfig, parts: RunParts, prompts, step: int) -> dict[str, float]:
+    """Asghari et al. 2026 (Efficient Exploration at Scale), sec. 4.3.3: the second update of a step:
+    sample a fresh batch from the updated policy and reinforce on the reward model's ranked pairs; no
+    query is spent. Nothing is logged: a resumed run replays the step's first update and then redoes
+    this one, which depends only on (seed, step) and the state the replay restores."""
+    candidates = parts.actor.sample(prompts, step, stream=Stream.QUERY_FREE)
+    labels = model_labels.ranked_labels(parts.reward_model, candidates, step, config.name)
+    metrics = parts.learner.reinforce_step(SignalBatch.from_model_labels(labels))
+    return {f"query_free/{k}": v for k, v in metrics.items()} | {"answers/query_free_labels": len(labels)}
+
+
+def round_target(config: RunConfig, rounds_done: int) -> int:
+    """Queries after which round ``rounds_done`` trains (offline: a single round at the budget)."""
+    rounds = 1 if config.schedule == "offline" else config.rounds
+    return config.budget if rounds_done + 1 >= rounds else (rounds_done + 1) * (config.budget // rounds)
+
+
+def train_round(config: RunConfig, parts: RunParts, feedback: FeedbackLog, metrics: MetricsWriter,
+                state: LoopState, log) -> None:
+    """Train on the round's data, then start the next round."""
+    # An explorer that derives its own training pairs (SELM) trains the rounds on those.
+    deriver = parts.powers.pair_deriver
+    answers = feedback.read(source=deriver.label_source if deriver is not None else "oracle")
+    if config.round_data == "latest":
+        answers = [c for c in answers if c.step >= state.round_start_step]
+    data = PreferenceBatch.from_comparisons(answers)
+    if config.round_init == "sft":
+        parts.learner.restart_from_initial()
+    log(f"round {state.rounds_done + 1}: training {config.offline_epochs} epochs on {len(data)} preferences")
+    parts.learner.train_epochs(
+        data, config.offline_epochs, config.batch_size, config.seed + state.rounds_done,
+        on_step=lambda epoch, k, m: metrics.write(
+            {"step": state.step, "queries": state.queries, "round": state.rounds_done, "epoch": epoch, **m}),
+    )
+    if config.round_reference == "last":
+        parts.learner.sync_reference()
+    parts.actor.sync_weights(parts.learner)  # the runtime's hook: actors sample the new policy
+    if parts.validation_prompts:
+        round_selection.record_round(config, parts, config.run_dir, state.rounds_done + 1, parts.validation_prompts)
+    state.rounds_done += 1
+    state.round_start_step = state.step

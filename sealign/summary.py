@@ -1,0 +1,43 @@
+"""The run's summary.json: the curve, the headline numbers and what the run cost."""
+
+from __future__ import annotations
+
+import json
+import resource
+
+from sealign.config import RunConfig
+from sealign.feedback_log import FeedbackLog
+from sealign.tracking import read_metrics
+
+
+def summarise(config: RunConfig, run_dir, feedback: FeedbackLog, wall: float, judge: str = "reward") -> dict:
+    from sealign.plot import eval_curve, plot_runs  # matplotlib: imported when a run ends, not when it starts
+
+    queries, win_rates = eval_curve(run_dir)
+    plot_runs([run_dir], run_dir / "winrate.png", title=f"{config.name}")
+    records = read_metrics(run_dir / "metrics.jsonl")
+    rewards = [r["eval/reward"] for r in records if "eval/reward" in r]
+    win_probs = [r["eval/win_prob"] for r in records if "eval/win_prob" in r]
+    picked = [r["validation/best_round"] for r in records if "validation/best_round" in r]
+    summary = {
+        "run": config.name,
+        "preset": config.preset + (f":{config.variant}" if config.variant else ""),
+        "queries": len(feedback),
+        "oracle_cost": feedback.total_cost(),
+        "initial_win_rate": win_rates[0],
+        "final_win_rate": win_rates[-1],
+        "best_win_rate": max(win_rates),
+        "final_win_prob": win_probs[-1] if win_probs else None,
+        "eval_judge": judge,
+        "initial_reward": rewards[0] if rewards else None,
+        "final_reward": rewards[-1] if rewards else None,
+        "best_round": picked[-1] if picked else None,
+        "wall_time_s": round(wall, 1),
+        "queries_per_s": round(len(feedback) / wall, 2),
+        # ru_maxrss is in KiB on Linux: the process's peak resident memory, models and activations included
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "run_dir": str(run_dir),
+        "curve": list(zip(queries, win_rates)),
+    }
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
