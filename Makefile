@@ -58,7 +58,7 @@ chromium:
 		|| echo "chromium not installed: the browser test will be skipped"
 
 test: $(VENV)/.installed-dev chromium
-	$(PY) -m pytest -q --durations=15
+	$(PY) -m pytest -q -n auto --maxprocesses 4 --dist worksteal --durations=15
 
 test-fast: $(VENV)/.installed-dev chromium
 	$(PY) -m pytest -q -m "not slow"

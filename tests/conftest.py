@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -77,14 +78,31 @@ def finished_tiny_run(tiny_policy_folder, tmp_path_factory):
     return out / "tiny"
 
 
+def built_once(tmp_path_factory, name: str, build) -> Path:
+    """A directory that ``build(path)`` fills once per test session, even when pytest-xdist runs the
+    suite in several worker processes (``make test``): the workers share it, and a file lock makes
+    the second wait for the first's build instead of repeating it (a minute or more each)."""
+    from filelock import FileLock
+
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        path = tmp_path_factory.mktemp(name)
+        build(path)
+        return path
+    path = tmp_path_factory.getbasetemp().parent / name  # the base temp's parent is the session's, shared
+    path.mkdir(exist_ok=True)
+    with FileLock(str(path) + ".lock"):
+        build(path)  # builders skip what is already there
+    return path
+
+
 @pytest.fixture(scope="session")
 def sft_cache(tmp_path_factory):
     """A cache directory holding the built-in SFT policy with TEST_SFT_STEPS steps."""
     from sealign.tasks.builtin import BootstrapSpec, ensure_sft_policy
 
-    cache = tmp_path_factory.mktemp("sealign-cache")
-    ensure_sft_policy(cache, BootstrapSpec(sft_steps=TEST_SFT_STEPS), log=lambda _: None)
-    return cache
+    spec = BootstrapSpec(sft_steps=TEST_SFT_STEPS)
+    return built_once(tmp_path_factory, "sealign-cache",
+                      lambda cache: ensure_sft_policy(cache, spec, log=lambda _: None))
 
 
 @pytest.fixture(scope="session")
@@ -94,9 +112,8 @@ def demo_sft_cache(tmp_path_factory):
     a dataset's responses)."""
     from sealign.tasks.builtin import BootstrapSpec, ensure_sft_policy
 
-    cache = tmp_path_factory.mktemp("sealign-demo-cache")
-    ensure_sft_policy(cache, BootstrapSpec(), log=lambda _: None)
-    return cache
+    return built_once(tmp_path_factory, "sealign-demo-cache",
+                      lambda cache: ensure_sft_policy(cache, BootstrapSpec(), log=lambda _: None))
 
 
 def index_pairs(candidates, queries) -> list:

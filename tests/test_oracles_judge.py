@@ -128,7 +128,8 @@ def test_identical_questions_in_a_batch_are_asked_once(server):
 
 
 def test_concurrency_limit(tmp_path):
-    with JudgeServer(delay=0.05) as server:
+    # Each answer takes long enough that requests overlap even on a loaded machine (0.05 s flaked).
+    with JudgeServer(delay=0.3) as server:
         prompts, good, bad = good_and_bad(12)
         make_judge(server.url, concurrency=3).compare(prompts, good, bad)
         assert 2 <= server.max_in_flight <= 3

@@ -50,9 +50,10 @@ def test_sealign_models_lists_what_is_available(tmp_path, capsys):
 
 @pytest.fixture(scope="session")
 def smollm2_cache(tmp_path_factory):
-    cache = tmp_path_factory.mktemp("real-models")
-    offline_model_folder(SMOLLM2, cache, log=lambda _: None)
-    return cache
+    from tests.conftest import built_once
+
+    return built_once(tmp_path_factory, "real-models",
+                      lambda cache: offline_model_folder(SMOLLM2, cache, log=lambda _: None))
 
 
 @pytest.mark.slow
