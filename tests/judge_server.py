@@ -96,11 +96,19 @@ def _handler(server: JudgeServer):
                 server.requests += 1
                 server.in_flight += 1
                 server.max_in_flight = max(server.max_in_flight, server.in_flight)
+            self.counted = True
             try:
                 self._answer()
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up (timeout test); nothing to tell it
             finally:
+                self._finished()
+
+        def _finished(self):
+            # A request stops counting before its answer goes out: the client may start its next
+            # request the moment it reads this one, before a decrement after the write would run.
+            if self.counted:
+                self.counted = False
                 with server.lock:
                     server.in_flight -= 1
 
@@ -115,6 +123,7 @@ def _handler(server: JudgeServer):
             self._send(status, text)
 
         def _send(self, status: int, text: str):
+            self._finished()
             data = text.encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
