@@ -99,6 +99,7 @@ class PreferenceLearner:
         )
         self.steps = 0
         self.reference_moved = False  # True once pi_ref was set to an iterate: checkpoints must keep it
+        self._reference_memo: dict | None = None  # (prompt, response) -> log pi_ref, within train_epochs
         self.initial_state = (
             {k: v.detach().clone() for k, v in policy.model.state_dict().items()}
             if getattr(config, "round_init", "last") == "sft" else None
@@ -168,8 +169,15 @@ class PreferenceLearner:
     def sync_reference(self) -> None:
         """Set pi_ref to the current policy (SELM Algorithm 1, line 4: ``pi_ref = pi_t``)."""
         if self.reference is not None:
-            self.reference.load_state_dict(self.policy.model.state_dict())
+            self._own_reference().load_state_dict(self.policy.model.state_dict())
             self.reference_moved = True
+
+    def _own_reference(self):
+        """The reference, made this learner's own before it first moves: until then it is the
+        policy's shared frozen initial copy, which the explorer's features also read."""
+        if not self.reference_moved and self.policy.is_initial(self.reference):
+            self.reference = self.policy.detached_copy()
+        return self.reference
 
     def restart_from_initial(self) -> None:
         """Back to the starting weights with a fresh optimiser: RLHFlow's "train each iteration from
@@ -190,13 +198,25 @@ class PreferenceLearner:
         logps, lengths = self.policy.sequence_logprobs(all_prompts, all_responses)
         ref_chosen = ref_rejected = ref_sample = ref_sample_len = None
         if self.reference is not None:
-            with torch.no_grad():
-                ref, _ = self.policy.sequence_logprobs(prompts, responses, model=self.reference)
+            ref = self._reference_logprobs(prompts, responses)
             ref_chosen, ref_rejected = ref[:n], ref[n:]
         if with_sample:
             ref_sample, ref_sample_len = logps[2 * n:], lengths[2 * n:]
         return PairLogps(logps[:n], logps[n:2 * n], ref_chosen, ref_rejected, lengths[:n], lengths[n:2 * n],
                          ref_sample, ref_sample_len)
+
+    def _reference_logprobs(self, prompts: list[list[int]], responses: list[list[int]]) -> Tensor:
+        """log pi_ref(y|x) ``[B]``; during ``train_epochs`` each pair's value is computed once and
+        reused on the later epochs (the reference is frozen there), not recomputed every epoch."""
+        keys = ([(tuple(p), tuple(r)) for p, r in zip(prompts, responses)]
+                if self._reference_memo is not None else None)
+        if keys is not None and all(k in self._reference_memo for k in keys):
+            return torch.tensor([self._reference_memo[k] for k in keys], device=self.policy.device)
+        with torch.no_grad():
+            ref, _ = self.policy.sequence_logprobs(prompts, responses, model=self.reference)
+        if keys is not None:
+            self._reference_memo.update(zip(keys, ref.tolist()))
+        return ref
 
     # ------------------------------------------------------------------ reinforce (Asghari et al. 2026)
     def reinforce_step(self, batch: SignalBatch) -> dict[str, float]:
@@ -224,14 +244,18 @@ class PreferenceLearner:
         """Offline training: ``epochs`` shuffled passes over ``data`` in batches of ``batch_size``."""
         order_rng = random.Random(seed)
         steps_per_epoch = math.ceil(len(data) / batch_size)
-        for epoch in range(epochs):
-            order = list(range(len(data)))
-            order_rng.shuffle(order)
-            shuffled = data.select(order)
-            for k in range(steps_per_epoch):
-                metrics = self.step(shuffled.slice(k * batch_size, (k + 1) * batch_size))
-                if on_step:
-                    on_step(epoch, k, metrics)
+        self._reference_memo = {} if epochs > 1 else None
+        try:
+            for epoch in range(epochs):
+                order = list(range(len(data)))
+                order_rng.shuffle(order)
+                shuffled = data.select(order)
+                for k in range(steps_per_epoch):
+                    metrics = self.step(shuffled.slice(k * batch_size, (k + 1) * batch_size))
+                    if on_step:
+                        on_step(epoch, k, metrics)
+        finally:
+            self._reference_memo = None
 
     # ------------------------------------------------------------------ checkpoints
     def save(self, path: Path, extra: dict | None = None) -> None:
@@ -269,7 +293,7 @@ class PreferenceLearner:
         self.scheduler.load_state_dict(state["scheduler"])
         self.steps = state["steps"]
         if state.get("reference") is not None:
-            self.reference.load_state_dict(state["reference"])
+            self._own_reference().load_state_dict(state["reference"])
             self.reference_moved = True
         if self.anchor is not None and "anchor" in state:
             self.anchor.load_state_dict(state["anchor"])

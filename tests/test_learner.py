@@ -162,6 +162,38 @@ def test_offline_epochs_keep_reference_samples_aligned(policy):
     assert steps == [(0, 0), (0, 1), (1, 0), (1, 1)]
 
 
+def test_offline_epochs_score_each_pair_with_the_reference_once(tiny_policy, monkeypatch):
+    import random
+
+    def fresh():
+        policy = HFPolicy(copy.deepcopy(tiny_policy.model), tiny_policy.tokenizer, device="cpu")
+        return policy, PreferenceLearner(policy, make_config("dpo"))
+
+    policy, learner = fresh()
+    reference_rows = []
+    original = policy.sequence_logprobs
+
+    def counting(prompts, responses, model=None):
+        if model is not None:
+            reference_rows.append(len(prompts))
+        return original(prompts, responses, model=model)
+
+    monkeypatch.setattr(policy, "sequence_logprobs", counting)
+    learner.train_epochs(make_batch(policy), epochs=3, batch_size=2, seed=0)
+    assert sum(reference_rows) == 2 * 3  # chosen + rejected of 3 pairs, once: epochs 2 and 3 reuse them
+
+    twin, twin_learner = fresh()  # the same steps, the reference scored again on every step
+    order_rng, batch = random.Random(0), make_batch(twin)
+    for _ in range(3):
+        order = list(range(3))
+        order_rng.shuffle(order)
+        shuffled = batch.select(order)
+        for k in range(2):
+            twin_learner.step(shuffled.slice(2 * k, 2 * k + 2))
+    for a, b in zip(params(policy), params(twin)):
+        assert torch.allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
 # ----------------------------------------------------------------------------- reinforce and its anchor
 def test_anchor_ema_update_and_penalty():
     model = torch.nn.Linear(2, 1, bias=False)

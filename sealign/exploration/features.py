@@ -14,6 +14,7 @@ between models, and the heads' initialisation and learning rate assume O(1) inpu
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 from pathlib import Path
 from typing import Literal, Protocol
@@ -76,8 +77,9 @@ class BackboneFeatures:
     """
 
     def __init__(self, model, pad_id: int, pooling: Pooling = "mean", batch_size: int = 16,
-                 device: str | torch.device = "cpu"):
+                 device: str | torch.device = "cpu", autocast=contextlib.nullcontext):
         self.model = model.eval()
+        self.autocast = autocast  # the policy's forward-pass context (bf16 mixed precision)
         self.pad_id, self.pooling, self.batch_size = pad_id, pooling, batch_size
         self.device = torch.device(device)
         self.dim = int(model.config.hidden_size)
@@ -103,7 +105,8 @@ class BackboneFeatures:
             pooled[row, p: p + r] = True
             if r == 0:
                 pooled[row, p - 1] = True
-        hidden = last_hidden_state(self.model, ids.to(self.device), attention.to(self.device))
+        with self.autocast():
+            hidden = last_hidden_state(self.model, ids.to(self.device), attention.to(self.device))
         return rms_normalize(pool(hidden, pooled.to(self.device), self.pooling)).cpu()
 
 
@@ -158,6 +161,7 @@ def build_features(config, policy) -> CandidateFeatures:
     if source == "policy":
         if policy is None:
             raise ConfigError("explore_features='policy' needs the policy; pass it to build_explorer")
-        return BackboneFeatures(policy.frozen_copy(), policy.pad_id, pooling, device=policy.device)
+        return BackboneFeatures(policy.frozen_copy(), policy.pad_id, pooling, device=policy.device,
+                                autocast=policy.autocast)
     device = policy.device if policy is not None else "cpu"
     return EncoderFeatures(minilm_path() if source == "minilm" else source, pooling, device=device)

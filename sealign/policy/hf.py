@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import inspect
@@ -30,7 +31,7 @@ class HFPolicy:
     token when the model stopped by itself, and that EOS is scored like any other token.
     """
 
-    def __init__(self, model, tokenizer, device: str = "auto"):
+    def __init__(self, model, tokenizer, device: str = "auto", mixed_precision: str = "no"):
         self.device = pick_device(device)
         self.model = model.to(self.device)
         self.tokenizer = tokenizer
@@ -38,9 +39,22 @@ class HFPolicy:
             tokenizer.pad_token = tokenizer.eos_token
         self.eos_id: int = tokenizer.eos_token_id
         self.pad_id: int = tokenizer.pad_token_id
+        self.mixed_precision = mixed_precision
+        self._initial = None  # the frozen initial policy, built once (``frozen_copy``)
+
+    def autocast(self):
+        """The context of every forward pass: bfloat16 autocast under ``mixed_precision='bf16'``.
+
+        Within one context autocast casts each trained (fp32, leaf) weight once and reuses the
+        cast, so a whole decode loop or a forward + backward pays one cast per weight.
+        """
+        if self.mixed_precision == "bf16":
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str, device: str = "auto", dtype: str = "float32"):
+    def from_pretrained(cls, name_or_path: str, device: str = "auto", dtype: str = "float32",
+                        mixed_precision: str = "no"):
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
@@ -52,7 +66,7 @@ class HFPolicy:
             from sealign.policy.lora import load_adapter_folder  # a LoRA run's saved policy
 
             model, tokenizer = load_adapter_folder(local.expanduser(), getattr(torch, dtype))
-            return cls(model, tokenizer, device)
+            return cls(model, tokenizer, device, mixed_precision)
         if looks_local and not (local.expanduser() / "config.json").exists():
             raise UserError(
                 f"model path {name_or_path!r} has no config.json; pass a folder written by "
@@ -65,7 +79,7 @@ class HFPolicy:
             )
         except (OSError, ValueError, SafetensorError) as err:  # missing files, no tokenizer, corrupt weights
             raise UserError(f"cannot load model {name_or_path!r}: {str(err).splitlines()[0]}") from err
-        return cls(model, tokenizer, device)
+        return cls(model, tokenizer, device, mixed_precision)
 
     # ------------------------------------------------------------------ text <-> ids
     def encode_prompts(self, texts: list[str]) -> list[TokenIds]:
@@ -111,12 +125,16 @@ class HFPolicy:
         and its KV cache shared by its ``n`` continuations, finished rows leave the batch, and
         there is no per-step processor machinery (2-3x faster for small models on CPU).
         """
+        if not prompt_ids:
+            return []
+        with self.autocast():
+            return self._generate(prompt_ids, n, temperature, top_p, max_new_tokens, model, seeds)
+
+    def _generate(self, prompt_ids, n, temperature, top_p, max_new_tokens, model, seeds) -> list[list[TokenIds]]:
         from transformers import DynamicCache
 
         model = self.model if model is None else model
         model.eval()
-        if not prompt_ids:
-            return []
         if seeds is not None and len(seeds) != len(prompt_ids):
             raise ValueError(f"generate() got {len(seeds)} seeds for {len(prompt_ids)} prompts")
         rows = len(prompt_ids) * n
@@ -172,7 +190,10 @@ class HFPolicy:
         distinct prompt is run once and its KV cache shared by its responses.
         Returns ``(logps [B], lengths [B])``.
         """
-        model = model or self.model
+        with self.autocast():
+            return self._sequence_logprobs(prompt_ids, response_ids, model or self.model)
+
+    def _sequence_logprobs(self, prompt_ids, response_ids, model) -> tuple[Tensor, Tensor]:
         unique: dict[tuple[int, ...], int] = {}
         owner = [unique.setdefault(tuple(p), len(unique)) for p in prompt_ids]
         if len(unique) < len(prompt_ids) and all(response_ids):
@@ -232,8 +253,14 @@ class HFPolicy:
         prompt_ids, prompt_mask = self._left_pad(prompts)
         prompt_positions = (prompt_mask.cumsum(-1) - 1).clamp(min=0)
         cache = DynamicCache()
-        last = last_logits(model, input_ids=prompt_ids, attention_mask=prompt_mask, position_ids=prompt_positions,
-                           **cache_kwargs(model, cache))  # [U, V]: predicts token 0
+        split = backbone_and_head(model)
+        if split is not None:  # a large vocabulary: hidden states now, the head only at response tokens
+            backbone, head = split
+            last = backbone(input_ids=prompt_ids, attention_mask=prompt_mask, position_ids=prompt_positions,
+                            **cache_kwargs(model, cache)).last_hidden_state[:, -1]  # [U, H]: predicts token 0
+        else:
+            last = last_logits(model, input_ids=prompt_ids, attention_mask=prompt_mask,
+                               position_ids=prompt_positions, **cache_kwargs(model, cache))  # [U, V]
         index = torch.tensor(owner, device=self.device)
         cache.batch_select_indices(index)
         width = max(len(r) for r in response_ids)
@@ -245,6 +272,13 @@ class HFPolicy:
         ids, mask = ids.to(self.device), mask.to(self.device)
         positions = prompt_positions[index, -1:] + 1 + torch.arange(width, device=self.device)
         attention = torch.cat([prompt_mask[index], mask.long()], 1)
+        if split is not None:
+            hidden = backbone(input_ids=ids, attention_mask=attention, position_ids=positions,
+                              **cache_kwargs(model, cache)).last_hidden_state[:, :-1]
+            hidden = torch.cat([last[index].unsqueeze(1), hidden], 1)  # [B, Wr, H]: predicts each response token
+            token_logps = head_logprobs(hidden[mask], head, ids[mask])  # [N], N = response tokens
+            rows = mask.nonzero()[:, 0]
+            return token_logps.new_zeros(len(response_ids)).index_add(0, rows, token_logps), mask.sum(-1)
         logits = model(input_ids=ids, attention_mask=attention, position_ids=positions,
                        **cache_kwargs(model, cache)).logits[:, :-1].float()
         logits = torch.cat([last[index].unsqueeze(1), logits], 1)  # [B, Wr, V]: the logits of each response token
@@ -258,8 +292,21 @@ class HFPolicy:
         return hasattr(self.model, "disable_adapter") and hasattr(self.model, "peft_config")
 
     def frozen_copy(self):
-        """A frozen view of the current network (the reference policy): a detached copy, or for a
-        LoRA policy the same network with its adapters disabled (no second copy of the weights)."""
+        """The frozen initial policy (the reference, the explorer's feature model): a detached copy
+        of the network as it is at the first call, or for a LoRA policy the same network with its
+        adapters disabled (no second copy of the weights). Built once and shared by every caller:
+        a learner that moves its reference (``sync_reference``) makes its own copy first.
+        Under bf16 mixed precision its linear weights are stored in bfloat16 (half the memory)."""
+        if self._initial is None:
+            self._initial = self.detached_copy()
+        return self._initial
+
+    def is_initial(self, model) -> bool:
+        """True when ``model`` is the shared frozen initial policy of ``frozen_copy``."""
+        return model is not None and model is self._initial
+
+    def detached_copy(self):
+        """A new frozen copy of the current network (a LoRA policy: its adapters-disabled view)."""
         if self.is_lora:
             from sealign.policy.lora import AdapterDisabled
 
@@ -267,6 +314,8 @@ class HFPolicy:
         ref = copy.deepcopy(self.model).eval()
         for p in ref.parameters():
             p.requires_grad_(False)
+        if self.mixed_precision == "bf16":
+            store_frozen_linears(ref, torch.bfloat16)
         return ref
 
     def trainable_state(self) -> dict[str, Tensor]:
@@ -288,6 +337,79 @@ class HFPolicy:
         """``save_pretrained`` of the network (for a LoRA policy: its adapters) and the tokenizer."""
         self.model.save_pretrained(path)
         self.tokenizer.save_pretrained(path)
+
+
+def store_frozen_linears(model: torch.nn.Module, dtype: torch.dtype) -> int:
+    """Cast the weights (and biases) of ``model``'s frozen linear layers to ``dtype`` in place;
+    returns how many layers changed.
+
+    Under autocast a linear layer computes in the low precision anyway, so a frozen weight stored in
+    it gives the same result without a cast on every call (autocast caches casts of trained leaf
+    weights only). A weight shared with an embedding (a tied LM head) gets its own low-precision
+    copy: the embedding, and so the residual stream, stay in full precision.
+    """
+    changed = 0
+    for module in model.modules():
+        if not isinstance(module, torch.nn.Linear) or module.weight.requires_grad:
+            continue
+        if module.weight.dtype == dtype:
+            continue
+        module.weight = torch.nn.Parameter(module.weight.detach().to(dtype), requires_grad=False)
+        if module.bias is not None:
+            module.bias = torch.nn.Parameter(module.bias.detach().to(dtype), requires_grad=False)
+        changed += 1
+    return changed
+
+
+LEAN_HEAD_MIN_VOCAB = 8192
+"""From this vocabulary size on, scoring runs the backbone and applies the LM head at response
+tokens only, in chunks (``head_logprobs``): the ``[B, T, V]`` logits of a real vocabulary (SmolLM2:
+49k, 150 MB for 16 responses of 48 tokens in fp32, kept for the backward) are never built. Small
+vocabularies (the built-in model: 404) keep the one-pass path."""
+
+# Configuration fields that change the logits after the head (Gemma 2's soft-capping, Cohere's and
+# Granite's logit scales): such models are scored through their own forward.
+LOGIT_TRANSFORMS = ("final_logit_softcapping", "logit_scale", "logits_scaling")
+
+
+def backbone_and_head(model):
+    """``(backbone, head)`` of a causal LM whose logits are ``head(backbone(...).last_hidden_state)``
+    and whose vocabulary is large enough for the lean path to pay; else None.
+
+    A LoRA policy's backbone carries its adapters; the reference view (``AdapterDisabled``) gives
+    its backbone with the adapters switched off.
+    """
+    lm = unwrap(model)
+    head = lm.get_output_embeddings() if hasattr(lm, "get_output_embeddings") else None
+    if not isinstance(head, torch.nn.Linear) or head.out_features < LEAN_HEAD_MIN_VOCAB:
+        return None
+    if any(getattr(lm.config, name, None) not in (None, 1, 1.0) for name in LOGIT_TRANSFORMS):
+        return None
+    backbone = model.base_model if not isinstance(model, torch.nn.Module) else lm.base_model
+    if backbone is lm:  # no separate backbone module
+        return None
+    return backbone, head
+
+
+def head_logprobs(hidden: Tensor, head: torch.nn.Linear, targets: Tensor, chunk_tokens: int = 256) -> Tensor:
+    """``log softmax(head(hidden))[targets]`` for ``hidden [N, H]`` and ``targets [N]`` -> ``[N]`` (fp32).
+
+    The head runs on ``chunk_tokens`` rows at a time; with gradients each chunk is checkpointed, so
+    its ``[chunk, V]`` logits are rebuilt in the backward pass instead of kept (one more head
+    matmul per chunk; the memory of the logits drops from ``N x V`` to ``chunk x V``).
+    """
+    from torch.utils.checkpoint import checkpoint
+
+    def chunk_logps(h: Tensor, t: Tensor) -> Tensor:
+        logits = head(h).float()
+        return logits.gather(-1, t.unsqueeze(-1)).squeeze(-1) - logits.logsumexp(-1)
+
+    parts = []
+    for start in range(0, len(targets), chunk_tokens):
+        h, t = hidden[start:start + chunk_tokens], targets[start:start + chunk_tokens]
+        parts.append(checkpoint(chunk_logps, h, t, use_reentrant=False) if torch.is_grad_enabled() and h.requires_grad
+                     else chunk_logps(h, t))
+    return torch.cat(parts) if parts else hidden.new_zeros(0, dtype=torch.float32)
 
 
 def last_logits(model, **inputs) -> Tensor:
