@@ -149,6 +149,7 @@ def sealign_config(args, out: str):
         max_new_tokens=args.max_new_tokens, temperature=1.0, lr=args.lr, beta=0.1, explorer=args.explorer,
         oracle_deterministic=True, eval_every=10**6, num_eval_prompts=8, runtime=args.runtime,
         actors=args.actors, staleness=args.staleness,
+        device="cpu",  # TRL's side runs with use_cpu=True
     )
     if args.lora_r:
         settings.update(lora_r=args.lora_r, lora_alpha=args.lora_alpha)

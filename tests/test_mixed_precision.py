@@ -145,3 +145,25 @@ def test_lean_head_scores_and_gradients_match_the_full_logits(base_dir, lora_r, 
     worst = max((a - b).abs().max().item() / (b.abs().max().item() + 1e-12) for a, b in zip(lean[2], full[2]))
     assert worst < 1e-4, worst
     assert torch.allclose(lean[3], full[3], atol=1e-5)
+
+
+@pytest.mark.parametrize("pooling", ["mean", "last"])
+def test_features_run_each_prompt_once_and_match_the_full_pass(tiny_policy, pooling):
+    from sealign.exploration.features import BackboneFeatures
+
+    texts = ["the cat sat on the mat", "a dog ran home"]
+    responses = [["cat sat", "the mat", "cat", "sat on the mat today"], ["dog ran", "home", "a dog", "ran home"]]
+    candidates = [Candidate(Prompt(f"p{i}", t), tiny_policy.encode_prompts([t])[0],
+                            tiny_policy.encode_responses([r])[0], r)
+                  for i, t in enumerate(texts) for r in responses[i]]
+    prompt_rows = []
+    original = tiny_policy.pooled_hidden_states
+
+    def counting(prompt_ids, response_ids, model, pooling):
+        prompt_rows.append(len({tuple(p) for p in prompt_ids}))
+        return original(prompt_ids, response_ids, model, pooling)
+
+    shared = BackboneFeatures(tiny_policy.model, tiny_policy.pad_id, pooling, pooled_hidden_states=counting)
+    full = BackboneFeatures(tiny_policy.model, tiny_policy.pad_id, pooling)
+    assert torch.allclose(shared(candidates), full(candidates), atol=1e-5)
+    assert prompt_rows == [2]  # 8 candidates, 2 prompts: each prompt ran once

@@ -77,9 +77,12 @@ class BackboneFeatures:
     """
 
     def __init__(self, model, pad_id: int, pooling: Pooling = "mean", batch_size: int = 16,
-                 device: str | torch.device = "cpu", autocast=contextlib.nullcontext):
+                 device: str | torch.device = "cpu", autocast=contextlib.nullcontext, pooled_hidden_states=None):
         self.model = model.eval()
         self.autocast = autocast  # the policy's forward-pass context (bf16 mixed precision)
+        # The policy's shared-prompt pass (``HFPolicy.pooled_hidden_states``): each prompt once for its
+        # M candidates. It returns None where it cannot serve (an empty response); then one full pass.
+        self.pooled_hidden_states = pooled_hidden_states
         self.pad_id, self.pooling, self.batch_size = pad_id, pooling, batch_size
         self.device = torch.device(device)
         self.dim = int(model.config.hidden_size)
@@ -93,6 +96,11 @@ class BackboneFeatures:
         return torch.cat(chunks)
 
     def _batch(self, candidates: list[Candidate]) -> Tensor:
+        if self.pooled_hidden_states is not None:
+            pooled = self.pooled_hidden_states([c.prompt_ids for c in candidates], [c.token_ids for c in candidates],
+                                               self.model, self.pooling)
+            if pooled is not None:
+                return rms_normalize(pooled).cpu()
         seqs = [c.prompt_ids + c.token_ids for c in candidates]
         width = max(len(s) for s in seqs)
         ids = torch.full((len(seqs), width), self.pad_id, dtype=torch.long)
@@ -162,6 +170,6 @@ def build_features(config, policy) -> CandidateFeatures:
         if policy is None:
             raise ConfigError("explore_features='policy' needs the policy; pass it to build_explorer")
         return BackboneFeatures(policy.frozen_copy(), policy.pad_id, pooling, device=policy.device,
-                                autocast=policy.autocast)
+                                autocast=policy.autocast, pooled_hidden_states=policy.pooled_hidden_states)
     device = policy.device if policy is not None else "cpu"
     return EncoderFeatures(minilm_path() if source == "minilm" else source, pooling, device=device)

@@ -285,6 +285,47 @@ class HFPolicy:
         token_logps = (logits.gather(-1, ids.unsqueeze(-1)).squeeze(-1) - logits.logsumexp(-1)) * mask
         return token_logps.sum(-1), mask.sum(-1)
 
+    @torch.no_grad()
+    def pooled_hidden_states(self, prompt_ids: list[TokenIds], response_ids: list[TokenIds], model,
+                             pooling: str = "mean") -> Tensor | None:
+        """Final-layer hidden states of ``model``'s backbone over each response, pooled (``mean`` over
+        the response tokens, or the ``last`` one), given its prompt: ``[B, H]`` float32.
+
+        The features of the epistemic reward model. Each distinct prompt runs once and its KV cache
+        is shared by its responses (M candidates per prompt: the prompt's tokens once, not M times).
+        None when a response is empty or ``model`` has no separate backbone (use the full forward).
+        """
+        backbone = backbone_of(model)
+        if backbone is None or not all(response_ids):
+            return None
+        from transformers import DynamicCache
+
+        unique: dict[tuple[int, ...], int] = {}
+        owner = [unique.setdefault(tuple(p), len(unique)) for p in prompt_ids]
+        with self.autocast():
+            prompts, prompt_mask = self._left_pad([list(p) for p in unique])
+            prompt_positions = (prompt_mask.cumsum(-1) - 1).clamp(min=0)
+            cache = DynamicCache()
+            backbone(input_ids=prompts, attention_mask=prompt_mask, position_ids=prompt_positions,
+                     **cache_kwargs(model, cache))
+            index = torch.tensor(owner, device=self.device)
+            cache.batch_select_indices(index)
+            width = max(len(r) for r in response_ids)
+            ids = torch.full((len(response_ids), width), self.pad_id, dtype=torch.long)
+            mask = torch.zeros((len(response_ids), width), dtype=torch.bool)
+            for row, r in enumerate(response_ids):
+                ids[row, : len(r)] = torch.tensor(r)
+                mask[row, : len(r)] = True
+            ids, mask = ids.to(self.device), mask.to(self.device)
+            positions = prompt_positions[index, -1:] + 1 + torch.arange(width, device=self.device)
+            attention = torch.cat([prompt_mask[index], mask.long()], 1)
+            hidden = backbone(input_ids=ids, attention_mask=attention, position_ids=positions,
+                              **cache_kwargs(model, cache)).last_hidden_state.float()  # [B, Wr, H]
+        if pooling == "last":
+            return hidden[torch.arange(len(response_ids), device=self.device), mask.sum(-1) - 1]
+        weights = mask.to(hidden.dtype).unsqueeze(-1)
+        return (hidden * weights).sum(1) / weights.sum(1)
+
     # ------------------------------------------------------------------ weights
     @property
     def is_lora(self) -> bool:
@@ -372,6 +413,14 @@ vocabularies (the built-in model: 404) keep the one-pass path."""
 LOGIT_TRANSFORMS = ("final_logit_softcapping", "logit_scale", "logits_scaling")
 
 
+def backbone_of(model):
+    """The module under ``model``'s LM head (its final hidden states), or None: a LoRA policy's
+    backbone carries its adapters; the reference view (``AdapterDisabled``) runs it with them off."""
+    lm = unwrap(model)
+    backbone = model.base_model if not isinstance(model, torch.nn.Module) else lm.base_model
+    return None if backbone is lm else backbone
+
+
 def backbone_and_head(model):
     """``(backbone, head)`` of a causal LM whose logits are ``head(backbone(...).last_hidden_state)``
     and whose vocabulary is large enough for the lean path to pay; else None.
@@ -385,10 +434,8 @@ def backbone_and_head(model):
         return None
     if any(getattr(lm.config, name, None) not in (None, 1, 1.0) for name in LOGIT_TRANSFORMS):
         return None
-    backbone = model.base_model if not isinstance(model, torch.nn.Module) else lm.base_model
-    if backbone is lm:  # no separate backbone module
-        return None
-    return backbone, head
+    backbone = backbone_of(model)
+    return None if backbone is None else (backbone, head)
 
 
 def head_logprobs(hidden: Tensor, head: torch.nn.Linear, targets: Tensor, chunk_tokens: int = 256) -> Tensor:
