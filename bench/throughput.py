@@ -153,6 +153,8 @@ def sealign_config(args, out: str):
     )
     if args.lora_r:
         settings.update(lora_r=args.lora_r, lora_alpha=args.lora_alpha)
+    if args.bf16:
+        settings.update(mixed_precision="bf16")
     return RunConfig(**{**settings, **args.sealign_values}).validate()  # --sealign-set last: it wins
 
 
@@ -231,7 +233,7 @@ def measure_trl(args) -> dict:
             seed=args.seed, disable_tqdm=True,
             # Equal settings: TRL's defaults are gradient checkpointing (which also turns off the KV
             # cache in generation) and bf16; sealign runs fp32 without either. --trl-defaults keeps them.
-            gradient_checkpointing=args.trl_defaults, bf16=args.trl_defaults,
+            gradient_checkpointing=args.trl_defaults, bf16=args.trl_defaults or args.bf16,
         )
         peft_config = None
         if args.lora_r:
@@ -295,7 +297,8 @@ def run_child(side: str, args) -> dict:
                "--threads", str(args.threads), "--lr", str(args.lr), "--seed", str(args.seed),
                "--explorer", args.explorer, "--runtime", args.runtime, "--actors", str(args.actors),
                "--staleness", str(args.staleness), "--policy", args.policy, "--lora-r", str(args.lora_r),
-               "--lora-alpha", str(args.lora_alpha)] + (["--trl-defaults"] if args.trl_defaults else [])
+               "--lora-alpha", str(args.lora_alpha)] + (["--trl-defaults"] if args.trl_defaults else []) \
+        + (["--bf16"] if args.bf16 else [])
     for item in args.sealign_set:
         command += ["--sealign-set", item]
     subprocess.run(command, check=True, env={**os.environ, "OMP_NUM_THREADS": str(args.threads)})
@@ -331,6 +334,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--staleness", type=int, default=0)
     parser.add_argument("--trl-defaults", action="store_true",
                         help="keep TRL's own defaults (gradient checkpointing, bf16) instead of equal settings")
+    parser.add_argument("--bf16", action="store_true",
+                        help="bf16 mixed precision on both sides: sealign's mixed_precision=bf16, TRL's bf16=True")
     parser.add_argument("--policy", default=BUILTIN,
                         help="both sides' model: 'builtin' (the tldr task) or anything sealign's --policy takes, "
                              "e.g. smollm2-135m (the constraints task)")
@@ -407,7 +412,8 @@ def write_report(args, results: list[tuple[dict, dict]]) -> None:
         f"{args.repeats} alternating repeats in fresh processes. sealign: runtime {args.runtime}, "
         f"explorer {args.explorer}. TRL: "
         + ("its defaults (gradient checkpointing, bf16)" if args.trl_defaults else
-           "fp32, no gradient checkpointing (KV cache on), as sealign's defaults")
+           "bf16 mixed precision (bf16=True), no gradient checkpointing (KV cache on); sealign: mixed_precision=bf16"
+           if args.bf16 else "fp32, no gradient checkpointing (KV cache on), as sealign's defaults")
         + ". A *prompt* is one preference pair (two responses, one query, one DPO pair).",
         "",
         "| side | prompts/s (median) | per repeat | " + " | ".join(f"{p} s/step" for p in PHASES) + " | peak RSS MB |",
