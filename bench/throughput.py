@@ -370,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
         pair = {side: run_child(side, args) for side in order}
         results.append((pair["sealign"], pair["trl"]))
         s, t = (rate(pair[k]) for k in ("sealign", "trl"))
-        print(f"repeat {repeat + 1}/{args.repeats}: sealign {s:.1f} prompts/s, TRL {t:.1f} prompts/s, "
+        print(f"repeat {repeat + 1}/{args.repeats}: sealign {s:.3g} prompts/s, TRL {t:.3g} prompts/s, "
               f"ratio {s / t:.2f}", flush=True)
     write_report(args, results)
     return 0
@@ -424,8 +424,8 @@ def write_report(args, results: list[tuple[dict, dict]]) -> None:
         steps = [r["prompts"] / args.batch_size for r in runs]
         per_phase = [statistics.median(r["phases_s"][p] / n for r, n in zip(runs, steps)) for p in PHASES]
         lines.append(
-            f"| {side} | {statistics.median(rate(r) for r in runs):.1f} | "
-            + ", ".join(f"{rate(r):.1f}" for r in runs) + " | "
+            f"| {side} | {statistics.median(rate(r) for r in runs):.3g} | "
+            + ", ".join(f"{rate(r):.3g}" for r in runs) + " | "
             + " | ".join(f"{v:.3f}" for v in per_phase)
             + f" | {max(r['peak_rss_mb'] for r in runs):.0f} |"
         )
