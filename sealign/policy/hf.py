@@ -263,15 +263,7 @@ class HFPolicy:
                                position_ids=prompt_positions, **cache_kwargs(model, cache))  # [U, V]
         index = torch.tensor(owner, device=self.device)
         cache.batch_select_indices(index)
-        width = max(len(r) for r in response_ids)
-        ids = torch.full((len(response_ids), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(response_ids), width), dtype=torch.bool)
-        for row, r in enumerate(response_ids):
-            ids[row, : len(r)] = torch.tensor(r)
-            mask[row, : len(r)] = True
-        ids, mask = ids.to(self.device), mask.to(self.device)
-        positions = prompt_positions[index, -1:] + 1 + torch.arange(width, device=self.device)
-        attention = torch.cat([prompt_mask[index], mask.long()], 1)
+        ids, mask, positions, attention = self._after_prompts(response_ids, prompt_mask, prompt_positions, index)
         if split is not None:
             hidden = backbone(input_ids=ids, attention_mask=attention, position_ids=positions,
                               **cache_kwargs(model, cache)).last_hidden_state[:, :-1]
@@ -284,6 +276,21 @@ class HFPolicy:
         logits = torch.cat([last[index].unsqueeze(1), logits], 1)  # [B, Wr, V]: the logits of each response token
         token_logps = (logits.gather(-1, ids.unsqueeze(-1)).squeeze(-1) - logits.logsumexp(-1)) * mask
         return token_logps.sum(-1), mask.sum(-1)
+
+    def _after_prompts(self, response_ids: list[TokenIds], prompt_mask: Tensor, prompt_positions: Tensor,
+                       index: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """The inputs that continue left-padded prompts ``[U, Wp]`` (their KV cache already gathered by
+        ``index [B]``) with the B responses, right-padded to ``[B, Wr]``: ids, response mask,
+        position ids, and the attention mask over prompt + response ``[B, Wp + Wr]``."""
+        width = max(len(r) for r in response_ids)
+        ids = torch.full((len(response_ids), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(response_ids), width), dtype=torch.bool)
+        for row, r in enumerate(response_ids):
+            ids[row, : len(r)] = torch.tensor(r)
+            mask[row, : len(r)] = True
+        ids, mask = ids.to(self.device), mask.to(self.device)
+        positions = prompt_positions[index, -1:] + 1 + torch.arange(width, device=self.device)
+        return ids, mask, positions, torch.cat([prompt_mask[index], mask.long()], 1)
 
     @torch.no_grad()
     def pooled_hidden_states(self, prompt_ids: list[TokenIds], response_ids: list[TokenIds], model,
@@ -310,15 +317,7 @@ class HFPolicy:
                      **cache_kwargs(model, cache))
             index = torch.tensor(owner, device=self.device)
             cache.batch_select_indices(index)
-            width = max(len(r) for r in response_ids)
-            ids = torch.full((len(response_ids), width), self.pad_id, dtype=torch.long)
-            mask = torch.zeros((len(response_ids), width), dtype=torch.bool)
-            for row, r in enumerate(response_ids):
-                ids[row, : len(r)] = torch.tensor(r)
-                mask[row, : len(r)] = True
-            ids, mask = ids.to(self.device), mask.to(self.device)
-            positions = prompt_positions[index, -1:] + 1 + torch.arange(width, device=self.device)
-            attention = torch.cat([prompt_mask[index], mask.long()], 1)
+            ids, mask, positions, attention = self._after_prompts(response_ids, prompt_mask, prompt_positions, index)
             hidden = backbone(input_ids=ids, attention_mask=attention, position_ids=positions,
                               **cache_kwargs(model, cache)).last_hidden_state.float()  # [B, Wr, H]
         if pooling == "last":
