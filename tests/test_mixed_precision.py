@@ -20,10 +20,8 @@ torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="module")
-def base_dir(tiny_policy, tmp_path_factory):
-    path = tmp_path_factory.mktemp("tiny-base-mp")
-    tiny_policy.save(path)
-    return path
+def base_dir(tiny_policy_folder):
+    return tiny_policy_folder  # conftest's tiny random policy, saved: policies load from a folder, as in a run
 
 
 def config(**overrides) -> RunConfig:
