@@ -194,7 +194,10 @@ def cmd_compare(args: list[str]) -> int:
         prog="sealign compare",
         description="Run presets over seeds (in parallel processes), then write comparison.md/.csv and "
                     "winrate.png. Settings after `--` go to every run (e.g. -- --num-eval-prompts 64).")
-    parser.add_argument("--presets", required=True, help="comma-separated preset names")
+    parser.add_argument("--presets", default="", help="comma-separated preset names")
+    parser.add_argument("--arm", action="append", default=[], metavar="LABEL=PRESET [SETTINGS]",
+                        help="a compared setting of its own, repeatable: a preset with settings for its runs "
+                             "alone, e.g. --arm 'ids=sea:2 --explorer ids' --arm 'm8=sea:2 --num-candidates 8'")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--budget", type=int, help="oracle queries per run (default: each preset's)")
     parser.add_argument("--out", type=Path, default=Path("runs/compare"))
@@ -209,14 +212,19 @@ def cmd_compare(args: list[str]) -> int:
     if ns.seeds < 1 or ns.jobs < 1:
         raise UserError("--seeds and --jobs must be >= 1")
     presets = [p.strip() for p in ns.presets.split(",") if p.strip()]
+    arms = [*map(compare.preset_arm, presets), *map(compare.parse_arm, ns.arm)]
+    if not arms:
+        raise UserError("name what to compare: --presets NAME,NAME and/or --arm LABEL=PRESET [SETTINGS]")
+    compare.check_arms(arms)
     baseline = None
     if ns.baseline is not None:  # checked before any run starts; `sea` and `sea:3` name the same runs
-        baseline = compare.preset_label(ns.baseline)
-        if baseline not in {compare.preset_label(p) for p in presets}:
-            raise UserError(f"--baseline {ns.baseline!r} is not one of --presets ({', '.join(presets)})")
+        labels = [arm.label for arm in arms]
+        baseline = ns.baseline if ns.baseline in labels else compare.label_of(ns.baseline)
+        if baseline not in labels:
+            raise UserError(f"--baseline {ns.baseline!r} is not one of the compared arms ({', '.join(labels)})")
     extra = [*(["--budget", str(ns.budget)] if ns.budget else []), *passthrough]
     console = Console(stderr=True)
-    run_dirs = compare.run_all(presets, ns.seeds, ns.out, extra, ns.jobs,
+    run_dirs = compare.run_all(arms, ns.seeds, ns.out, extra, ns.jobs,
                                log=lambda m: console.print(f"[dim]{m}[/dim]"))
     results = compare.summarise(run_dirs)
     comparisons = compare.compare_to_baseline(results, baseline) if baseline else None

@@ -29,6 +29,7 @@ from sealign.policy.registry import check_policy_name, resolve_policy
 from sealign.round_selection import require_scorer
 from sealign.runtime import ActorHandle, build_runtime
 from sealign.tasks import get_task, task_eval_scores
+from sealign.tasks.builtin import bootstrap_task
 from sealign.trackers import check_installed
 from sealign.types import PreferenceBatch, Prompt
 from sealign.warm_start import read_offline_rows, tokenize
@@ -60,7 +61,7 @@ def resolve_policy_path(config: RunConfig, log=print) -> str:
     """The folder or Hub name of the run's policy: the built-in one and registered offline models
     are built or converted once into the cache (sealign/policy/registry.py)."""
     cache = Path(config.cache_dir) if config.cache_dir else None
-    return resolve_policy(config.policy, cache, config.sft_steps, log)
+    return resolve_policy(config.policy, cache, config.sft_steps, log, task=config.task)
 
 
 def check_names(config: RunConfig) -> None:
@@ -84,7 +85,7 @@ def assemble(config: RunConfig, log=print) -> RunParts:
     runtime = build_runtime(config)
     oracle = runtime.oracle()
     judge_kind = eval_judge_kind(config)
-    if config.policy == "builtin" and config.task != "tldr":
+    if config.policy == "builtin" and bootstrap_task(config.task) != config.task:
         log(f"note: the built-in policy was trained on the tldr task only; for --task {config.task} use a real "
             "model (--preset real, or --policy smollm2-135m)")
     policy_path = resolve_policy_path(config, log)  # a one-time build (SFT, conversion) uses every core

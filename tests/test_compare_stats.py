@@ -94,7 +94,7 @@ def test_a_baseline_not_compared_is_a_one_line_error(tmp_path, capsys):
         compare.compare_to_baseline(compare.summarise([make_run(tmp_path, "sea", 0, curve(0.9))]), "online-dpo")
     code = main(["compare", "--presets", "online-dpo,sea", "--baseline", "ees", "--out", str(tmp_path / "c")])
     err = capsys.readouterr().err
-    assert code == 2 and err.count("\n") == 1 and "--baseline 'ees' is not one of --presets" in err
+    assert code == 2 and err.count("\n") == 1 and "--baseline 'ees' is not one of the compared arms" in err
     assert not (tmp_path / "c").exists()  # refused before any run started
 
 
@@ -113,11 +113,13 @@ def test_a_baseline_named_without_its_default_variant_finds_its_runs(tmp_path, c
 
 
 def test_the_report_reads_finished_runs_without_rewards(tmp_path, capsys):
-    # Finished run directories in place: `sealign compare` resumes them and runs nothing.
+    # Finished run directories in place: `sealign compare` resumes them and runs nothing. `--presets sea`
+    # labels its rows as its runs do, with the default variant: sea:3.
     runs = tmp_path / "cmp" / "runs"
     for s in range(6):
         make_run(runs, "online-dpo", s, [0.5, 0.6, 0.7, 0.8, 0.8 + s / 100], win_probs=[0.5, 0.6, 0.7, 0.7, 0.75])
-        make_run(runs, "sea", s, [0.5, 0.8, 0.86, 0.9, 0.9], win_probs=[0.5, 0.7, 0.8, 0.8, 0.85])
+        make_run(runs, "sea:3", s, [0.5, 0.8, 0.86, 0.9, 0.9], win_probs=[0.5, 0.7, 0.8, 0.8, 0.85],
+                 name=f"sea-s{s}")
         make_run(runs, "xpo", s, [0.5, 0.55, 0.6, 0.65, 0.7], win_probs=[0.5, 0.5, 0.6, 0.6, 0.6])
     code = main(["compare", "--presets", "online-dpo,sea,xpo", "--seeds", "6", "--jobs", "1",
                  "--baseline", "online-dpo", "--out", str(tmp_path / "cmp")])
@@ -127,15 +129,55 @@ def test_the_report_reads_finished_runs_without_rewards(tmp_path, capsys):
     assert "## Against the baseline `online-dpo`" in md
     # The baseline's finals 0.80, 0.81 ... 0.85 are first reached at 768, then 1024 queries; sea reaches
     # them at 256, then 512: ratios 3, 2, 2, 2, 2, 2, geometric mean 96 ** (1 / 6) = 2.14.
-    sea_row = [line for line in md.splitlines() if line.startswith("| sea | 6 |")][-1]  # the paired table
+    sea_row = [line for line in md.splitlines() if line.startswith("| sea:3 | 6 |")][-1]  # the paired table
     assert "| +0.075 [+0.062, +0.088] * |" in sea_row and "| 2.14× [2.00, 2.45] * |" in sea_row
     # xpo never gets to 0.8 in its 1024 queries: ratios at most 768 / 1024, 1, 1, ... (geometric mean 0.95).
     xpo_row = [line for line in md.splitlines() if line.startswith("| xpo | 6 |")][-1]
     assert "≤ 0.95× [0.87, 1.00] (6/6 never reached)" in xpo_row and "1.00] *" not in xpo_row
     with open(tmp_path / "cmp" / "comparison.csv") as f:
         rows = {row["preset"]: row for row in csv.DictReader(f)}
-    assert "diff final reward" not in rows["sea"]
-    assert float(rows["sea"]["diff final win rate ci_low"]) == pytest.approx(0.062, abs=5e-4)
-    assert float(rows["sea"]["query saving"]) > 1 and rows["sea"]["query saving is upper bound"] == "false"
+    assert "diff final reward" not in rows["sea:3"]
+    assert float(rows["sea:3"]["diff final win rate ci_low"]) == pytest.approx(0.062, abs=5e-4)
+    assert float(rows["sea:3"]["query saving"]) > 1 and rows["sea:3"]["query saving is upper bound"] == "false"
     assert rows["xpo"]["query saving is upper bound"] == "true" and rows["xpo"]["query saving never reached"] == "6"
     assert rows["online-dpo"]["baseline"] == "online-dpo" and rows["online-dpo"]["diff final win rate"] == ""
+
+
+def test_arms_of_one_preset_with_their_own_settings_are_compared_by_label(tmp_path, capsys):
+    # Two arms of the preset sea:2 (summary.json says sea:2 for both) differ only in an explorer
+    # setting: grouped by their labels, not their preset, and paired against the baseline arm.
+    runs = tmp_path / "runs"
+    for s in range(2):
+        make_run(runs, "online-dpo", s, curve(0.8), name=f"passive-s{s}")
+        make_run(runs, "sea:2", s, curve(0.9), name=f"ts-s{s}")
+        make_run(runs, "sea:2", s, curve(0.85), name=f"ids-s{s}")
+    code = main(["compare", "--arm", "passive=online-dpo", "--arm", "ts=sea:2", "--arm", "ids=sea:2 --explorer ids",
+                 "--seeds", "2", "--jobs", "1", "--baseline", "passive", "--out", str(tmp_path)])
+    assert code == 0, capsys.readouterr().err
+    md = (tmp_path / "comparison.md").read_text()
+    assert "## Against the baseline `passive`" in md
+    assert "| ts | 2 | +0.100 [+0.100, +0.100] |" in md and "| ids | 2 | +0.050 [+0.050, +0.050] |" in md
+
+
+def test_an_arm_runs_with_its_own_settings_after_the_shared_ones():
+    arm = compare.parse_arm("m8 = sea:2 --num-candidates 8 --explore-heads '5'")
+    assert arm == compare.Arm("m8", "sea:2", ("--num-candidates", "8", "--explore-heads", "5"))
+    cmd = compare.run_command(arm, 3, compare.Path("out/runs"), "m8-s3")
+    assert cmd[cmd.index("--preset") + 1:] == ["sea", "--seed", "3", "--variant", "2", "--out-dir", "out/runs",
+                                                "--run-name", "m8-s3"]
+    assert compare.preset_arm("sea") == compare.Arm("sea:3", "sea", run_prefix="sea")  # runs: sea-s0, ...
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--arm", "no-equals-sign"], "expected LABEL=PRESET"),
+    (["--arm", "bad label=sea"], "expected LABEL=PRESET"),
+    (["--arm", "a=nosuchpreset"], "nosuchpreset"),
+    (["--arm", "a=sea:x"], "must be a number"),
+    (["--arm", "a=sea", "--arm", "a=online-dpo"], "share a label"),
+    ([], "name what to compare"),
+])
+def test_bad_arms_are_one_line_errors_before_any_run(tmp_path, capsys, args, message):
+    code = main(["compare", *args, "--out", str(tmp_path / "c")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and message in err
+    assert not (tmp_path / "c").exists()

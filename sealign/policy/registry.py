@@ -83,13 +83,15 @@ def offline_model_folder(model: OfflineModel, cache_dir: Path | None = None, log
     return build_once(target, lambda folder: convert_gguf(source, folder), f"{model.name} from {source.name}", log)
 
 
-def resolve_policy(name: str, cache_dir: Path | None, sft_steps: int, log=print) -> str:
-    """The folder (or Hub name) a policy called ``name`` loads from; builds or converts it once if needed."""
+def resolve_policy(name: str, cache_dir: Path | None, sft_steps: int, log=print, task: str = "tldr") -> str:
+    """The folder (or Hub name) a policy called ``name`` loads from; builds or converts it once if needed
+    (the built-in policy for ``task``: sealign/tasks/builtin.py)."""
     check_policy_name(name)
     if name == BUILTIN:
-        from sealign.tasks.builtin import BootstrapSpec, ensure_sft_policy
+        from sealign.tasks.builtin import BootstrapSpec, bootstrap_task, ensure_sft_policy
 
-        return str(ensure_sft_policy(cache_dir, BootstrapSpec(sft_steps=sft_steps), log=log))
+        spec = BootstrapSpec(sft_steps=sft_steps, task=bootstrap_task(task))
+        return str(ensure_sft_policy(cache_dir, spec, log=log))
     if name in MODELS:
         return str(offline_model_folder(MODELS[name], cache_dir, log))
     return name

@@ -15,6 +15,7 @@ from sealign.errors import ConfigError
 
 REGISTRY = {
     "tldr": "sealign.tasks.summarize",  # generated posts to summarise; the tiny built-in policy's task
+    "tldr-hard": "sealign.tasks.summarize_hard",  # tldr with decoy facts and a fifth fact; its own built-in policy
     "constraints": "sealign.tasks.constraints",  # real-text instructions with verifiable constraints
 }
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from sealign.tasks import summarize
+from sealign.tasks import get_task
 
 BOOTSTRAP_VERSION = 1  # bump when anything below changes what gets built
 
@@ -35,11 +35,22 @@ class BootstrapSpec:
     sft_batch_size: int = 64
     sft_lr: float = 2e-3
     demo_keep_fact: float = 0.5
+    task: str = "tldr"  # a task with generated posts and noisy demonstrations (tldr, tldr-hard)
 
     @property
     def cache_key(self) -> str:
-        fields = "-".join(f"{v}" for v in asdict(self).values())
-        return f"builtin-v{BOOTSTRAP_VERSION}-{fields}"
+        settings = asdict(self)
+        task = settings.pop("task")
+        fields = "-".join(f"{v}" for v in settings.values())
+        return f"builtin-v{BOOTSTRAP_VERSION}-{fields}" if task == "tldr" else \
+            f"builtin-{task}-v{BOOTSTRAP_VERSION}-{fields}"
+
+
+def bootstrap_task(task: str) -> str:
+    """The task the built-in policy is trained on for runs of ``task``: its own where it generates
+    posts and demonstrations to learn from (tldr, tldr-hard), else tldr."""
+    module = get_task(task)
+    return task if hasattr(module, "noisy_demonstration") and hasattr(module, "make_posts") else "tldr"
 
 
 def default_cache_dir() -> Path:
@@ -98,6 +109,7 @@ def build_sft_policy(out_dir: Path, spec: BootstrapSpec) -> None:
 
     from sealign.policy.hf import HFPolicy
 
+    summarize = get_task(spec.task)
     torch.manual_seed(spec.seed)
     rng = random.Random(spec.seed)
     corpus_posts = summarize.make_posts(4000, seed=10_000 + spec.seed)
