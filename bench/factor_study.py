@@ -49,15 +49,19 @@ class Cell:
     arms: tuple[str, ...]  # `sealign compare --arm` specs; the first is the baseline
     args: tuple[str, ...] = ()  # settings of every run of the cell
     seeds: int | None = None  # None: --seeds
+    # arms of other cells shown in this cell's table, as (cell, arm label); the first is then the baseline
+    borrowed: tuple[tuple[str, str], ...] = ()
 
 
 PASSIVE, SEA = "passive=online-dpo", "sea=sea:2"
 CELLS = {
     "base": Cell("tldr, M=4 candidates, BT temperature 0.1 (the defaults)", (
         PASSIVE, SEA, "sea-sync=sea:3", "ids=sea:2 --explorer ids", "best-worst=sea:2 --explorer best-worst",
-        "sea-bai=sea:2 --explorer sea-bai", "sea-5heads=sea:2 --explore-heads 5")),
+        "sea-bai=sea:2 --explorer sea-bai", "sea-5heads=sea:2 --explore-heads 5",
+        # ERM sync with a random pair: is sea-sync's gain the pair it asks about, or the labels it adds?
+        "passive-sync=sea:3 --explorer ensemble-passive")),
     "hard": Cell("tldr-hard: 5 facts, decoy facts, rare complete summaries", (
-        PASSIVE, SEA, "ids=sea:2 --explorer ids"), ("--task", "tldr-hard")),
+        PASSIVE, SEA, "ids=sea:2 --explorer ids", "sea-sync=sea:3"), ("--task", "tldr-hard")),
     "m20": Cell("20 candidates per prompt (oat's SEA setting)", (PASSIVE, SEA), ("--num-candidates", "20")),
     "noisy": Cell("noisy oracle: BT temperature 0.5", (PASSIVE, SEA), ("--oracle-temperature", "0.5")),
     "m8": Cell("8 candidates per prompt", (PASSIVE, SEA), ("--num-candidates", "8")),
@@ -67,7 +71,8 @@ CELLS = {
     # against the online arms of `base` at 1x.
     "offline": Cell("offline DPO at 1x, 3x, 10x, 30x the online budget (768 queries)", (
         "offline-1x=offline-dpo", "offline-3x=offline-dpo --budget 2304", "offline-10x=offline-dpo --budget 7680",
-        "offline-30x=offline-dpo --budget 23040"), OFFLINE_PROMPTS),
+        "offline-30x=offline-dpo --budget 23040"), OFFLINE_PROMPTS,
+        borrowed=(("base", "passive"), ("base", "sea"), ("base", "ids"), ("base", "sea-sync"))),
     "bf16": Cell("the base cell under --mixed-precision bf16 (checks the bf16 path end to end)", (PASSIVE, SEA),
                  ("--mixed-precision", "bf16"), seeds=4),
 }
@@ -143,21 +148,29 @@ def report(cells: list[str], out: Path) -> Path:
     rows = []
     for name in cells:
         cell = CELLS[name]
-        arms = [compare.parse_arm(spec) for spec in cell.arms]
-        runs = [(arm.label, d) for arm in arms for d in sorted((out / name / "runs").glob(f"{arm.run_prefix}-s*"))
+        arms = [(name, compare.parse_arm(spec)) for spec in cell.arms]
+        arms = [*((other, _arm(other, label)) for other, label in cell.borrowed), *arms]
+        runs = [(_label(name, other, arm), d) for other, arm in arms
+                for d in sorted((out / other / "runs").glob(f"{arm.run_prefix}-s*"))
                 if (d / "summary.json").exists() and d.name.rsplit("-s", 1)[0] == arm.run_prefix]
         if not runs:
             continue
         results = compare.summarise(runs)
-        baseline = arms[0].label
+        baseline = _label(name, *arms[0])
         comparisons = compare.compare_to_baseline(results, baseline) if len(results) > 1 else []
         seeds = max(len(r.seeds) for r in results)
-        command = ("sealign compare " + " ".join(f"--arm {shlex.quote(spec)}" for spec in cell.arms)
-                   + f" --seeds {seeds} --baseline {baseline} --out {out / name} -- "
-                   + " ".join((*COMMON, *cell.args)))
+        if cell.borrowed:  # arms of several cells: only this script puts them in one table
+            cells_used = ",".join(dict.fromkeys([*(c for c, _ in cell.borrowed), name]))
+            command = f"python bench/factor_study.py --out {out} --cells {cells_used} --seeds {seeds}"
+        else:
+            command = ("sealign compare " + " ".join(f"--arm {shlex.quote(spec)}" for spec in cell.arms)
+                       + f" --seeds {seeds} --baseline {baseline} --out {out / name} -- "
+                       + " ".join((*COMMON, *cell.args)))
         compare.write_report(results, out / name, command, False, comparisons)
         by_label = {r.preset: r for r in results}
         for c in comparisons:
+            if "/" in c.preset:  # a borrowed arm: its own cell's row says it
+                continue
             rows.append((name, cell.what, c, by_label[c.preset], by_label[baseline]))
     lines = [
         "# Factor study: query savings against passive exploration", "",
@@ -179,6 +192,15 @@ def report(cells: list[str], out: Path) -> Path:
     return path
 
 
+def _arm(cell: str, label: str) -> compare.Arm:
+    return next(a for a in map(compare.parse_arm, CELLS[cell].arms) if a.label == label)
+
+
+def _label(cell: str, source: str, arm: compare.Arm) -> str:
+    """An arm's label in ``cell``'s table: borrowed arms carry their own cell's name."""
+    return arm.label if source == cell else f"{source}/{arm.label}"
+
+
 def _diff(c: compare.PairedComparison, label: str) -> str:
     interval: Interval | None = c.diffs.get(label)
     return compare._signed(interval) if interval else "—"
@@ -196,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("runs/study"))
     parser.add_argument("--cells", default=",".join(CELLS), help=f"comma-separated, of: {', '.join(CELLS)}")
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--arms", default="", help="run only these CELL/ARM, comma-separated (the tables show all)")
     parser.add_argument("--jobs", type=int, default=max(1, os.cpu_count() or 1))
     parser.add_argument("--threads", type=int, default=1, help="torch threads of each run")
     parser.add_argument("--run-args", default="", help="settings added to every run, e.g. '--device cuda'")
@@ -208,7 +231,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown cells {unknown}; choose from {', '.join(CELLS)}")
     if not ns.report_only:
         deadline = time.monotonic() + ns.deadline_s if ns.deadline_s else None
-        run_jobs(plan(cells, ns.seeds, ns.out), ns.jobs, shlex.split(ns.run_args), ns.threads, deadline)
+        jobs = plan(cells, ns.seeds, ns.out)
+        if ns.arms:
+            chosen = {a.strip() for a in ns.arms.split(",") if a.strip()}
+            known = {f"{j.cell}/{j.arm.label}" for j in jobs}
+            if chosen - known:
+                parser.error(f"--arms {sorted(chosen - known)} not among the cells' arms ({', '.join(sorted(known))})")
+            jobs = [j for j in jobs if f"{j.cell}/{j.arm.label}" in chosen]
+        run_jobs(jobs, ns.jobs, shlex.split(ns.run_args), ns.threads, deadline)
     print(report(cells, ns.out).read_text())
     return 0
 
