@@ -67,8 +67,6 @@ CELLS = {
     "m20": Cell("20 candidates per prompt (oat's SEA setting)", (PASSIVE, SEA), ("--num-candidates", "20")),
     "noisy": Cell("noisy oracle: BT temperature 0.5", (PASSIVE, SEA), ("--oracle-temperature", "0.5")),
     "m8": Cell("8 candidates per prompt", (PASSIVE, SEA), ("--num-candidates", "8")),
-    "hard-m8": Cell("tldr-hard with 8 candidates per prompt", (PASSIVE, SEA),
-                    ("--task", "tldr-hard", "--num-candidates", "8")),
     # Paper 003's headline (Asghari et al. 2026): offline DPO on SFT samples at 1x-30x the online budget,
     # against the online arms of `base` at 1x.
     "offline": Cell("offline DPO at 1x, 3x, 10x, 30x the online budget (768 queries)", (
@@ -78,7 +76,7 @@ CELLS = {
     "bf16": Cell("the base cell under --mixed-precision bf16 (checks the bf16 path end to end)", (PASSIVE, SEA),
                  ("--mixed-precision", "bf16"), seeds=4),
 }
-COST = {"offline-30x": 30, "offline-10x": 10, "offline-3x": 3, "m20": 3, "hard-m8": 2, "m8": 2}  # rough, for order
+COST = {"offline-30x": 30, "offline-10x": 10, "offline-3x": 3, "m20": 3, "m8": 2}  # rough, for order
 
 
 @dataclass

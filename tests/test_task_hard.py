@@ -27,6 +27,10 @@ def test_reward_by_hand():
     # 13 words: 3 over the ideal 10.
     long = "hiking in oslo with sister last weekend , amazing . so yeah really"
     assert summarize_hard.reward(post, long) == pytest.approx(1.0 - 0.03 * 3)
+    # Naming no key fact is the floor, below any hallucination count a short summary can reach.
+    assert summarize_hard.reward(post, "") == summarize_hard.reward(post, "it was a day .") == -1.0
+    assert summarize_hard.reward(post, "surfing in lima with boss .") == -1.0
+    assert summarize_hard.reward(post, "amazing .") == pytest.approx(0.04)
 
 
 def test_complete_demonstrations_are_rare():

@@ -7,12 +7,15 @@ key facts, among two to four distractor sentences. A good summary names the five
 the decoys, and is short:
 
     r(post, summary) = coverage ** 2 - 0.25 * hallucinations - 0.03 * max(0, words - 10)
+                       (and -1, the floor, for a summary that names no key fact)
 
 ``coverage`` is the fraction of the five key facts named; squared, partial summaries earn much less
 than complete ones, so high rewards are rare under the SFT policy. ``hallucinations`` counts fact
 words (any activity/place/companion/verdict/time) that are not the post's key facts: a decoy copied
 from the post counts. The ideal summary ("hiking in oslo with sister last weekend , amazing .") has 10
-words and scores 1.
+words and scores 1. Without the floor, saying nothing (0) beats the SFT policy's decoy-ridden
+summaries (about -0.6) and every recipe learned to answer in one or two filler words: a summary that
+names no key fact is useless to a reader, so it scores worst.
 
 The SFT demonstrations keep each fact with probability one half and take a decoy's fact instead a
 quarter of the time, so about 3% of them name all five facts and no decoy.
@@ -40,6 +43,7 @@ __all__ = ["FILLERS"]  # the SFT bootstrap's corpus takes the task's fillers
 
 FACT_VOCABULARY = frozenset(ACTIVITIES + PLACES + COMPANIONS + VERDICTS + WHEN)
 IDEAL_WORDS = 10
+NO_FACT_REWARD = -1.0
 DECOY_MARK = "keeps asking to go"
 OUTING_TEMPLATES = (
     "last {when} i went {activity} in {place} with my {companion} .",
@@ -143,6 +147,8 @@ def reward(post: Post, summary: str) -> float:
     words = summary.split()
     present = set(words)
     coverage = sum(fact in present for fact in post.facts) / len(post.facts)
+    if coverage == 0:
+        return NO_FACT_REWARD
     hallucinations = len({w for w in words if w in FACT_VOCABULARY} - set(post.facts))
     excess = max(0, len(words) - IDEAL_WORDS)
     return coverage**2 - HALLUCINATION_PENALTY * hallucinations - VERBOSITY_PENALTY * excess
