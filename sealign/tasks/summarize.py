@@ -134,6 +134,11 @@ def noisy_demonstration(post: Post, rng: random.Random, keep_fact: float = 0.5) 
         parts.append(f"with {post.companion}")
     if rng.random() < keep_fact:
         parts.append(f", {post.verdict}" if parts else post.verdict)
+    return with_fillers(parts, rng)
+
+
+def with_fillers(parts: list[str], rng: random.Random) -> str:
+    """A demonstration's facts (``parts``) with 0-3 filler words slipped in, as one sentence."""
     if not parts:
         parts.append("it was a day")
     for _ in range(rng.choice((0, 1, 1, 2, 3))):
@@ -171,11 +176,16 @@ def builtin_preference_data(prompts: list[str], seed: int = 0) -> dict[str, tupl
     """The task's offline preference data: two noisy human-like summaries per post, the better one
     (by the ground-truth reward) as chosen; a shipped dataset, not oracle queries (SELM's y_w, y_l;
     --offline-data builtin; the built-in pairwise preference model's training pairs)."""
+    return preference_pairs(prompts, seed, post_from_prompt, noisy_demonstration, reward)
+
+
+def preference_pairs(prompts: list[str], seed: int, parse, demonstrate, score) -> dict[str, tuple[str, str]]:
+    """Per prompt, two demonstrations ``demonstrate(post, rng)`` of ``post = parse(prompt)``, the one
+    ``score(post, text)`` rates higher first: (chosen, rejected). Shared by the generated-post tasks."""
     rng = random.Random(seed)
     rows = {}
     for prompt in prompts:
-        post = post_from_prompt(prompt)
-        one, two = (noisy_demonstration(post, rng) for _ in range(2))
-        chosen, rejected = (one, two) if reward(post, one) >= reward(post, two) else (two, one)
-        rows[prompt] = (chosen, rejected)
+        post = parse(prompt)
+        one, two = (demonstrate(post, rng) for _ in range(2))
+        rows[prompt] = (one, two) if score(post, one) >= score(post, two) else (two, one)
     return rows

@@ -37,6 +37,8 @@ from sealign.tasks.summarize import (
     VERDICT_TEMPLATES,
     VERDICTS,
     WHEN,
+    preference_pairs,
+    with_fillers,
 )
 
 __all__ = ["FILLERS"]  # the SFT bootstrap's corpus takes the task's fillers
@@ -135,11 +137,7 @@ def noisy_demonstration(post: Post, rng: random.Random, keep_fact: float = 0.5) 
         parts.append(f"last {fact(3, post.when)}")
     if rng.random() < keep_fact:
         parts.append(f", {post.verdict}" if parts else post.verdict)
-    if not parts:
-        parts.append("it was a day")
-    for _ in range(rng.choice((0, 1, 1, 2, 3))):
-        parts.insert(rng.randint(0, len(parts)), rng.choice(FILLERS))
-    return " ".join(parts) + " ."
+    return with_fillers(parts, rng)
 
 
 def reward(post: Post, summary: str) -> float:
@@ -179,10 +177,4 @@ def prompt_reward(prompt: str, summary: str) -> float:
 
 def builtin_preference_data(prompts: list[str], seed: int = 0) -> dict[str, tuple[str, str]]:
     """Two noisy human-like summaries per post, the better one (by the ground-truth reward) as chosen."""
-    rng = random.Random(seed)
-    rows = {}
-    for prompt in prompts:
-        post = post_from_prompt(prompt)
-        one, two = (noisy_demonstration(post, rng) for _ in range(2))
-        rows[prompt] = (one, two) if reward(post, one) >= reward(post, two) else (two, one)
-    return rows
+    return preference_pairs(prompts, seed, post_from_prompt, noisy_demonstration, reward)
