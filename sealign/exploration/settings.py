@@ -42,7 +42,8 @@ class ExplorationSettings:
     explore_bootstrap: Literal["poisson", "bernoulli", "none"] = "poisson"
     """Per-head resampling of the answers: 'poisson' (online bootstrap), 'bernoulli' (double or nothing), 'none'."""
     explore_features: str = "policy"
-    """Feature backbone of the heads: 'policy' (frozen copy of the initial policy), 'minilm', or an AutoModel folder."""
+    """Feature backbone of the heads: 'policy' (frozen copy of the initial policy), 'live' (the learning
+    policy's own hidden states, from its sampling pass), 'minilm', or an AutoModel folder."""
     explore_pooling: Literal["mean", "last"] = "mean"
     """Pooling of the backbone's last hidden states over the response: 'mean' or 'last' (token)."""
     explore_resample_tries: int = 20

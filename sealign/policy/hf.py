@@ -128,9 +128,37 @@ class HFPolicy:
         if not prompt_ids:
             return []
         with self.autocast():
-            return self._generate(prompt_ids, n, temperature, top_p, max_new_tokens, model, seeds)
+            return self._generate(prompt_ids, n, temperature, top_p, max_new_tokens, model, seeds)[0]
 
-    def _generate(self, prompt_ids, n, temperature, top_p, max_new_tokens, model, seeds) -> list[list[TokenIds]]:
+    def generate_with_features(
+        self,
+        prompt_ids: list[TokenIds],
+        n: int = 1,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        max_new_tokens: int = 32,
+        seeds: list[int] | None = None,
+        pooling: str = "mean",
+    ) -> tuple[list[list[TokenIds]], Tensor | None]:
+        """``generate`` from the policy itself, and the final-layer hidden states over each response
+        pooled as ``pooled_hidden_states`` pools them (``mean`` or ``last``), taken from the sampling
+        pass: ``[len(prompt_ids), n, H]`` float32 on the CPU.
+
+        The features come almost free: the decode loop runs the backbone and the LM head separately
+        and feeds each finished response's final token once more (its hidden state is part of the
+        pool). None (and the same responses as ``generate``) when the model has no separate head.
+        """
+        if not prompt_ids:
+            return [], None
+        with torch.no_grad(), self.autocast():
+            responses, pooled = self._generate(prompt_ids, n, temperature, top_p, max_new_tokens, None, seeds,
+                                               pooling)
+        if pooled is not None:
+            pooled = pooled.cpu().view(len(prompt_ids), n, -1)
+        return responses, pooled
+
+    def _generate(self, prompt_ids, n, temperature, top_p, max_new_tokens, model, seeds,
+                  pooling: str | None = None) -> tuple[list[list[TokenIds]], Tensor | None]:
         from transformers import DynamicCache
 
         model = self.model if model is None else model
@@ -142,8 +170,14 @@ class HFPolicy:
         ids, attention = self._left_pad(prompt_ids)
         positions = (attention.cumsum(-1) - 1).clamp(min=0)
         cache = DynamicCache()
-        logits = last_logits(model, input_ids=ids, attention_mask=attention, position_ids=positions,
-                             **cache_kwargs(model, cache))
+        pool = ResponsePool(rows, split_head(model), pooling, self.device) if pooling else None
+        if pool is not None and pool.split is not None:
+            logits = pool.prefill_logits(input_ids=ids, attention_mask=attention, position_ids=positions,
+                                         **cache_kwargs(model, cache))
+        else:
+            pool = None
+            logits = last_logits(model, input_ids=ids, attention_mask=attention, position_ids=positions,
+                                 **cache_kwargs(model, cache))
         if n > 1:  # the n continuations of a prompt share its prefilled cache
             cache.batch_repeat_interleave(n)
             logits, attention = logits.repeat_interleave(n, 0), attention.repeat_interleave(n, 0)
@@ -156,18 +190,29 @@ class HFPolicy:
             for r, token in zip(active.tolist(), tokens.tolist()):
                 responses[r].append(token)
             running = tokens != self.eos_id
-            if t == max_new_tokens - 1 or not running.any():
+            last_step = t == max_new_tokens - 1 or not running.any()
+            hidden = None
+            if pool is not None:  # every sampled token is fed once, the final ones too: its state joins the pool
+                hidden = pool.feed(active, input_ids=tokens[:, None],
+                                   attention_mask=torch.cat([attention, attention.new_ones(len(active), 1)], 1),
+                                   position_ids=next_position, **cache_kwargs(model, cache))
+            if last_step:
                 break
             if not running.all():  # finished rows leave the batch (and the cache)
                 keep = running.nonzero().squeeze(1)
                 cache.batch_select_indices(keep)
                 active, tokens = active[keep], tokens[keep]
                 attention, next_position = attention[keep], next_position[keep]
+                hidden = None if hidden is None else hidden[keep]
             attention = torch.cat([attention, attention.new_ones(len(active), 1)], 1)
-            logits = model(input_ids=tokens[:, None], attention_mask=attention, position_ids=next_position,
-                           **cache_kwargs(model, cache)).logits[:, -1].float()
+            if hidden is not None:
+                logits = pool.head(hidden).float()
+            else:
+                logits = model(input_ids=tokens[:, None], attention_mask=attention, position_ids=next_position,
+                               **cache_kwargs(model, cache)).logits[:, -1].float()
             next_position = next_position + 1
-        return [responses[i * n:(i + 1) * n] for i in range(len(prompt_ids))]
+        grouped = [responses[i * n:(i + 1) * n] for i in range(len(prompt_ids))]
+        return grouped, None if pool is None else pool.pooled()
 
     def _left_pad(self, seqs: list[TokenIds]) -> tuple[Tensor, Tensor]:
         width = max(len(s) for s in seqs)
@@ -420,21 +465,68 @@ def backbone_of(model):
     return None if backbone is lm else backbone
 
 
-def backbone_and_head(model):
-    """``(backbone, head)`` of a causal LM whose logits are ``head(backbone(...).last_hidden_state)``
-    and whose vocabulary is large enough for the lean path to pay; else None.
-
-    A LoRA policy's backbone carries its adapters; the reference view (``AdapterDisabled``) gives
-    its backbone with the adapters switched off.
-    """
+def split_head(model):
+    """``(backbone, head)`` of a causal LM whose logits are ``head(backbone(...).last_hidden_state)``,
+    else None. A LoRA policy's backbone carries its adapters; the reference view
+    (``AdapterDisabled``) gives its backbone with the adapters switched off."""
     lm = unwrap(model)
     head = lm.get_output_embeddings() if hasattr(lm, "get_output_embeddings") else None
-    if not isinstance(head, torch.nn.Linear) or head.out_features < LEAN_HEAD_MIN_VOCAB:
+    if not isinstance(head, torch.nn.Linear):
         return None
     if any(getattr(lm.config, name, None) not in (None, 1, 1.0) for name in LOGIT_TRANSFORMS):
         return None
     backbone = backbone_of(model)
     return None if backbone is None else (backbone, head)
+
+
+def backbone_and_head(model):
+    """``split_head(model)`` where the vocabulary is large enough for the lean scoring path to pay; else None."""
+    split = split_head(model)
+    return split if split is not None and split[1].out_features >= LEAN_HEAD_MIN_VOCAB else None
+
+
+class ResponsePool:
+    """The running pool of each sampled response's final-layer hidden states, kept by the decode loop
+    (``HFPolicy.generate_with_features``): sums and last states ``[rows, H]`` in float32.
+
+    ``split`` is ``split_head(model)`` (None: the model cannot be split, the caller samples without).
+    """
+
+    def __init__(self, rows: int, split, pooling: str, device):
+        if pooling not in ("mean", "last"):
+            raise ValueError(f"pooling must be 'mean' or 'last' (got {pooling!r})")
+        self.split, self.pooling = split, pooling
+        self.rows, self.device = rows, device
+        self.sums = self.last = self.counts = None
+
+    @property
+    def head(self):
+        return self.split[1]
+
+    def prefill_logits(self, **inputs) -> Tensor:
+        """The prompts' pass (not pooled: the prompt is context): the last position's logits ``[P, V]``."""
+        backbone, head = self.split
+        return head(backbone(**inputs).last_hidden_state[:, -1]).float()
+
+    def feed(self, active: Tensor, **inputs) -> Tensor:
+        """One decode step of the backbone for the batch rows ``active [R]``; pools and returns their
+        hidden states ``[R, H]`` (in the forward's dtype)."""
+        hidden = self.split[0](**inputs).last_hidden_state[:, -1]
+        state = hidden.float()
+        if self.sums is None:
+            self.sums = state.new_zeros(self.rows, state.shape[-1])
+            self.last = state.new_zeros(self.rows, state.shape[-1])
+            self.counts = state.new_zeros(self.rows, 1)
+        self.sums.index_add_(0, active, state)
+        self.counts.index_add_(0, active, state.new_ones(len(active), 1))
+        self.last[active] = state
+        return hidden
+
+    def pooled(self) -> Tensor:
+        """``[rows, H]``: the mean over each response's tokens, or its final token's state."""
+        if self.pooling == "last":
+            return self.last
+        return self.sums / self.counts.clamp_min(1.0)
 
 
 def head_logprobs(hidden: Tensor, head: torch.nn.Linear, targets: Tensor, chunk_tokens: int = 256) -> Tensor:

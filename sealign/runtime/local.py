@@ -36,7 +36,8 @@ def generation_policy(config, policy: HFPolicy, policy_path: str):
 
 def make_actor(config, policy, reference=None) -> Actor:
     return Actor(policy, config.num_candidates, config.temperature, config.top_p, config.max_new_tokens,
-                 config.seed, config.second_temperature, config.reference_candidates, reference)
+                 config.seed, config.second_temperature, config.reference_candidates, reference,
+                 feature_pooling=config.explore_pooling if config.explore_features == "live" else None)
 
 
 class LocalRuntime:
