@@ -11,7 +11,7 @@ import torch
 
 from sealign.config import RunConfig
 from sealign.errors import ConfigError
-from sealign.learner import AnchorEMA, PreferenceLearner, loss_hyperparameters
+from sealign.learner import AnchorEMA, PreferenceLearner, adamw, loss_hyperparameters
 from sealign.losses import LOSSES, loss_names
 from sealign.policy.hf import HFPolicy
 from sealign.types import PreferenceBatch, SignalBatch
@@ -252,3 +252,20 @@ def test_checkpoint_keeps_the_anchor(policy, tmp_path):
     assert learner.steps == 1
     for a, b in zip(learner.anchor.anchor, saved):
         assert torch.equal(a, b)
+
+
+def test_adamw_is_fused_on_the_cpu_and_updates_as_the_default_adamw():
+    torch.manual_seed(0)
+    nets = [torch.nn.Sequential(torch.nn.Linear(16, 16), torch.nn.ReLU(), torch.nn.Linear(16, 1)) for _ in range(2)]
+    nets[1].load_state_dict(nets[0].state_dict())
+    fused = adamw(list(nets[0].parameters()), lr=1e-2, weight_decay=0.01)
+    default = torch.optim.AdamW(nets[1].parameters(), lr=1e-2, weight_decay=0.01)
+    assert fused.defaults["fused"] and not default.defaults["fused"]
+    x = torch.randn(8, 16)
+    for _ in range(20):
+        for net, opt in zip(nets, (fused, default)):
+            opt.zero_grad()
+            net(x).pow(2).mean().backward()
+            opt.step()
+    for p, q in zip(nets[0].parameters(), nets[1].parameters()):
+        assert torch.allclose(p, q, atol=1e-6)
