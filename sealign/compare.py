@@ -45,7 +45,7 @@ class PresetResult:
     reward: list[float | None] = field(default_factory=list)  # eval/reward: only tasks with a reward function
     auc: list[float] = field(default_factory=list)
     wall: list[float] = field(default_factory=list)
-    to_reach: dict[float, list[int | None]] = field(default_factory=lambda: {t: [] for t in THRESHOLDS})
+    to_reach: dict[float, list[float | None]] = field(default_factory=lambda: {t: [] for t in THRESHOLDS})
     curves: list[tuple[list[int], list[float]]] = field(default_factory=list)
 
 
@@ -243,10 +243,9 @@ def query_saving(baseline_curve: tuple[list[int], list[float]],
                  preset_curve: tuple[list[int], list[float]]) -> tuple[float, bool] | None:
     """baseline queries / preset queries to the baseline's final win rate, and whether the preset got there.
 
-    The baseline's queries are those of the first evaluation at which it had its final value, not its
+    The baseline's queries are where it first reached its final value (``queries_to_reach``), not its
     whole budget: a baseline that plateaued early is not charged for the queries it wasted after, so
-    the saving is never overstated. The preset's are those of its first evaluation at or above that
-    value. A preset that never gets there would need more than its budget: the ratio returned is
+    the saving is never overstated. The preset's are where it first reached that value. A preset that never gets there would need more than its budget: the ratio returned is
     baseline queries / its budget, an upper bound (False). None: no ratio (the baseline's final value
     was no better than where it started, so both reach it at 0 queries).
     """
@@ -304,8 +303,22 @@ def schedule_of(run_dir: Path) -> str:
     return (config or {}).get("schedule", "online")
 
 
-def queries_to_reach(xs: list[int], ys: list[float], threshold: float) -> int | None:
-    return next((x for x, y in zip(xs, ys) if y >= threshold), None)
+def queries_to_reach(xs: list[int], ys: list[float], threshold: float) -> float | None:
+    """Queries at which the curve ``(xs, ys)`` first reaches ``threshold``, read on the straight line
+    between the last evaluation below it and the first at or above it; the first evaluation's queries
+    when the curve starts there; None when it never gets there.
+
+    Interpolated, not the first evaluation's queries, so that a finer evaluation grid is no advantage:
+    an arm that spends fewer queries a step (ERM sync labels some pairs itself) is evaluated at more
+    query counts, and read on the grid it would reach any value sooner by up to one grid interval.
+    """
+    for n, (x, y) in enumerate(zip(xs, ys)):
+        if y >= threshold:
+            if n == 0:
+                return float(x)
+            fraction = (threshold - ys[n - 1]) / (y - ys[n - 1])
+            return xs[n - 1] + fraction * (x - xs[n - 1])
+    return None
 
 
 def _mean_std(values: list[float | None]) -> str:
@@ -361,7 +374,8 @@ def write_report(results: list[PresetResult], out_dir: Path, command: str, log_x
         "reward = the policy's mean ground-truth reward (tasks with a reward function only): both keep moving "
         "when the win rate saturates near 1. AUC = mean win rate over the budget (a "
         "collect-then-train schedule holds each round's value until its next round); "
-        "queries to X = median over the seeds that reached X.", "",
+        "queries to X = median over the seeds that reached X, read on the straight line between the "
+        "evaluations around the crossing.", "",
         *_md_table(header, rows), "",
     ]
     if comparisons:
@@ -390,7 +404,8 @@ def _md_paired(comparisons: list[PairedComparison], diff_labels: list[str]) -> l
         f"given only from {MIN_SEEDS_TO_MARK} paired seeds on.", "",
         f"Query saving = geometric mean over seeds of (queries `{baseline}` needed to first reach its final "
         "win rate) / (queries the preset needed to reach that value), interval on the log scale: 2.00× = "
-        "half the queries, 1.00× = as many; both counts are on the evaluation grid. `≤`: some seeds never "
+        "half the queries, 1.00× = as many; both counts are read on the straight line between the two "
+        "evaluations around the crossing (a finer evaluation grid gains nothing). `≤`: some seeds never "
         "reached the value within their budget and count at the bound (baseline queries / budget), so the "
         "estimate and both ends are upper bounds (the `*` then only marks an interval below 1).", "",
         *_md_table(header, rows), "",

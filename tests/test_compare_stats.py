@@ -2,6 +2,7 @@
 
 import csv
 import json
+import math
 
 import pytest
 import yaml
@@ -42,6 +43,16 @@ def test_query_saving_against_hand_computed_curves():
     assert compare.query_saving(baseline, (GRID, [0.5, 0.6, 0.7, 0.8, 0.85])) == (768 / 1024, False)  # bound
     assert compare.query_saving(baseline, baseline) == (1.0, True)
     assert compare.query_saving((GRID, [0.5, 0.6, 0.5, 0.4, 0.5]), baseline) is None  # no better than its start
+
+
+def test_queries_to_reach_read_between_evaluations_so_a_finer_grid_gains_nothing():
+    assert compare.queries_to_reach(GRID, [0.5, 0.8, 1.0, 1.0, 1.0], 0.9) == 384  # halfway from 256 to 512
+    assert compare.queries_to_reach(GRID, [0.95, 0.96, 0.97, 0.98, 0.99], 0.9) == 0  # there from the start
+    assert compare.queries_to_reach(GRID, [0.5, 0.6, 0.7, 0.8, 0.85], 0.9) is None
+    coarse = (GRID, [0.5, 0.7, 0.9, 0.9, 0.9])
+    fine = ([0, 128, 256, 384, 512, 640, 768, 896, 1024], [0.5, 0.6, 0.7, 0.8, 0.9, 0.9, 0.9, 0.9, 0.9])
+    assert compare.query_saving(coarse, fine) == (1.0, True)  # the same straight line, read at more points
+    assert compare.query_saving((GRID, [0.5, 0.7, 0.8, 0.9, 0.9]), (GRID, [0.5, 0.8, 1.0, 1.0, 1.0])) == (2.0, True)
 
 
 def test_pairs_by_seed_not_by_position(tmp_path):
@@ -128,9 +139,12 @@ def test_the_report_reads_finished_runs_without_rewards(tmp_path, capsys):
     assert "final win prob" in md and "final reward" not in md  # no run has eval/reward: no column
     assert "## Against the baseline `online-dpo`" in md
     # The baseline's finals 0.80, 0.81 ... 0.85 are first reached at 768, then 1024 queries; sea reaches
-    # them at 256, then 512: ratios 3, 2, 2, 2, 2, 2, geometric mean 96 ** (1 / 6) = 2.14.
+    # 0.80 at 256, the others on its line from (256, 0.80) to (512, 0.86): 256 + 256 * k / 6 for 0.8k.
+    # Ratios 3, 1024 / 298.7, 1024 / 341.3, ... 1024 / 469.3, geometric mean 2.75.
     sea_row = [line for line in md.splitlines() if line.startswith("| sea:3 | 6 |")][-1]  # the paired table
-    assert "| +0.075 [+0.062, +0.088] * |" in sea_row and "| 2.14× [2.00, 2.45] * |" in sea_row
+    ratios = [3.0] + [1024 / (256 + 256 * k / 6) for k in range(1, 6)]
+    assert f"{math.prod(ratios) ** (1 / 6):.2f}" == "2.75"
+    assert "| +0.075 [+0.062, +0.088] * |" in sea_row and "| 2.75× [2.43, 3.09] * |" in sea_row
     # xpo never gets to 0.8 in its 1024 queries: ratios at most 768 / 1024, 1, 1, ... (geometric mean 0.95).
     xpo_row = [line for line in md.splitlines() if line.startswith("| xpo | 6 |")][-1]
     assert "≤ 0.95× [0.87, 1.00] (6/6 never reached)" in xpo_row and "1.00] *" not in xpo_row
