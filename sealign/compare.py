@@ -245,8 +245,9 @@ def query_saving(baseline_curve: tuple[list[int], list[float]],
 
     The baseline's queries are where it first reached its final value (``queries_to_reach``), not its
     whole budget: a baseline that plateaued early is not charged for the queries it wasted after, so
-    the saving is never overstated. The preset's are where it first reached that value. A preset that never gets there would need more than its budget: the ratio returned is
-    baseline queries / its budget, an upper bound (False). None: no ratio (the baseline's final value
+    the saving is never overstated. The preset's are where it first reached that value. A preset that
+    never gets there would need more than its budget: the ratio returned is baseline queries / its
+    budget, an upper bound (False). None: no ratio (the baseline's final value
     was no better than where it started, so both reach it at 0 queries).
     """
     target = baseline_curve[1][-1]
