@@ -124,3 +124,18 @@ def test_staleness_one_samples_the_next_batch_with_the_previous_weights(tmp_path
     by_prompt = {group[0].prompt.text: {c.text for c in group} for group in initial.sample(order.batch(1), 1)}
     assert all({r[4], r[5]} <= by_prompt[r[1]] for r in stale if r[0] == 1)
     assert any(not {r[4], r[5]} <= by_prompt[r[1]] for r in fresh if r[0] == 1)  # on-policy: updated weights
+
+
+def test_live_features_travel_from_the_ray_actors_with_their_candidates(tmp_path, sft_cache, ray_cluster,
+                                                                         monkeypatch):
+    from sealign.exploration.features import BackboneFeatures
+
+    passes = []
+    monkeypatch.setattr(BackboneFeatures, "__call__", lambda self, candidates: passes.append(len(candidates)))
+    config = small_config(tmp_path, sft_cache, run_name="live", runtime="ray", actors=2, explorer="sea-ee",
+                          explore_features="live", explore_heads=4, budget=64, eval_every=100, num_eval_prompts=8)
+    run(config, log=lambda _: None)
+    buffers = [r["explore/rm/buffer"] for r in read_metrics(tmp_path / "live" / "metrics.jsonl")
+               if "explore/rm/buffer" in r]
+    assert buffers == [32, 64]
+    assert passes == []  # every candidate came with its features: the driver ran no feature pass
