@@ -75,12 +75,15 @@ CELLS = {
     # against the online arms of `base` at 1x.
     "offline": Cell("offline DPO at 1x, 3x, 10x, 30x the online budget (768 queries)", (
         "offline-1x=offline-dpo", "offline-3x=offline-dpo --budget 2304", "offline-10x=offline-dpo --budget 7680",
-        "offline-30x=offline-dpo --budget 23040"), OFFLINE_PROMPTS,
+        "offline-30x=offline-dpo --budget 23040",
+        # 30x the labels in the updates 10x makes at 3 epochs (720): more labels without more steps
+        "offline-30x-1ep=offline-dpo --budget 23040 --offline-epochs 1"), OFFLINE_PROMPTS,
         borrowed=(("base", "passive"), ("base", "sea"), ("base", "ids"), ("base", "sea-sync"))),
     "bf16": Cell("the base cell under --mixed-precision bf16 (checks the bf16 path end to end)", (PASSIVE, SEA),
                  ("--mixed-precision", "bf16"), seeds=4),
 }
-COST = {"offline-30x": 30, "offline-10x": 10, "offline-3x": 3, "m20": 3, "m8": 2}  # rough, for order
+# rough costs, for the order of the queue
+COST = {"offline-30x": 30, "offline-30x-1ep": 12, "offline-10x": 10, "offline-3x": 3, "m20": 3, "m8": 2}
 
 
 @dataclass

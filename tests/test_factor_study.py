@@ -8,7 +8,7 @@ def test_jobs_go_seed_major_and_the_longest_first(tmp_path):
     jobs = factor_study.plan(["base", "offline"], 2, tmp_path)
     assert [j.seed for j in jobs] == sorted(j.seed for j in jobs)  # seed 0 of every cell before seed 1
     first_seed = [j for j in jobs if j.seed == 0]
-    assert first_seed[0].arm.label == "offline-30x" and len(first_seed) == 13 + 4
+    assert first_seed[0].arm.label == "offline-30x" and len(first_seed) == 13 + 5
     assert jobs[0].run_dir == tmp_path / "offline" / "runs" / "offline-30x-s0"
     assert len(factor_study.plan(["bf16"], 10, tmp_path)) == 2 * 4  # the cell's own seed count
 
