@@ -95,3 +95,16 @@ def test_a_sea_run_on_live_features_feeds_every_answer_to_its_heads(tmp_path, ti
     buffers = [r["explore/rm/buffer"] for r in rows if "explore/rm/buffer" in r]
     assert buffers and buffers[-1] == 48  # every answered query reached the heads
     assert passes == []  # with features from the sampling pass: no feature pass at all
+
+
+def test_a_model_whose_head_cannot_be_split_samples_the_same_without_features(stopping_policy, monkeypatch):
+    from sealign.policy import hf
+
+    monkeypatch.setattr(hf, "split_head", lambda model: None)  # e.g. Gemma 2's soft-capped logits
+    prompts = stopping_policy.encode_prompts(TEXTS)
+    settings = dict(n=2, max_new_tokens=6, seeds=[4, 5, 6])
+    responses, features = stopping_policy.generate_with_features(prompts, **settings)
+    assert features is None and responses == stopping_policy.generate(prompts, **settings)
+    actor = Actor(stopping_policy, num_candidates=2, temperature=1.0, top_p=1.0, max_new_tokens=6, seed=0,
+                  feature_pooling="mean")
+    assert all(c.features is None for group in actor.sample([Prompt("p", TEXTS[0])], step=0) for c in group)

@@ -170,12 +170,12 @@ class HFPolicy:
         ids, attention = self._left_pad(prompt_ids)
         positions = (attention.cumsum(-1) - 1).clamp(min=0)
         cache = DynamicCache()
-        pool = ResponsePool(rows, split_head(model), pooling, self.device) if pooling else None
-        if pool is not None and pool.split is not None:
+        split = split_head(model) if pooling else None  # None: sampled without features
+        pool = ResponsePool(rows, split, pooling) if split is not None else None
+        if pool is not None:
             logits = pool.prefill_logits(input_ids=ids, attention_mask=attention, position_ids=positions,
                                          **cache_kwargs(model, cache))
         else:
-            pool = None
             logits = last_logits(model, input_ids=ids, attention_mask=attention, position_ids=positions,
                                  **cache_kwargs(model, cache))
         if n > 1:  # the n continuations of a prompt share its prefilled cache
@@ -489,14 +489,13 @@ class ResponsePool:
     """The running pool of each sampled response's final-layer hidden states, kept by the decode loop
     (``HFPolicy.generate_with_features``): sums and last states ``[rows, H]`` in float32.
 
-    ``split`` is ``split_head(model)`` (None: the model cannot be split, the caller samples without).
+    ``split`` is ``split_head(model)``: ``(backbone, head)``.
     """
 
-    def __init__(self, rows: int, split, pooling: str, device):
+    def __init__(self, rows: int, split, pooling: str):
         if pooling not in ("mean", "last"):
             raise ValueError(f"pooling must be 'mean' or 'last' (got {pooling!r})")
-        self.split, self.pooling = split, pooling
-        self.rows, self.device = rows, device
+        self.split, self.pooling, self.rows = split, pooling, rows
         self.sums = self.last = self.counts = None
 
     @property
