@@ -132,7 +132,7 @@ def test_live_features_travel_from_the_ray_actors_with_their_candidates(tmp_path
 
     passes = []
     monkeypatch.setattr(BackboneFeatures, "__call__", lambda self, candidates: passes.append(len(candidates)))
-    config = small_config(tmp_path, sft_cache, run_name="live", runtime="ray", actors=2, explorer="sea-ee",
+    config = small_config(tmp_path, sft_cache, run_name="live", runtime="ray", explorer="sea-ee",
                           explore_features="live", explore_heads=4, budget=64, eval_every=100, num_eval_prompts=8)
     run(config, log=lambda _: None)
     buffers = [r["explore/rm/buffer"] for r in read_metrics(tmp_path / "live" / "metrics.jsonl")
