@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from sealign.config import RunConfig
@@ -61,19 +63,29 @@ def test_wandb_offline_run_lands_in_the_run_directory(tmp_path, tiny_policy_fold
     offline = list((tmp_path / "wb" / "wandb").glob("offline-run-*"))
     assert len(offline) == 1
     assert list(offline[0].glob("run-*.wandb"))  # the transaction log `wandb sync` uploads
-    history = read_wandb_history(next(offline[0].glob("run-*.wandb")))
-    win_rates = [row["eval/win_rate"] for row in history if "eval/win_rate" in row]
     expected = [r["eval/win_rate"] for r in read_metrics(tmp_path / "wb" / "metrics.jsonl") if "eval/win_rate" in r]
+    log_file = next(offline[0].glob("run-*.wandb"))
+    # W&B's service process may still be appending the run's last records when finish() returns
+    # (seen on a loaded CI machine), so the log is read again until every evaluation is in it.
+    deadline = time.monotonic() + 30
+    while True:
+        history = read_wandb_history(log_file)
+        win_rates = [row["eval/win_rate"] for row in history if "eval/win_rate" in row]
+        if len(win_rates) >= len(expected) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     assert win_rates == pytest.approx(expected)
 
 
 def read_wandb_history(path) -> list[dict]:
     """The logged rows of an offline W&B transaction log (W&B ships no public reader for it).
 
-    The file is a 7-byte header, then 32 KiB blocks of chunks (crc32 u32, length u16, kind u8:
-    1 full, 2 first, 3 middle, 4 last), each record a `wandb_internal_pb2.Record`."""
+    The file is a 7-byte header, then 32 KiB blocks of chunks (crc32 u32 of kind + payload, length
+    u16, kind u8: 1 full, 2 first, 3 middle, 4 last), each record a `wandb_internal_pb2.Record`.
+    Reading stops at a chunk not yet wholly written (its bytes short, or its checksum off)."""
     import json
     import struct
+    import zlib
 
     from wandb.proto import wandb_internal_pb2
 
@@ -82,8 +94,14 @@ def read_wandb_history(path) -> list[dict]:
         if 32768 - pos % 32768 < 7:  # a block's tail too short for a chunk header is padding
             pos += 32768 - pos % 32768
             continue
-        _, length, kind = struct.unpack("<IHB", data[pos:pos + 7])
-        pending += data[pos + 7:pos + 7 + length]
+        checksum, length, kind = struct.unpack("<IHB", data[pos:pos + 7])
+        payload = data[pos + 7:pos + 7 + length]
+        if kind == 0 and length == 0:  # zero padding
+            pos += 7
+            continue
+        if len(payload) < length or zlib.crc32(bytes([kind]) + payload) != checksum:
+            break
+        pending += payload
         pos += 7 + length
         if kind in (1, 4):
             record = wandb_internal_pb2.Record()
