@@ -40,6 +40,10 @@ class HFPolicy:
         self.eos_id: int = tokenizer.eos_token_id
         self.pad_id: int = tokenizer.pad_token_id
         self.mixed_precision = mixed_precision
+        if mixed_precision == "bf16" and self.device.type == "cpu":
+            from sealign.policy.attention import use_cpu_bf16_attention
+
+            use_cpu_bf16_attention(unwrap(self.model))
         self._initial = None  # the frozen initial policy, built once (``frozen_copy``)
 
     def autocast(self):
@@ -127,7 +131,7 @@ class HFPolicy:
         """
         if not prompt_ids:
             return []
-        with self.autocast():
+        with self.autocast(), self.sampling_weights(model):
             return self._generate(prompt_ids, n, temperature, top_p, max_new_tokens, model, seeds)[0]
 
     def generate_with_features(
@@ -150,12 +154,22 @@ class HFPolicy:
         """
         if not prompt_ids:
             return [], None
-        with torch.no_grad(), self.autocast():
+        with torch.no_grad(), self.autocast(), self.sampling_weights(None):
             responses, pooled = self._generate(prompt_ids, n, temperature, top_p, max_new_tokens, None, seeds,
                                                pooling)
         if pooled is not None:
             pooled = pooled.cpu().view(len(prompt_ids), n, -1)
         return responses, pooled
+
+    def sampling_weights(self, model):
+        """The context of a decode loop: a LoRA policy sampling from itself runs with its adapters merged
+        into its linear weights (``adapters_merged``; in bfloat16 under bf16 mixed precision), one
+        matrix product a layer instead of three. Nothing changes for other networks."""
+        if model is not None or not self.is_lora:
+            return contextlib.nullcontext()
+        from sealign.policy.lora import adapters_merged
+
+        return adapters_merged(self.model, torch.bfloat16 if self.mixed_precision == "bf16" else None)
 
     def _generate(self, prompt_ids, n, temperature, top_p, max_new_tokens, model, seeds,
                   pooling: str | None = None) -> tuple[list[list[TokenIds]], Tensor | None]:
