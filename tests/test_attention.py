@@ -143,18 +143,28 @@ def test_sampling_with_merged_adapters_computes_what_the_adapters_compute(peft_p
 
 
 def test_a_lora_policy_samples_the_same_responses_with_its_adapters_merged(peft_policy):
+    from sealign.policy.lora import adapters_merged
+
+    policy = peft_policy  # float32: the merged product equals the three to rounding
+    prompts = policy.encode_prompts(["the cat sat on the mat", "a dog", "rain fell"])
+    with adapters_merged(policy.model):
+        merged = policy.generate(prompts, n=2, max_new_tokens=8, seeds=[3, 4, 5])
+    assert merged == policy.generate(prompts, n=2, max_new_tokens=8, seeds=[3, 4, 5])
+
+
+def test_adapters_are_merged_for_sampling_under_bf16_only_and_never_for_the_reference(tiny_policy):
     import contextlib
 
-    policy = peft_policy
-    prompts = policy.encode_prompts(["the cat sat on the mat", "a dog", "rain fell"])
-    merged = policy.generate(prompts, n=2, max_new_tokens=8, seeds=[3, 4, 5])
-    plain = HFPolicy.sampling_weights
-    try:
-        HFPolicy.sampling_weights = lambda self, model: contextlib.nullcontext()
-        unmerged = policy.generate(prompts, n=2, max_new_tokens=8, seeds=[3, 4, 5])
-    finally:
-        HFPolicy.sampling_weights = plain
-    assert merged == unmerged
+    pytest.importorskip("peft")
+    fp32, bf16 = lora_policy(tiny_policy), lora_policy(tiny_policy, "bf16")
+    assert isinstance(fp32.sampling_weights(None), contextlib.nullcontext)
+    assert isinstance(bf16.sampling_weights(bf16.frozen_copy()), contextlib.nullcontext)
+    with bf16.sampling_weights(None) as merged:
+        assert merged
+        linear = next(m for m in bf16.model.modules() if hasattr(m, "base_layer")).base_layer
+        assert linear.weight.dtype == torch.bfloat16 and not linear.weight.requires_grad
+    prompts = bf16.encode_prompts(["the cat sat on the mat", "a dog"])
+    assert [len(g) for g in bf16.generate(prompts, n=2, max_new_tokens=5, seeds=[1, 2])] == [2, 2]
 
 
 def test_merging_is_skipped_for_adapters_it_does_not_know(peft_policy):
