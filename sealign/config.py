@@ -111,6 +111,10 @@ class OptimiserSettings:
     grad_clip: float = 1.0
     micro_batch_size: int = 32
     """Gradient accumulation: a batch is split into micro-batches of this many pairs."""
+    gradient_checkpointing: bool = False
+    """Keep only each layer's input for the backward pass and recompute the rest (transformers'
+    gradient checkpointing): the learner's activations shrink ~10x for about one more forward pass.
+    Each pair's prompt is then run with each response (no shared prompt cache)."""
     warmup_steps: int = 2
 
     def checks(self) -> list[tuple[bool, str]]:

@@ -18,4 +18,6 @@ def load_policy(config, path: str):
                                 config.lora_targets, config.seed)
         if config.mixed_precision == "bf16":  # the frozen base in bf16; the adapters train in fp32
             store_frozen_linears(policy.model, torch.bfloat16)
+    if getattr(config, "gradient_checkpointing", False):
+        policy.enable_gradient_checkpointing()
     return policy

@@ -257,8 +257,12 @@ class HFPolicy:
     def _sequence_logprobs(self, prompt_ids, response_ids, model) -> tuple[Tensor, Tensor]:
         unique: dict[tuple[int, ...], int] = {}
         owner = [unique.setdefault(tuple(p), len(unique)) for p in prompt_ids]
-        if len(unique) < len(prompt_ids) and all(response_ids):
+        # a checkpointed layer runs again in the backward pass and would append to the shared cache twice
+        if len(unique) < len(prompt_ids) and all(response_ids) and not self.checkpointing(model):
             return self._by_length_chunks(list(unique), owner, response_ids, model)
+        split = backbone_and_head(model)
+        if split is not None:
+            return self._whole_sequence_logprobs(prompt_ids, response_ids, *split)
         seqs = [p + r for p, r in zip(prompt_ids, response_ids)]
         width = max(len(s) for s in seqs)
         batch = len(seqs)
@@ -279,6 +283,41 @@ class HFPolicy:
         token_logps = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - logits.logsumexp(-1)
         token_logps = token_logps * mask
         return token_logps.sum(-1), mask.sum(-1)
+
+    def _whole_sequence_logprobs(self, prompt_ids, response_ids, backbone, head) -> tuple[Tensor, Tensor]:
+        """Each prompt + response as one right-padded row ``[B, T]``, the LM head only at response tokens."""
+        seqs = [list(p) + list(r) for p, r in zip(prompt_ids, response_ids)]
+        width = max(len(s) for s in seqs)
+        ids = torch.full((len(seqs), width), self.pad_id, dtype=torch.long)
+        attention = torch.zeros((len(seqs), width), dtype=torch.long)
+        predicts = torch.zeros((len(seqs), width), dtype=torch.bool)  # position t predicts a response token
+        for row, (p, s) in enumerate(zip(prompt_ids, seqs)):
+            ids[row, :len(s)] = torch.tensor(s)
+            attention[row, :len(s)] = 1
+            predicts[row, max(len(p), 1) - 1:len(s) - 1] = True
+        ids, attention, predicts = ids.to(self.device), attention.to(self.device), predicts.to(self.device)
+        hidden = backbone(input_ids=ids, attention_mask=attention, use_cache=False).last_hidden_state  # [B, T, H]
+        targets = ids[:, 1:][predicts[:, :-1]]
+        token_logps = head_logprobs(hidden[predicts], head, targets)  # [N]
+        rows = predicts.nonzero()[:, 0]
+        return token_logps.new_zeros(len(seqs)).index_add(0, rows, token_logps), predicts.sum(-1)
+
+    def checkpointing(self, model) -> bool:
+        """True when ``model``'s forward will checkpoint its layers (enabled, training, gradients on)."""
+        lm = unwrap(model)
+        return bool(torch.is_grad_enabled() and lm.training and getattr(lm, "_sealign_checkpointing", False))
+
+    def enable_gradient_checkpointing(self) -> None:
+        """transformers' gradient checkpointing on the policy (non-reentrant: LoRA needs no input grads)."""
+        lm = unwrap(self.model)
+        if not getattr(lm, "supports_gradient_checkpointing", False):
+            raise UserError(f"{type(lm).__name__} does not support gradient checkpointing; "
+                            "run without --gradient-checkpointing")
+        if hasattr(lm, "activation_checkpointing_enable"):  # transformers >= 5.2x renamed it
+            lm.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            lm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        lm._sealign_checkpointing = True
 
     def _by_length_chunks(self, prompts: list[tuple[int, ...]], owner: list[int], response_ids: list[TokenIds],
                           model, rows_per_chunk: int = 32) -> tuple[Tensor, Tensor]:
