@@ -131,7 +131,7 @@ class HFPolicy:
         """
         if not prompt_ids:
             return []
-        with self.autocast(), self.sampling_weights(model):
+        with self.autocast(), self.sampling_weights(model), self.packed_weights(model, len(prompt_ids) * n):
             return self._generate(prompt_ids, n, temperature, top_p, max_new_tokens, model, seeds)[0]
 
     def generate_with_features(
@@ -154,7 +154,8 @@ class HFPolicy:
         """
         if not prompt_ids:
             return [], None
-        with torch.no_grad(), self.autocast(), self.sampling_weights(None):
+        with torch.no_grad(), self.autocast(), self.sampling_weights(None), \
+                self.packed_weights(None, len(prompt_ids) * n):
             responses, pooled = self._generate(prompt_ids, n, temperature, top_p, max_new_tokens, None, seeds,
                                                pooling)
         if pooled is not None:
@@ -172,6 +173,17 @@ class HFPolicy:
         from sealign.policy.lora import adapters_merged
 
         return adapters_merged(self.model, torch.bfloat16 if self.mixed_precision == "bf16" else None)
+
+    def packed_weights(self, model, rows: int):
+        """The context of a decode loop on a CPU: the large linear layers of the sampling network
+        (``model`` or the policy) run with oneDNN-packed weights (``packed_linears``)."""
+        if self.device.type != "cpu":
+            return contextlib.nullcontext()
+        from sealign.policy.packed import packed_linears
+
+        network = self.model if model is None else model
+        modules = network if isinstance(network, torch.nn.Module) else network.model  # an AdapterDisabled view
+        return packed_linears(modules, torch.bfloat16 if self.mixed_precision == "bf16" else None, rows)
 
     def _generate(self, prompt_ids, n, temperature, top_p, max_new_tokens, model, seeds,
                   pooling: str | None = None) -> tuple[list[list[TokenIds]], Tensor | None]:
