@@ -71,10 +71,10 @@ def large_vocabulary_policy(tiny_policy) -> HFPolicy:
     config = copy.deepcopy(tiny_policy.model.config)
     config.vocab_size = MIN_PACKED_ELEMENTS // config.hidden_size + 8  # the LM head reaches the threshold
     torch.manual_seed(2)
-    return HFPolicy(LlamaForCausalLM(config).eval(), tiny_policy.tokenizer, device="cpu")
+    return HFPolicy(LlamaForCausalLM(config).eval(), tiny_policy.tokenizer, device="cpu", mixed_precision="bf16")
 
 
-def test_a_policy_samples_the_same_responses_with_packed_weights(tiny_policy):
+def test_a_bf16_policy_samples_the_same_responses_with_packed_weights(tiny_policy):
     policy = large_vocabulary_policy(tiny_policy)
     prompts = policy.encode_prompts(["the cat sat on the mat", "a dog", "rain fell"])
     entered = []
@@ -98,9 +98,11 @@ def test_a_policy_samples_the_same_responses_with_packed_weights(tiny_policy):
     assert runs["packed"] == runs["default"]
 
 
-def test_the_built_in_sized_policy_packs_nothing(tiny_policy):
-    with tiny_policy.packed_weights(None, rows=8) as count:
-        assert count == 0  # small layers keep the default path: the built-in model's runs are unchanged
+def test_packing_is_for_bf16_sampling_and_large_layers_only(tiny_policy):
+    assert isinstance(tiny_policy.packed_weights(None, rows=8), contextlib.nullcontext)  # float32
+    bf16 = HFPolicy(copy.deepcopy(tiny_policy.model), tiny_policy.tokenizer, device="cpu", mixed_precision="bf16")
+    with bf16.packed_weights(None, rows=8) as count:
+        assert count == 0  # the built-in model's small layers keep the default path
 
 
 def test_the_packing_bench_times_every_shape(capsys):

@@ -175,9 +175,11 @@ class HFPolicy:
         return adapters_merged(self.model, torch.bfloat16 if self.mixed_precision == "bf16" else None)
 
     def packed_weights(self, model, rows: int):
-        """The context of a decode loop on a CPU: the large linear layers of the sampling network
-        (``model`` or the policy) run with oneDNN-packed weights (``packed_linears``)."""
-        if self.device.type != "cpu":
+        """The context of a decode loop on a CPU under bf16: the large linear layers of the sampling
+        network (``model`` or the policy) run with oneDNN-packed weights (``packed_linears``). Not in
+        float32: sampling gained 1.33x there, but the learner step after it lost as much (measured
+        in one process, alternating; bench/results/throughput.md), and fp32 runs keep their numerics."""
+        if self.device.type != "cpu" or self.mixed_precision != "bf16":
             return contextlib.nullcontext()
         from sealign.policy.packed import packed_linears
 

@@ -6,7 +6,8 @@ head takes 23.5 ms for 16 rows on one thread, 10.7 ms with its weight reordered 
 blocked layout (2.9x on two threads; 1.3-1.75x for the layers' own matrices; `bench/packed.py`).
 Weights change only when the learner steps, so ``packed_linears`` packs them at the start of each
 decode loop and drops the packed copies at its end (extra memory while sampling: one copy of the
-packed layers, in the compute dtype).
+packed layers, in the compute dtype). ``HFPolicy`` uses it under bf16 mixed precision: in float32
+the learner step that followed a packed decode loop ran up to 15% slower, eating the gain.
 
 Only ``torch.nn.Linear`` layers of at least ``MIN_PACKED_ELEMENTS`` weights are packed: for small
 matrices the packed call is slower than the default one, and the built-in model's layers stay as
