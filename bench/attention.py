@@ -13,24 +13,16 @@ Both inputs in float32 and in bfloat16; the median of ``--repeats`` timings. Pri
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
+import sys
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from sealign.policy.attention import _grouped_attention
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-
-def timed(fn, repeats: int) -> float:
-    for _ in range(2):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
+from bench.timing import median_ms  # noqa: E402
+from sealign.policy.attention import _grouped_attention  # noqa: E402
 
 
 def cases(dtype: torch.dtype, heads: int, kv_heads: int, dim: int, context: int):
@@ -87,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
              "| shape | dtype | SDPA | grouped (sealign) | speed-up |", "|---|---|---|---|---|"]
     for dtype in (torch.float32, torch.bfloat16):
         for name, sdpa, grouped in cases(dtype, args.heads, args.kv_heads, args.dim, args.context):
-            a, b = timed(sdpa, args.repeats), timed(grouped, args.repeats)
+            a, b = median_ms(sdpa, args.repeats), median_ms(grouped, args.repeats)
             lines.append(f"| {name} | {str(dtype).removeprefix('torch.')} | {a:.2f} | {b:.2f} | {a / b:.2f}x |")
     table = "\n".join(lines)
     print(table)

@@ -17,22 +17,17 @@ import contextlib
 import statistics
 import sys
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+
+from bench.timing import median_ms  # noqa: E402
+
 SHAPES = {"q/o (576 x 576)": (576, 576), "k/v (192 x 576)": (192, 576), "gate/up (1536 x 576)": (1536, 576),
           "down (576 x 1536)": (576, 1536), "LM head (49152 x 576)": (49152, 576)}
-
-
-def timed(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
 
 
 def shape_table(rows: int, repeats: int) -> list[str]:
@@ -43,8 +38,9 @@ def shape_table(rows: int, repeats: int) -> list[str]:
             x = torch.randn(rows, in_features, dtype=dtype)
             packed = torch.ops.mkldnn._reorder_linear_weight(weight, rows)
             n = max(3, repeats // 10) if out_features > 10000 else repeats
-            default = timed(lambda x=x, w=weight: F.linear(x, w), n)
-            fast = timed(lambda x=x, w=packed: torch.ops.mkldnn._linear_pointwise(x, w, None, "none", [], ""), n)
+            default = median_ms(lambda x=x, w=weight: F.linear(x, w), n, warmup=1)
+            fast = median_ms(lambda x=x, w=packed: torch.ops.mkldnn._linear_pointwise(x, w, None, "none", [], ""),
+                             n, warmup=1)
             lines.append(f"| {name} | {str(dtype).removeprefix('torch.')} | {default:.3f} | {fast:.3f} | "
                          f"{default / fast:.2f}x |")
     return lines

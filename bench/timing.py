@@ -1,0 +1,18 @@
+"""The one timing helper of the micro-benchmarks."""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+
+def median_ms(fn, repeats: int, warmup: int = 2) -> float:
+    """The median wall time of ``fn()`` over ``repeats`` calls after ``warmup`` untimed ones, in ms."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3
