@@ -274,22 +274,15 @@ class HFPolicy:
         # a checkpointed layer runs again in the backward pass and would append to the shared cache twice
         if len(unique) < len(prompt_ids) and all(response_ids) and not self.checkpointing(model):
             return self._by_length_chunks(list(unique), owner, response_ids, model)
+        ids, attention, response_mask = self._right_padded(prompt_ids, response_ids)
         split = backbone_and_head(model)
-        if split is not None:
-            return self._whole_sequence_logprobs(prompt_ids, response_ids, *split)
-        seqs = [p + r for p, r in zip(prompt_ids, response_ids)]
-        width = max(len(s) for s in seqs)
-        batch = len(seqs)
-        ids = torch.full((batch, width), self.pad_id, dtype=torch.long)
-        attention = torch.zeros((batch, width), dtype=torch.long)
-        response_mask = torch.zeros((batch, width), dtype=torch.bool)
-        for row, (p, r) in enumerate(zip(prompt_ids, response_ids)):
-            ids[row, : len(p) + len(r)] = torch.tensor(p + r)
-            attention[row, : len(p) + len(r)] = 1
-            response_mask[row, len(p): len(p) + len(r)] = True
-        ids, attention, response_mask = (
-            ids.to(self.device), attention.to(self.device), response_mask.to(self.device)
-        )
+        if split is not None:  # a large vocabulary: the LM head only where a response token is predicted
+            backbone, head = split
+            hidden = backbone(input_ids=ids, attention_mask=attention, use_cache=False).last_hidden_state  # [B, T, H]
+            predicts = response_mask[:, 1:]  # position t predicts token t + 1
+            token_logps = head_logprobs(hidden[:, :-1][predicts], head, ids[:, 1:][predicts])  # [N]
+            rows = predicts.nonzero()[:, 0]
+            return token_logps.new_zeros(len(ids)).index_add(0, rows, token_logps), predicts.sum(-1)
         logits = model(input_ids=ids, attention_mask=attention).logits[:, :-1].float()
         targets = ids[:, 1:]
         mask = response_mask[:, 1:]
@@ -298,23 +291,18 @@ class HFPolicy:
         token_logps = token_logps * mask
         return token_logps.sum(-1), mask.sum(-1)
 
-    def _whole_sequence_logprobs(self, prompt_ids, response_ids, backbone, head) -> tuple[Tensor, Tensor]:
-        """Each prompt + response as one right-padded row ``[B, T]``, the LM head only at response tokens."""
+    def _right_padded(self, prompt_ids, response_ids) -> tuple[Tensor, Tensor, Tensor]:
+        """Each prompt + response as one right-padded row: ids, attention mask and response mask ``[B, T]``."""
         seqs = [list(p) + list(r) for p, r in zip(prompt_ids, response_ids)]
         width = max(len(s) for s in seqs)
         ids = torch.full((len(seqs), width), self.pad_id, dtype=torch.long)
         attention = torch.zeros((len(seqs), width), dtype=torch.long)
-        predicts = torch.zeros((len(seqs), width), dtype=torch.bool)  # position t predicts a response token
+        response_mask = torch.zeros((len(seqs), width), dtype=torch.bool)
         for row, (p, s) in enumerate(zip(prompt_ids, seqs)):
             ids[row, :len(s)] = torch.tensor(s)
             attention[row, :len(s)] = 1
-            predicts[row, max(len(p), 1) - 1:len(s) - 1] = True
-        ids, attention, predicts = ids.to(self.device), attention.to(self.device), predicts.to(self.device)
-        hidden = backbone(input_ids=ids, attention_mask=attention, use_cache=False).last_hidden_state  # [B, T, H]
-        targets = ids[:, 1:][predicts[:, :-1]]
-        token_logps = head_logprobs(hidden[predicts], head, targets)  # [N]
-        rows = predicts.nonzero()[:, 0]
-        return token_logps.new_zeros(len(seqs)).index_add(0, rows, token_logps), predicts.sum(-1)
+            response_mask[row, len(p):len(s)] = True
+        return ids.to(self.device), attention.to(self.device), response_mask.to(self.device)
 
     def checkpointing(self, model) -> bool:
         """True when ``model``'s forward will checkpoint its layers (enabled, training, gradients on)."""
