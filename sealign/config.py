@@ -115,6 +115,10 @@ class OptimiserSettings:
     """Keep only each layer's input for the backward pass and recompute the rest (transformers'
     gradient checkpointing): the learner's activations shrink ~10x for about one more forward pass.
     Each pair's prompt is then run with each response (no shared prompt cache)."""
+    offload_reference: bool = False
+    """Keep the frozen reference's weights (full fine-tune, CPU) in a file in the run's folder, in
+    memory only while they are read: each step scores its pairs with the reference first, then
+    lets its pages go before the policy's forward and backward (sealign/policy/offload.py)."""
     warmup_steps: int = 2
 
     def checks(self) -> list[tuple[bool, str]]:

@@ -98,6 +98,7 @@ class PreferenceLearner:
         self.loss_name = config.loss
         self.hyper = loss_hyperparameters(config.loss, config)
         self.reference = (reference or policy.frozen_copy()) if self.loss.uses_reference else None
+        self.reference_file = self._offloaded(self.reference) if getattr(config, "offload_reference", False) else None
         self.anchor = (AnchorEMA(policy.model, config.anchor_tau, config.anchor_weight)
                        if self.loss.input == "signals" else None)
         self.optimizer = adamw([p for p in policy.model.parameters() if p.requires_grad], lr=config.lr,
@@ -123,7 +124,18 @@ class PreferenceLearner:
             return self.reinforce_step(SignalBatch.from_preferences(batch))
         if self.loss.needs_ref_sample and batch.ref_sample_ids is None:
             batch = self.with_reference_samples(batch)
-        return self._optimise(batch, self._pair_loss)
+        if self.reference_file is None:
+            return self._optimise(batch, self._pair_loss)
+        # The reference's pages and the policy's gradients are never resident together: the whole
+        # batch is scored with the reference first, then its weights leave memory until next step.
+        outer_memo = self._reference_memo
+        self._reference_memo = {} if outer_memo is None else outer_memo
+        try:
+            self._reference_logprobs(batch.prompt_ids + batch.prompt_ids, batch.chosen_ids + batch.rejected_ids)
+            self.reference_file.release()
+            return self._optimise(batch, self._pair_loss)
+        finally:
+            self._reference_memo = outer_memo
 
     def _pair_loss(self, part: PreferenceBatch):
         return compute_loss(self.loss_name, self._pair_logps(part), **self.hyper)
@@ -149,6 +161,7 @@ class PreferenceLearner:
             totals["loss"] = totals.get("loss", 0.0) + float(penalty.detach())
         grad_norm = torch.nn.utils.clip_grad_norm_(self.policy.model.parameters(), self.config.grad_clip)
         self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)  # not held through the next sampling (the policy's size)
         self.scheduler.step()
         if self.anchor is not None:
             self.anchor.update()
@@ -186,7 +199,26 @@ class PreferenceLearner:
         policy's shared frozen initial copy, which the explorer's features also read."""
         if not self.reference_moved and self.policy.is_initial(self.reference):
             self.reference = self.policy.detached_copy()
+            if self.reference_file is not None:
+                self.reference_file = self._offloaded(self.reference)
         return self.reference
+
+    def _offloaded(self, reference):
+        """``--offload-reference``: ``reference``'s weights moved to a file in the run's folder."""
+        from sealign.policy.offload import FileBackedWeights
+
+        if reference is None:
+            raise UserError(f"--offload-reference: loss {self.loss_name!r} uses no reference model; "
+                            "run without --offload-reference")
+        if self.policy.is_lora:
+            raise UserError("--offload-reference: a LoRA policy's reference is the policy itself with its "
+                            "adapters off (no second copy to offload); run without --offload-reference")
+        if self.policy.device.type != "cpu":
+            raise UserError(f"--offload-reference keeps the reference in CPU memory mapped from a file; this "
+                            f"policy is on {self.policy.device.type}: run without --offload-reference")
+        directory = Path(self.config.run_dir)
+        directory.mkdir(parents=True, exist_ok=True)
+        return FileBackedWeights(reference, directory)
 
     def restart_from_initial(self) -> None:
         """Back to the starting weights with a fresh optimiser: RLHFlow's "train each iteration from
