@@ -161,7 +161,8 @@ class PreferenceLearner:
             totals["loss"] = totals.get("loss", 0.0) + float(penalty.detach())
         grad_norm = torch.nn.utils.clip_grad_norm_(self.policy.model.parameters(), self.config.grad_clip)
         self.optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)  # not held through the next sampling (the policy's size)
+        if self.reference_file is not None:  # gone before the next reference pass, and while sampling
+            self.optimizer.zero_grad(set_to_none=True)
         self.scheduler.step()
         if self.anchor is not None:
             self.anchor.update()
