@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,17 +22,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import torch  # noqa: E402
 from throughput import ensure_policy, task_of  # noqa: E402  (bench/ is not a package on sys.path)
-
-
-def fastest(fn, repeats: int) -> float:
-    """The shortest of ``repeats`` timings of ``fn()``, in seconds (after one warm-up call)."""
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
+from timing import fastest_s as fastest  # noqa: E402
 
 
 def gemm_rates(dtype: torch.dtype, repeats: int, size: int = 2048) -> dict[str, float]:

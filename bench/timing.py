@@ -16,3 +16,16 @@ def median_ms(fn, repeats: int, warmup: int = 2) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times) * 1e3
+
+
+def fastest_s(fn, repeats: int, warmup: int = 1) -> float:
+    """The shortest wall time of ``fn()`` over ``repeats`` calls after ``warmup`` untimed ones, in s
+    (for a peak rate: the best the machine did, not the typical)."""
+    for _ in range(warmup):
+        fn()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best

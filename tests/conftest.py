@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -66,6 +67,22 @@ def tiny_run_config(out_dir, policy_folder, **overrides):
                     max_new_tokens=8, num_train_prompts=64, num_eval_prompts=8, eval_every=3,
                     micro_batch_size=8, seed=1, threads=1)
     return RunConfig(**{**settings, **overrides})
+
+
+def assert_flag_learns_from_the_command_line(tmp_path, policy_folder, flag: str, field: str) -> None:
+    """``flag`` sets the boolean ``field`` (off without it), and a tiny run with it on learns, finite
+    losses, the setting recorded in its config.yaml."""
+    from sealign.cli import resolve_config
+    from sealign.loop import run
+    from sealign.tracking import read_metrics
+
+    assert getattr(resolve_config([flag]), field)
+    assert not getattr(resolve_config([]), field)
+    config = tiny_run_config(tmp_path, policy_folder, run_name="flag", budget=16, **{field: True}).validate()
+    run(config, log=lambda _: None)
+    steps = [r for r in read_metrics(tmp_path / "flag" / "metrics.jsonl") if "loss" in r]
+    assert steps and all(math.isfinite(r["loss"]) for r in steps)
+    assert f"{field}: true" in (tmp_path / "flag" / "config.yaml").read_text()
 
 
 @pytest.fixture(scope="session")

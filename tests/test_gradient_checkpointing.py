@@ -101,16 +101,7 @@ def test_a_model_without_checkpointing_is_refused_with_the_fix(tiny_policy):
 
 
 def test_a_run_with_checkpointing_learns_from_the_command_line(tmp_path, tiny_policy_folder):
-    from sealign.cli import resolve_config
-    from sealign.loop import run
-    from sealign.tracking import read_metrics
-    from tests.conftest import tiny_run_config
+    from tests.conftest import assert_flag_learns_from_the_command_line
 
-    assert resolve_config(["--gradient-checkpointing"]).gradient_checkpointing
-    assert not resolve_config([]).gradient_checkpointing
-    config = tiny_run_config(tmp_path, tiny_policy_folder, run_name="gc", budget=16,
-                             gradient_checkpointing=True).validate()
-    run(config, log=lambda _: None)
-    steps = [r for r in read_metrics(tmp_path / "gc" / "metrics.jsonl") if "loss" in r]
-    assert steps and all(torch.isfinite(torch.tensor(r["loss"])) for r in steps)
-    assert "gradient_checkpointing: true" in (tmp_path / "gc" / "config.yaml").read_text()
+    assert_flag_learns_from_the_command_line(tmp_path, tiny_policy_folder, "--gradient-checkpointing",
+                                             "gradient_checkpointing")

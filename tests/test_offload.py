@@ -135,16 +135,6 @@ def test_offloading_nothing_is_refused_with_the_fix(tiny_policy_folder, tmp_path
 
 
 def test_a_run_with_the_reference_offloaded_from_the_command_line(tmp_path, tiny_policy_folder):
-    from sealign.cli import resolve_config
-    from sealign.loop import run
-    from sealign.tracking import read_metrics
-    from tests.conftest import tiny_run_config
+    from tests.conftest import assert_flag_learns_from_the_command_line
 
-    assert resolve_config(["--offload-reference"]).offload_reference
-    assert not resolve_config([]).offload_reference
-    config = tiny_run_config(tmp_path, tiny_policy_folder, run_name="off", budget=16,
-                             offload_reference=True).validate()
-    run(config, log=lambda _: None)
-    steps = [r for r in read_metrics(tmp_path / "off" / "metrics.jsonl") if "loss" in r]
-    assert steps and all(torch.isfinite(torch.tensor(r["loss"])) for r in steps)
-    assert "offload_reference: true" in (tmp_path / "off" / "config.yaml").read_text()
+    assert_flag_learns_from_the_command_line(tmp_path, tiny_policy_folder, "--offload-reference", "offload_reference")
