@@ -7,3 +7,10 @@ class UserError(Exception):
 
 class ConfigError(UserError):
     """A configuration value is missing, unknown or impossible."""
+
+
+def first_line(err: BaseException, limit: int = 200) -> str:
+    """The first line of ``err``'s message, for a one-line error that wraps it; the exception's type
+    name when the message is empty (a bare ``raise OSError()`` must not end in an IndexError)."""
+    text = str(err).strip()
+    return text.splitlines()[0][:limit] if text else type(err).__name__

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from sealign.errors import UserError
+from sealign.errors import UserError, first_line
 from sealign.faults import fault_point
 from sealign.lookup import pick
 from sealign.losses import LOSSES, PAIR_SETTINGS, PairLogps, compute_loss
@@ -330,7 +330,7 @@ class PreferenceLearner:
             state = torch.load(path, map_location=self.policy.device, weights_only=False)
             self.policy.model.load_state_dict(state["model"])
         except (OSError, RuntimeError, KeyError, EOFError, pickle.UnpicklingError) as err:
-            raise UserError(f"checkpoint {path} is missing or corrupt ({str(err).splitlines()[0]})") from err
+            raise UserError(f"checkpoint {path} is missing or corrupt ({first_line(err)})") from err
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.steps = state["steps"]

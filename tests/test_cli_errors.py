@@ -75,3 +75,38 @@ def test_yaml_and_flags_compose(tmp_path):
     file.write_text("preset: offline-dpo\nbeta: 0.3\nlr: 0.001\n")
     config = resolve_config(["--config", str(file), "--lr", "0.002"])
     assert (config.preset, config.schedule, config.beta, config.lr) == ("offline-dpo", "offline", 0.3, 0.002)
+
+
+def test_first_line_of_an_error_falls_back_to_its_type_name():
+    from sealign.errors import first_line
+
+    assert first_line(ValueError("no such file\nmore detail")) == "no such file"
+    assert first_line(OSError()) == "OSError" and first_line(ValueError(" \n ")) == "ValueError"
+    assert first_line(ValueError("x" * 500)) == "x" * 200
+
+
+def test_a_load_error_with_an_empty_message_is_still_one_line(tmp_path, monkeypatch):
+    import transformers
+
+    from sealign.errors import UserError
+    from sealign.policy.hf import HFPolicy
+
+    def fail(*args, **kwargs):
+        raise OSError()  # some loaders raise with no message at all
+
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", fail)
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(UserError, match="cannot load model .*: OSError$"):
+        HFPolicy.from_pretrained(str(tmp_path), device="cpu")
+
+
+def test_error_messages_are_cut_to_one_line_by_one_helper():
+    """``str(err).splitlines()[0]`` raises IndexError on an empty message: errors.first_line instead."""
+    from pathlib import Path
+
+    import sealign
+
+    patterns = ("str(err).splitlines()[0]", "str(err).strip().splitlines()")
+    offenders = [str(path) for path in Path(sealign.__file__).parent.rglob("*.py")
+                 if any(pattern in path.read_text() for pattern in patterns)]
+    assert offenders == []

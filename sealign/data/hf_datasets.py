@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sealign.data.prompts import PromptRow, row_of
-from sealign.errors import UserError
+from sealign.errors import UserError, first_line
 
 BUILDERS = {".parquet": "parquet", ".csv": "csv"}
 
@@ -84,7 +84,3 @@ def load_split(source: str, split: str):
                         "set --prompt-split")
     return loaded[split]
 
-
-def first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0][:200] if text else type(err).__name__

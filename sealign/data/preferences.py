@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from sealign.errors import UserError
+from sealign.errors import UserError, first_line
 
 FILE_BUILDERS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv"}
 
@@ -73,8 +73,7 @@ def _load(datasets, source: str):
     except Exception as err:  # a malformed file, an unknown dataset name: datasets' own many error types
         if path.suffix == ".jsonl" and path.is_file():
             scan_json_lines(source, path)  # names the bad row when it can find one
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise UserError(f"cannot read preference data {source}: {first[:200]}") from err
+        raise UserError(f"cannot read preference data {source}: {first_line(err)}") from err
 
 
 def scan_json_lines(source: str, path: Path) -> None:

@@ -23,7 +23,7 @@ from typing import Literal, Protocol
 import torch
 from torch import Tensor
 
-from sealign.errors import ConfigError
+from sealign.errors import ConfigError, first_line
 from sealign.types import Candidate
 
 Pooling = Literal["mean", "last"]
@@ -156,7 +156,7 @@ class EncoderFeatures:
             self.tokenizer = AutoTokenizer.from_pretrained(path)
             self.model = AutoModel.from_pretrained(path).to(device).eval()
         except OSError as err:
-            raise ConfigError(f"cannot load feature encoder {path!r}: {str(err).splitlines()[0]}") from err
+            raise ConfigError(f"cannot load feature encoder {path!r}: {first_line(err)}") from err
         for p in self.model.parameters():
             p.requires_grad_(False)
         self.pooling, self.batch_size, self.max_length = pooling, batch_size, max_length

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from sealign.errors import ConfigError, UserError
+from sealign.errors import ConfigError, UserError, first_line
 
 
 def load_model_and_tokenizer(auto_class, name_or_path: str, device: str, dtype: str, oracle: str):
@@ -34,7 +34,7 @@ def load_model_and_tokenizer(auto_class, name_or_path: str, device: str, dtype: 
         tokenizer = AutoTokenizer.from_pretrained(source)
         model = auto_class.from_pretrained(source, dtype=getattr(torch, dtype))
     except (OSError, ValueError, SafetensorError) as err:  # SafetensorError: a corrupt or truncated weights file
-        raise UserError(f"cannot load {oracle} model {name_or_path!r}: {str(err).splitlines()[0]}") from err
+        raise UserError(f"cannot load {oracle} model {name_or_path!r}: {first_line(err)}") from err
     if tokenizer.pad_token_id is None:
         # Padding is only ever masked out, so any token will do; EOS is the usual choice.
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token

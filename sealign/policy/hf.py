@@ -12,7 +12,7 @@ import torch
 from safetensors import SafetensorError
 from torch import Tensor
 
-from sealign.errors import UserError
+from sealign.errors import UserError, first_line
 
 TokenIds = list[int]
 
@@ -82,7 +82,7 @@ class HFPolicy:
                 str(local.expanduser()) if looks_local else name_or_path, dtype=getattr(torch, dtype)
             )
         except (OSError, ValueError, SafetensorError) as err:  # missing files, no tokenizer, corrupt weights
-            raise UserError(f"cannot load model {name_or_path!r}: {str(err).splitlines()[0]}") from err
+            raise UserError(f"cannot load model {name_or_path!r}: {first_line(err)}") from err
         return cls(model, tokenizer, device, mixed_precision)
 
     # ------------------------------------------------------------------ text <-> ids

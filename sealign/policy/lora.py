@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from sealign.errors import ConfigError, UserError
+from sealign.errors import ConfigError, UserError, first_line
 
 
 def _peft():
@@ -50,7 +50,7 @@ def add_lora(model: torch.nn.Module, r: int, alpha: int, dropout: float, targets
         try:
             return peft.get_peft_model(model, config)
         except ValueError as err:  # e.g. a target module the model does not have
-            raise ConfigError(f"cannot add LoRA adapters ({str(err).splitlines()[0]})") from err
+            raise ConfigError(f"cannot add LoRA adapters ({first_line(err)})") from err
 
 
 class AdapterDisabled:
@@ -137,5 +137,5 @@ def load_adapter_folder(path: Path, dtype: torch.dtype):
         model = AutoPeftModelForCausalLM.from_pretrained(str(path), dtype=dtype)
         tokenizer = AutoTokenizer.from_pretrained(str(path))
     except (OSError, ValueError) as err:
-        raise UserError(f"cannot load LoRA policy {str(path)!r}: {str(err).splitlines()[0]}") from err
+        raise UserError(f"cannot load LoRA policy {str(path)!r}: {first_line(err)}") from err
     return model.merge_and_unload(), tokenizer

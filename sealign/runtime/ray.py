@@ -33,7 +33,7 @@ import dataclasses
 import logging
 from dataclasses import dataclass
 
-from sealign.errors import UserError
+from sealign.errors import UserError, first_line
 from sealign.oracles.base import Oracle, Verdict, check_lengths
 from sealign.types import Candidate, Prompt
 
@@ -58,7 +58,7 @@ def connect(config):
             ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING)
     except (ConnectionError, RuntimeError, ValueError) as err:
         where = config.ray_address or "a local cluster"
-        raise UserError(f"cannot start Ray on {where}: {str(err).splitlines()[0]}") from err
+        raise UserError(f"cannot start Ray on {where}: {first_line(err)}") from err
     return ray
 
 
