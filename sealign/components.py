@@ -73,8 +73,18 @@ def check_names(config: RunConfig) -> None:
     get_task(config.task)
 
 
+def check_rule_reward(config: RunConfig) -> None:
+    """The rule oracle with the built-in reward on the user's prompts: the task's reward cannot judge
+    them (the constraints task's reads its constraints from the prompt), so every query would be an
+    abstention, spent and never learned from, and every evaluation NaN."""
+    if config.oracle == "rule" and config.prompts != "builtin" and config.reward_fn == "builtin":
+        raise ConfigError(f"the rule oracle on your own prompts needs --reward-fn module:function: the built-in "
+                          f"reward scores the {config.task} task's prompts only")
+
+
 def assemble(config: RunConfig, log=print) -> RunParts:
     # Cheap checks first: a typo must not cost a model load.
+    check_rule_reward(config)
     train_prompts, eval_prompts = load_prompts(config)
     train_prompts, validation_prompts = split_validation(config, train_prompts)
     check_names(config)
