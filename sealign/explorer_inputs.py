@@ -15,7 +15,7 @@ from sealign.data.preferences import load_preference_data
 from sealign.data.prompts import load_prompts
 from sealign.errors import ConfigError
 from sealign.oracles.pairwise import PairwisePreferenceOracle
-from sealign.tasks import builtin_pairwise, summarize
+from sealign.tasks import builtin_pairwise, task_preference_data
 from sealign.tasks.builtin import BootstrapSpec
 
 
@@ -52,11 +52,12 @@ def pairwise_ranker(config, policy=None) -> dict:
 def selm_preference_data(config, policy=None) -> dict:
     """SELM's offline (prompt -> (chosen, rejected)) rows (Zhang et al. 2024, Algorithm 1's dataset)."""
     if config.preference_data == "builtin":
-        if config.prompts != "builtin" or config.task != "tldr":
-            raise ConfigError("--preference-data builtin is the TL;DR task's; with other prompts pass a .jsonl of "
-                              "(prompt, chosen, rejected) rows")
+        if config.prompts != "builtin":
+            raise ConfigError(f"--preference-data builtin is the {config.task} task's, written for its own prompts; "
+                              "with yours pass a .jsonl of (prompt, chosen, rejected) rows")
         train, _ = load_prompts(config)
-        return {"data": summarize.builtin_preference_data([p.text for p in train], seed=config.seed)}
+        return {"data": task_preference_data(config.task, [p.text for p in train], config.seed,
+                                             "--preference-data")}
     # the same files and datasets as --offline-data (sealign/data/preferences.py)
     return {"data": {row.prompt: (row.chosen, row.rejected) for row in load_preference_data(config.preference_data)}}
 

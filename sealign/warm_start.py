@@ -12,17 +12,21 @@ from __future__ import annotations
 
 from sealign.data.preferences import PreferenceRow, load_preference_data
 from sealign.data.prompts import context_window
-from sealign.errors import UserError
-from sealign.tasks import summarize
+from sealign.errors import ConfigError, UserError
+from sealign.tasks import task_preference_data
 from sealign.types import PreferenceBatch
 
 BUILTIN = "builtin"
-"""The built-in task's offline preference data (two noisy human-like summaries per training post)."""
+"""The run's task's own offline preference data (tldr, tldr-hard: two noisy human-like summaries per
+training post)."""
 
 
 def read_offline_rows(config, train_prompts) -> list[PreferenceRow]:
     if config.offline_data == BUILTIN:
-        data = summarize.builtin_preference_data([p.text for p in train_prompts], seed=config.seed)
+        if config.prompts != "builtin":
+            raise ConfigError(f"--offline-data builtin is the {config.task} task's, written for its own prompts; "
+                              "with yours pass a .jsonl of (prompt, chosen, rejected) rows")
+        data = task_preference_data(config.task, [p.text for p in train_prompts], config.seed, "--offline-data")
         return [PreferenceRow(prompt, chosen, rejected) for prompt, (chosen, rejected) in data.items()]
     return load_preference_data(config.offline_data)
 

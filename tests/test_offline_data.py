@@ -98,3 +98,40 @@ def test_a_bad_offline_file_stops_the_run_before_any_model_loads(tmp_path, capsy
                  "--out-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "bad.jsonl row 2: chosen is empty" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("task", ["tldr", "tldr-hard"])
+def test_the_builtin_offline_data_and_selms_are_the_runs_own_tasks(task):
+    from sealign.config import RunConfig
+    from sealign.data.prompts import load_prompts
+    from sealign.explorer_inputs import selm_preference_data
+    from sealign.tasks import get_task
+    from sealign.warm_start import read_offline_rows
+
+    config = RunConfig(task=task, offline_data="builtin", explorer="selm-rank", num_train_prompts=16, batch_size=8,
+                       seed=3)
+    train, _ = load_prompts(config)
+    expected = get_task(task).builtin_preference_data([p.text for p in train], seed=3)
+    rows = read_offline_rows(config, train)
+    assert {row.prompt: (row.chosen, row.rejected) for row in rows} == expected
+    assert selm_preference_data(config)["data"] == expected
+
+
+def test_a_task_without_offline_data_is_refused_in_one_line_not_given_another_tasks(tmp_path, capsys):
+    from sealign.config import RunConfig
+    from sealign.errors import ConfigError
+    from sealign.explorer_inputs import selm_preference_data
+    from sealign.warm_start import read_offline_rows
+
+    config = RunConfig(task="constraints", offline_data="builtin", explorer="selm-rank")
+    with pytest.raises(ConfigError, match="--offline-data builtin: the constraints task has no offline preference"):
+        read_offline_rows(config, [])
+    with pytest.raises(ConfigError, match="--preference-data builtin: the constraints task has no offline"):
+        selm_preference_data(config)
+    prompts = write_jsonl(tmp_path / "p.jsonl", [{"prompt": f"question {k}"} for k in range(40)])
+    with pytest.raises(ConfigError, match="--offline-data builtin is the tldr task's"):
+        read_offline_rows(RunConfig(prompts=prompts, offline_data="builtin"), [])
+    assert main(["run", "--task", "constraints", "--offline-data", "builtin", "--policy", str(tmp_path / "no-model"),
+                 "--out-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "the constraints task has no offline preference data" in err and err.count("\n") == 1
