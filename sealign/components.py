@@ -123,8 +123,8 @@ def assemble(config: RunConfig, log=print) -> RunParts:
         reward_fn=judge.reward_fn if judge_kind == "reward" else None,
         best_of_n=config.eval_best_of_n, reward_model=powers.reward_model,
         # Best-of-N draws its candidates as the baseline's answers are drawn, so only the reranking differs.
-        bon_temperature=config.temperature if config.eval_greedy else config.eval_temperature,
-        both_orders=judge_kind == "oracle", prob_temperature=config.oracle_temperature,
+        bon_temperature=config.temperature if config.eval_greedy else config.eval_temperature, top_p=config.top_p,
+        both_orders=judge_kind == "oracle", prob_temperature=win_prob_temperature(config),
         judge_name="reward" if judge_kind == "reward" else f"oracle:{config.oracle}",
         against=config.eval_against,
         extra_scores=task_eval_scores(config.task) if uses_task_reward else None,
@@ -137,6 +137,13 @@ def assemble(config: RunConfig, log=print) -> RunParts:
                     oracle=oracle, oracle_budget=oracle if isinstance(oracle, CostBudget) else None,
                     learner=learner, evaluator=evaluator, prompt_order=prompt_order, eval_prompts=eval_prompts,
                     validation_prompts=validation_prompts, offline_data=offline_data)
+
+
+def win_prob_temperature(config: RunConfig) -> float | None:
+    """The temperature of ``eval/win_prob`` from the judge's reward: the oracle's own when it is the
+    Bradley-Terry simulator over that reward, so the number is what it would answer; any other oracle
+    rates at no temperature (a rule, an LLM judge), so None: no ``eval/win_prob`` from a reward."""
+    return config.oracle_temperature if config.oracle == "bt-simulator" else None
 
 
 def eval_judge_kind(config: RunConfig) -> str:

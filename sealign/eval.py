@@ -24,7 +24,9 @@ class WinRateEvaluator:
     Two numbers per evaluation: ``eval/win_rate``, the hard win rate (win = 1, tie = 0.5, loss = 0
     per prompt, averaged), and ``eval/win_prob``, the mean preference probability P(policy > SFT)
     (Asghari et al. 2026 sec. 3.5): from the reward at ``prob_temperature`` (the training oracle's Bradley-Terry
-    temperature) when there is a reward function, else the judge's own probability. A judge that
+    temperature) when there is a reward function, else the judge's own probability. With a reward
+    function and no ``prob_temperature`` (the oracle is no Bradley-Terry rater: a rule, a judge) no
+    ``eval/win_prob`` is recorded: a sigmoid at a temperature nobody rates at is no probability. A judge that
     is not a reward function (an LLM judge, a reward model) is asked in ``both_orders`` to cancel
     its position bias. Sampled decoding uses a fixed seed so that successive evaluations differ
     only through the policy. When every prompt carries a reference response (``--reference-field``),
@@ -35,8 +37,8 @@ class WinRateEvaluator:
 
     def __init__(self, policy: HFPolicy, prompts: list[Prompt], judge: Oracle, *, greedy: bool,
                  temperature: float, max_new_tokens: int, seed: int, reward_fn=None, best_of_n: int = 0,
-                 reward_model=None, bon_temperature: float = 1.0, both_orders: bool = False,
-                 prob_temperature: float = 1.0, against: str = "sft", judge_name: str = "reward",
+                 reward_model=None, bon_temperature: float = 1.0, top_p: float = 1.0, both_orders: bool = False,
+                 prob_temperature: float | None = 1.0, against: str = "sft", judge_name: str = "reward",
                  extra_scores: dict[str, Callable[[str, str], float | None]] | None = None):
         self.best_of_n, self.reward_model, self.bon_temperature = 0, reward_model, bon_temperature
         has_references = bool(prompts) and all(p.reference is not None for p in prompts)
@@ -53,6 +55,7 @@ class WinRateEvaluator:
         self.both_orders = both_orders
         self.prob_temperature = prob_temperature
         self.temperature = 0.0 if greedy else temperature
+        self.top_p = top_p  # the run's nucleus, as its candidates are drawn
         self.max_new_tokens = max_new_tokens
         self.seed = seed
         self.reward_fn = reward_fn
@@ -65,7 +68,7 @@ class WinRateEvaluator:
             return self.best_of_n_responses()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
-            ids = self.policy.generate(self.prompt_ids, n=1, temperature=self.temperature,
+            ids = self.policy.generate(self.prompt_ids, n=1, temperature=self.temperature, top_p=self.top_p,
                                        max_new_tokens=self.max_new_tokens)
         return [self.policy.decode(group[0]) for group in ids]
 
@@ -78,7 +81,7 @@ class WinRateEvaluator:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             ids = self.policy.generate(self.prompt_ids, n=self.best_of_n, temperature=self.bon_temperature,
-                                       max_new_tokens=self.max_new_tokens)
+                                       top_p=self.top_p, max_new_tokens=self.max_new_tokens)
         candidates = [[Candidate(prompt, p_ids, r, self.policy.decode(r)) for r in group]
                       for prompt, p_ids, group in zip(self.prompts, self.prompt_ids, ids)]
         best = [int(means.argmax()) for means in mean_rewards(self.reward_model, candidates)]
@@ -108,11 +111,13 @@ class WinRateEvaluator:
             baseline = [self.reward_fn(p, t) for p, t in zip(prompts, self.baseline)]
             metrics["eval/reward"] = finite_mean(rewards)
             metrics["eval/baseline_reward"] = finite_mean(baseline)
-            probs = [bt_prob(r, b, self.prob_temperature) for r, b in zip(rewards, baseline)]
+            probs = ([bt_prob(r, b, self.prob_temperature) for r, b in zip(rewards, baseline)]
+                     if self.prob_temperature is not None else None)
         for name, score in self.extra_scores.items():
             metrics[f"eval/{name}"] = finite_mean(score(p, t) for p, t in zip(prompts, texts))
             metrics[f"eval/baseline_{name}"] = finite_mean(score(p, t) for p, t in zip(prompts, self.baseline))
-        metrics["eval/win_prob"] = finite_mean(probs)
+        if probs is not None:
+            metrics["eval/win_prob"] = finite_mean(probs)
         return metrics
 
     def samples(self, k: int) -> list[dict[str, str]]:

@@ -234,6 +234,40 @@ def test_win_prob_is_the_mean_bradley_terry_probability_at_the_oracle_temperatur
     assert metrics["eval/win_prob"] == pytest.approx(expected)
 
 
+def test_win_prob_is_left_out_when_no_bradley_terry_oracle_rates_at_that_temperature(tiny_policy):
+    from sealign.components import win_prob_temperature
+
+    assert win_prob_temperature(RunConfig(oracle="bt-simulator", oracle_temperature=0.3)) == 0.3
+    assert win_prob_temperature(RunConfig(oracle="rule")) is None
+    prompts = [Prompt("0", "the cat"), Prompt("1", "a dog")]
+    lengths = lambda p, r: float(len(r))  # noqa: E731
+    evaluator = WinRateEvaluator(tiny_policy, prompts, BradleyTerrySimulator(lengths, 1.0, deterministic=True),
+                                 greedy=True, temperature=0.0, max_new_tokens=4, seed=0, reward_fn=lengths,
+                                 prob_temperature=None)
+    metrics = evaluator.evaluate()
+    assert "eval/win_prob" not in metrics and metrics["eval/win_rate"] == 0.5
+
+
+def test_the_evaluation_samples_with_the_runs_top_p(tiny_policy):
+    prompts = [Prompt("0", "the cat"), Prompt("1", "a dog"), Prompt("2", "my friend")]
+    judge = FirstAlwaysWins()
+    greedy = WinRateEvaluator(tiny_policy, prompts, judge, greedy=True, temperature=0.0, max_new_tokens=6, seed=0)
+    nucleus = WinRateEvaluator(tiny_policy, prompts, judge, greedy=False, temperature=1.0, max_new_tokens=6,
+                               seed=0, top_p=1e-6)  # a nucleus of one token: the most likely, as greedy decoding
+    sampled = WinRateEvaluator(tiny_policy, prompts, judge, greedy=False, temperature=1.0, max_new_tokens=6, seed=0)
+    assert nucleus.baseline == greedy.baseline != sampled.baseline
+
+
+def test_the_assembly_gives_the_evaluator_the_runs_top_p_and_no_win_prob_temperature_under_a_rule(
+        tmp_path, tiny_policy_folder):
+    from sealign.components import assemble
+    from tests.conftest import tiny_run_config
+
+    parts = assemble(tiny_run_config(tmp_path, tiny_policy_folder, oracle="rule", top_p=0.9), log=lambda _: None)
+    assert parts.evaluator.top_p == 0.9 and parts.evaluator.prob_temperature is None
+    assert "eval/win_prob" not in parts.evaluator.evaluate()
+
+
 def test_own_prompts_are_never_judged_by_the_builtin_summary_reward(tmp_path):
     from sealign.components import eval_judge_kind
 
