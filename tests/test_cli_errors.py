@@ -112,7 +112,8 @@ def test_error_messages_are_cut_to_one_line_by_one_helper():
     assert offenders == []
 
 
-@pytest.mark.parametrize("args", [["--preset", "real"], ["--oracle", "rule"], ["--oracle", "rule", "--task", "tldr-hard"]])
+@pytest.mark.parametrize("args", [["--preset", "real"], ["--oracle", "rule"],
+                                  ["--oracle", "rule", "--task", "tldr-hard"]])
 def test_the_rule_oracle_on_own_prompts_needs_a_reward_fn_before_any_model_loads(args, tmp_path, capsys, monkeypatch):
     """The built-in reward abstains on prompts it cannot read: the whole budget would go on abstentions."""
     import sealign.components
