@@ -74,9 +74,10 @@ def collect_or_replay(config: RunConfig, parts: RunParts, step: int, query_limit
         # Live, or killed after the answers were logged but before their model labels were: the
         # selection is redone so that the labels can be.
         # Neither the budget nor a round's share of it is overshot, also by an explorer that asks
-        # several questions per prompt (SELM: 3): each round then trains on its share.
-        per_prompt = parts.powers.queries_per_prompt
-        prompts = parts.prompt_order.batch(step)[: -(-(query_limit - queries_so_far) // per_prompt)]
+        # several questions per prompt (SELM: 3; the last prompt asks what is left): each round then trains
+        # on its share.
+        per_prompt, room = parts.powers.queries_per_prompt, query_limit - queries_so_far
+        prompts = parts.prompt_order.batch(step)[: -(-room // per_prompt)]
         with timer("generate"):
             candidates = parts.actor.sample(prompts, step)
         fault_point("generated", step)
@@ -86,6 +87,7 @@ def collect_or_replay(config: RunConfig, parts: RunParts, step: int, query_limit
                 queries, replacing_labels = model_labels.replace_with_model_labels(
                     parts.reward_model, candidates, queries, config.erm_sync,
                     np.random.default_rng([config.seed, step, 2]), step, config.name)
+            queries = within_room(queries, room)
     if replayed is not None:
         comparisons, skipped = replayed
     else:
@@ -98,6 +100,16 @@ def collect_or_replay(config: RunConfig, parts: RunParts, step: int, query_limit
     return Batch(step, answers=[c for c in comparisons if c.source == "oracle"],
                  labels=[c for c in comparisons if c.source != "oracle"],  # replayed reward-model labels
                  skipped=skipped, candidates=candidates, queries=queries, timer=timer)
+
+
+def within_room(queries: list[list[Query]], room: int) -> list[list[Query]]:
+    """The first ``room`` queries, in prompt order: with several questions per prompt and a room that is
+    no multiple of them, the last prompt asks only what is left (a budget is a cap, never overshot)."""
+    kept = []
+    for per_prompt in queries:
+        kept.append(per_prompt[:max(0, room)])
+        room -= len(kept[-1])
+    return kept
 
 
 def update_explorer(config: RunConfig, parts: RunParts, batch: Batch, queries_so_far: int,

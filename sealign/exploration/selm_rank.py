@@ -5,7 +5,9 @@ iterative schedule with ``round_reference=last`` makes pi_ref the last iterate) 
 is the prompt's row of an offline preference dataset. The oracle compares all three pairs; the
 response with the most wins is kept as chosen and the one with the fewest as rejected (ties
 between wins go to the dataset's order, y_w before y_l before y; a triple whose best and worst
-tie is dropped). So three queries buy one training pair, as in the paper.
+tie is dropped). So three queries buy one training pair, as in the paper. A round's share of the
+budget that is no multiple of three leaves its last prompt one or two of the three questions
+(``collect.within_room``): the budget is a cap, never overshot.
 """
 
 from __future__ import annotations
