@@ -1,6 +1,6 @@
 """Training objectives: pure functions from log-probabilities (or rewards) to a loss and its metrics.
 
-Notation (see ``../shared/papers/FORMULAS.md`` and ``docs/losses.md``): for a prompt x and a
+Notation (see ``docs/losses.md``, where every formula is written out): for a prompt x and a
 response y, ``lp(y) = log pi_theta(y|x)`` summed over the response tokens, ``lr(y) = lp(y) -
 log pi_ref(y|x)``, ``|y|`` the number of response tokens, ``y_w`` / ``y_l`` the preferred /
 rejected response and ``D = lr(y_w) - lr(y_l)``.
@@ -114,7 +114,7 @@ def ipo_loss(logps: PairLogps, tau: float = 0.1) -> LossOutput:
     """IPO (Azar et al. 2023, eq. 17; ``--beta`` sets tau): ``(D - 1 / (2 * tau))^2``.
 
     Minimised at ``D = 1 / (2 tau)``: the log-ratio margin is regressed to a finite target
-    instead of being pushed to infinity. D uses *summed* log-probs as written in FORMULAS.md;
+    instead of being pushed to infinity. D uses *summed* log-probs as in docs/losses.md's notation;
     TRL (and the IPO authors' runs) average them per token first: pass per-token-averaged
     log-probs for that variant.
     """
@@ -299,7 +299,7 @@ def loss_names() -> list[str]:
 def compute_loss(name: str, logps: PairLogps, sft_weight: float = 0.0, **hyper) -> LossOutput:
     """``PAIR_LOSSES[name](logps, **hyper)`` plus ``sft_weight * mean(-lp(y_w)/|y_w|)``; refuses NaN/inf.
 
-    The SFT term (FORMULAS.md "SFT term"; SLiC-HF's regulariser, oat's ``sft_weight``) is mixed
+    The SFT term (docs/losses.md, "SFT term"; SLiC-HF's regulariser, oat's ``sft_weight``) is mixed
     in here, once, for every loss. ``metrics['sft_nll']`` is always the chosen responses' per-token
     NLL when lengths are known, whether or not it is weighted into the loss.
     """

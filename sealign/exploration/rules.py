@@ -38,7 +38,8 @@ def logit_variance(rewards: Tensor) -> Tensor:
 
 
 UNCERTAINTIES = {"prob": win_prob_variance, "logit": logit_variance}
-"""How sure the posterior is about a pair: ``prob`` (FORMULAS.md, the default) or ``logit`` (oat)."""
+"""How sure the posterior is about a pair: ``prob`` (the default; docs/exploration.md, "Which uncertainty")
+or ``logit`` (oat)."""
 
 
 def argmax_pair(scores: Tensor) -> Pair:

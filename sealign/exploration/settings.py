@@ -52,7 +52,8 @@ class ExplorationSettings:
     """sea-ee: when all tried heads agree, pair y1 with a 'random' other candidate or the 'second-best'."""
     explore_uncertainty: Literal["prob", "logit"] = "prob"
     """uncertainty, sea-bai: a pair's uncertainty is the heads' variance of the win probability
-    sigmoid(r_i - r_j) ('prob', FORMULAS.md) or of the margin r_i - r_j ('logit', as oat)."""
+    sigmoid(r_i - r_j) ('prob'; docs/exploration.md, "Which uncertainty") or of the margin r_i - r_j
+    ('logit', as oat)."""
     length_penalty: float = 0.0
     """Ensemble explorers rank with r - length_penalty * |y| (|y| in characters; Dong et al. 2024 sec. 3)."""
     apl_prompt_fraction: float = 1.0

@@ -1,8 +1,8 @@
 """Uncertainty sampling: query the pair whose outcome the posterior is least sure about (oat's
 "uncertainty" exploration). Pure information seeking, blind to how good the pair is.
 
-The spread is that of the win probability sigmoid(r(i) - r(j)) over heads (FORMULAS.md); oat uses
-the spread of the margin r(i) - r(j) itself, ``--explore-uncertainty logit``.
+The spread is that of the win probability sigmoid(r(i) - r(j)) over heads (docs/exploration.md, "Which
+uncertainty"); oat uses the spread of the margin r(i) - r(j) itself, ``--explore-uncertainty logit``.
 """
 
 from __future__ import annotations
