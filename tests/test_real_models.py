@@ -4,8 +4,10 @@ the real recipe on SmolLM2-135M. Tests that need the model are skipped, saying w
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
+from safetensors.torch import load_file
 
 from sealign.cli import main
 from sealign.errors import UserError
@@ -91,6 +93,11 @@ def test_a_few_steps_of_the_real_recipe(smollm2_cache, tmp_path):
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["queries"] == 4 and summary["initial_win_rate"] == 0.5
     records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    steps = [r for r in records if "loss" in r]
-    assert len(steps) == 2 and all(r["loss"] == r["loss"] for r in steps)  # finite, not NaN
+    steps = [r for r in records if "loss" in r]  # a step whose pairs all tied learns nothing and has no loss
+    assert len(steps) == 2 and all(math.isfinite(r["loss"]) and math.isfinite(r["grad_norm"]) for r in steps)
+    assert all(r["answers/ties"] < 1 for r in steps)  # each step learned from at least one answered pair
+    assert steps[0]["kl"] == 0 != steps[1]["kl"]  # the policy starts as the reference, then moves away from it
     assert (run_dir / "winrate.png").exists() and (run_dir / "policy" / "adapter_config.json").exists()
+    adapters = load_file(run_dir / "policy" / "adapter_model.safetensors")
+    moved = [name for name, weights in adapters.items() if "lora_B" in name and weights.abs().max() > 0]
+    assert moved  # LoRA's B matrices start at zero: the saved adapters were trained
