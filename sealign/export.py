@@ -35,7 +35,7 @@ class Export:
 def preference_rows(run_dir: Path, model_labels: bool = True) -> Export:
     with open_run_log(run_dir) as feedback:
         comparisons = feedback.read(source=None)
-        unanswered = sum(feedback.asked_steps().values())
+        unanswered = feedback.unanswered()
     rows, ties, model_labelled = [], 0, 0
     for c in comparisons:
         if c.winner == "tie":

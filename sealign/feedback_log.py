@@ -138,7 +138,16 @@ class FeedbackLog:
         return dict(self.db.execute("SELECT step, skipped FROM steps").fetchall())
 
     def __len__(self) -> int:
+        """The oracle's answers (model labels and derived pairs are no queries)."""
         return self.db.execute("SELECT COUNT(*) FROM comparisons WHERE source = 'oracle'").fetchone()[0]
+
+    def unanswered(self) -> int:
+        """Queries asked that got no answer (an abstention, a failed call): spent, but no row of their own."""
+        return self.db.execute("SELECT COALESCE(SUM(skipped), 0) FROM steps").fetchone()[0]
+
+    def queries_spent(self) -> int:
+        """Every query asked, answered or not: what the budget and the curves count."""
+        return len(self) + self.unanswered()
 
     def total_cost(self) -> float:
         return self.db.execute("SELECT COALESCE(SUM(cost), 0) FROM comparisons WHERE source = 'oracle'").fetchone()[0]

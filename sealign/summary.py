@@ -22,7 +22,7 @@ def summarise(config: RunConfig, run_dir, feedback: FeedbackLog, wall: float, ju
     summary = {
         "run": config.name,
         "preset": config.preset + (f":{config.variant}" if config.variant else ""),
-        "queries": len(feedback),
+        "queries": feedback.queries_spent(),  # as the budget and the curve count them: unanswered ones too
         "oracle_cost": feedback.total_cost(),
         "initial_win_rate": win_rates[0],
         "final_win_rate": win_rates[-1],
@@ -33,7 +33,7 @@ def summarise(config: RunConfig, run_dir, feedback: FeedbackLog, wall: float, ju
         "final_reward": rewards[-1] if rewards else None,
         "best_round": picked[-1] if picked else None,
         "wall_time_s": round(wall, 1),
-        "queries_per_s": round(len(feedback) / wall, 2),
+        "queries_per_s": round(feedback.queries_spent() / wall, 2),
         # ru_maxrss is in KiB on Linux: the process's peak resident memory, models and activations included
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "run_dir": str(run_dir),

@@ -27,6 +27,15 @@ def test_round_trip_keeps_every_field(tmp_path):
         assert log.read() == written
 
 
+def test_unanswered_queries_are_counted_as_spent_beside_the_answers(tmp_path):
+    with FeedbackLog(tmp_path / "f.sqlite", "run") as log:
+        assert (len(log), log.unanswered(), log.queries_spent()) == (0, 0, 0)
+        log.append([make_comparison(0), make_comparison(1)], step=0, skipped=3)
+        log.append([], step=1, skipped=2)  # a step the oracle answered nothing of
+        log.append([make_comparison(2)], step=2)
+        assert (len(log), log.unanswered(), log.queries_spent()) == (3, 5, 8)
+
+
 def test_rebuilds_the_preference_dataset(tmp_path):
     with FeedbackLog(tmp_path / "f.sqlite", "run") as log:
         log.append([make_comparison(0, "a"), make_comparison(1, "b"), make_comparison(2, "tie")])
