@@ -23,6 +23,7 @@ def summarise(config: RunConfig, run_dir, feedback: FeedbackLog, wall: float, ju
         "run": config.name,
         "preset": config.preset + (f":{config.variant}" if config.variant else ""),
         "queries": feedback.queries_spent(),  # as the budget and the curve count them: unanswered ones too
+        **answer_counts(feedback),
         "oracle_cost": feedback.total_cost(),
         "initial_win_rate": win_rates[0],
         "final_win_rate": win_rates[-1],
@@ -41,3 +42,9 @@ def summarise(config: RunConfig, run_dir, feedback: FeedbackLog, wall: float, ju
     }
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def answer_counts(feedback: FeedbackLog) -> dict:
+    """The questions put to the oracle, the answers and the abstentions (no answer: a judge without a
+    verdict, a server that failed), so that a run whose oracle said nothing shows it."""
+    return {"questions": feedback.queries_spent(), "answers": len(feedback), "abstentions": feedback.unanswered()}

@@ -9,6 +9,7 @@ from sealign.lookup import pick
 from sealign.oracles import factories, human, judge, pairwise, reward_model, rule
 from sealign.oracles.base import Oracle, Verdict
 from sealign.oracles.budget import CostBudget
+from sealign.oracles.watch import SilenceWatch
 
 if TYPE_CHECKING:
     from sealign.config import RunConfig
@@ -30,6 +31,9 @@ def build_oracle(name: str, config: RunConfig, seed_offset: int = 0) -> Oracle:
     if config.oracle_max_cost < 0:
         raise ConfigError(f"oracle_max_cost must be >= 0 (got {config.oracle_max_cost})")
     oracle = build(config, seed_offset)
+    # A silent oracle is said so and stopped (people are waited for: a quiet night is no fault).
+    if not getattr(oracle, "waits_for_people", False):
+        oracle = SilenceWatch(oracle, config.oracle_max_silent_steps)
     if config.oracle_max_cost > 0 and name == config.oracle:  # the cap is on the run's paid oracle, not its evaluator
         oracle = CostBudget(oracle, config.oracle_max_cost)
     return oracle

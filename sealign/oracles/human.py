@@ -24,6 +24,9 @@ SCORE = {"a": 1.0, "tie": 0.5, "b": 0.0}
 
 
 class HumanOracle:
+    waits_for_people = True
+    """Raters away for a while are no fault: never stopped for answering nothing (``SilenceWatch``)."""
+
     def __init__(self, queue: FeedbackQueue | str, run_id: str = "run", *, timeout: float = 3600.0,
                  max_pending: int = 64, raters_per_pair: int = 1, poll_interval: float = 0.5,
                  name: str = "human", log=print):
