@@ -10,7 +10,12 @@ Markers in the *user request* script failures, per distinct request:
     @500xK     the same with 500
     @badjsonxK the same with a body that is not JSON
     @garbled   always reply with a text that holds no verdict
+    @freetext  name the better answer without the verdict mark ("The answer is A: ..."), as weak judges do
     @biasA     always reply [[A]] (a judge with pure position bias)
+    @nologprobs  ignore a request for log-probabilities (as `transformers serve` does)
+A request with ``logprobs`` gets each word of the reply as a token, the verdict letter's alternatives
+holding P(A) = sigmoid(10 (r_A - r_B)) and P(B) = 1 - P(A) (a sure but not certain judge). A reply
+longer than ``max_tokens`` words is cut there, with ``finish_reason: "length"``.
 Run alone (``python -m tests.judge_server --port 8011``) it serves until interrupted and prints its URL.
 """
 
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import re
 import threading
 import time
@@ -35,8 +41,10 @@ SECTIONS = re.compile(
 
 
 class JudgeServer:
-    def __init__(self, reward_fn=prompt_reward, api_key: str | None = None, delay: float = 0.0, port: int = 0):
+    def __init__(self, reward_fn=prompt_reward, api_key: str | None = None, delay: float = 0.0, port: int = 0,
+                 reply_for=None):
         self.reward_fn = reward_fn
+        self.reply_for = reply_for  # (prompt, a, b) -> the reply's text, or None to judge: a scripted weak judge
         self.api_key = api_key
         self.delay = delay  # seconds each answer takes, so concurrency can be observed
         self.seen: Counter = Counter()
@@ -59,11 +67,11 @@ class JudgeServer:
         self.httpd.shutdown()
         self.httpd.server_close()
 
-    def answer(self, content: str) -> tuple[int, str]:
+    def answer(self, content: str, max_tokens: int = 256, logprobs: bool = False) -> tuple[int, str]:
         """(HTTP status, body) for one judge prompt; see the module docstring."""
         match = SECTIONS.search(content)
         if match is None:
-            return 200, _completion("I was not asked a question I understand.", content)
+            return 200, _completion("I was not asked a question I understand.", content, max_tokens)
         prompt, a, b = match["prompt"], match["a"], match["b"]
         with self.lock:
             self.seen[content] += 1
@@ -74,19 +82,40 @@ class JudgeServer:
             failing = re.search(rf"@{marker}x(\d+)", prompt)
             if failing and seen <= int(failing[1]):
                 return status, "{not json" if marker == "badjson" else json.dumps({"error": f"scripted {marker}"})
+        logprobs = logprobs and "@nologprobs" not in prompt
+        if self.reply_for is not None and (scripted := self.reply_for(prompt, a, b)) is not None:
+            return 200, _completion(scripted, content, max_tokens, logprobs)
         if "@garbled" in prompt:
-            return 200, _completion("Both answers have their merits.", content)
+            return 200, _completion("Both answers have their merits.", content, max_tokens, logprobs)
         if "@biasA" in prompt:
-            return 200, _completion("The first one reads better. [[A]]", content)
+            return 200, _completion("The first one reads better. [[A]]", content, max_tokens, logprobs, 0.9)
         r_a, r_b = self.reward_fn(prompt, a), self.reward_fn(prompt, b)
-        verdict = "[[A]]" if r_a > r_b else "[[B]]" if r_b > r_a else "[[C]]"
-        return 200, _completion(f"Judged by the reward. {verdict}", content)
+        p_a = 1.0 / (1.0 + math.exp(-10.0 * (r_a - r_b)))
+        verdict = "A" if r_a > r_b else "B" if r_b > r_a else "C"
+        if "@freetext" in prompt:
+            return 200, _completion(f"The answer is {verdict}: it says more.", content, max_tokens, logprobs, p_a)
+        return 200, _completion(f"Judged by the reward. [[ {verdict} ]]", content, max_tokens, logprobs, p_a)
 
 
-def _completion(text: str, prompt: str) -> str:
-    usage = {"prompt_tokens": len(prompt.split()), "completion_tokens": len(text.split())}
-    return json.dumps({"object": "chat.completion", "choices": [{"index": 0, "message": {
-        "role": "assistant", "content": text}, "finish_reason": "stop"}], "usage": usage})
+def _completion(text: str, prompt: str, max_tokens: int = 256, logprobs: bool = False, p_a: float = 0.5) -> str:
+    words = text.split(" ")
+    finish = "length" if len(words) > max_tokens else "stop"
+    words = words[:max_tokens]
+    text = " ".join(words)
+    usage = {"prompt_tokens": len(prompt.split()), "completion_tokens": len(words)}
+    choice = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}
+    if logprobs:
+        choice["logprobs"] = {"content": [_token(w if i == 0 else " " + w, p_a) for i, w in enumerate(words)]}
+    return json.dumps({"object": "chat.completion", "choices": [choice], "usage": usage})
+
+
+def _token(token: str, p_a: float) -> dict:
+    """One word as a token; a verdict letter's alternatives weigh A against B (and a tie, for C)."""
+    if token.strip(" []:") in ("A", "B", "C"):
+        p = {"A": p_a, "B": 1.0 - p_a} if token.strip(" []:") != "C" else {"C": 0.9, "A": 0.05, "B": 0.05}
+        top = [{"token": f" {k}", "logprob": math.log(max(v, 1e-9))} for k, v in p.items()]
+        return {"token": token, "logprob": math.log(max(p.get(token.strip(" []:"), 1e-9), 1e-9)), "top_logprobs": top}
+    return {"token": token, "logprob": -0.01, "top_logprobs": [{"token": token, "logprob": -0.01}]}
 
 
 def _handler(server: JudgeServer):
@@ -119,7 +148,8 @@ def _handler(server: JudgeServer):
                 return self._send(401, json.dumps({"error": "invalid api key"}))
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
             time.sleep(server.delay)
-            status, text = server.answer(body["messages"][-1]["content"])
+            status, text = server.answer(body["messages"][-1]["content"], body.get("max_tokens") or 256,
+                                         bool(body.get("logprobs")))
             self._send(status, text)
 
         def _send(self, status: int, text: str):

@@ -25,8 +25,8 @@ torch.set_num_threads(1)
 
 def make_judge(url: str, tmp_path=None, *, timeout=5.0, retries=3, concurrency=4, **kwargs) -> JudgeOracle:
     cache = ReplyCache(tmp_path / "cache.sqlite") if tmp_path is not None else None
-    endpoint = ChatEndpoint(url, "test-judge", None, timeout=timeout, retries=retries, backoff=0.01,
-                            max_backoff=0.05, cache=cache)
+    endpoint = ChatEndpoint(url, "test-judge", None, timeout=timeout, retries=retries, malformed_backoff=0.01,
+                            cache=cache, top_logprobs=20 if kwargs.get("verdicts_from") == "logprobs" else 0)
     return JudgeOracle(endpoint, concurrency=concurrency, **kwargs)
 
 

@@ -1,10 +1,12 @@
-"""A small client for OpenAI-compatible chat-completions endpoints, with retries and a reply cache.
+"""OpenAI-compatible chat completions through the `openai` client library, with a reply cache.
 
-Standard library only (urllib + sqlite3), so the judge oracle needs no extra install. What it adds
-over a bare POST is what a long alignment run needs from a paid, flaky remote service:
+The `openai` package (the `judge` extra) brings the transport: typed errors, retries with
+exponential backoff and jitter on timeouts, dropped connections, 408, 409, 429 and 5xx (honouring
+``Retry-After``), timeouts, and one pooled HTTP client shared by every thread. What this module
+adds is what a long alignment run needs from a paid, flaky remote service:
 
-- retries with exponential backoff and jitter on timeouts, dropped connections, 429, 5xx and
-  malformed replies (honouring ``Retry-After``), then a clean "no answer" instead of an exception;
+- a reply that is not a chat completion (a body that is not JSON, no choices) is retried too,
+  then a clean "no answer" (``Reply.text is None``) instead of an exception;
 - configuration mistakes (401/403 wrong key, 404 wrong URL or model) stop the run at once with one
   line: no amount of retrying fixes them, and silently skipping every query would waste the run;
 - an on-disk SQLite cache keyed by everything that determines the reply, so the same question is
@@ -14,21 +16,27 @@ over a bare POST is what a long alignment run needs from a paid, flaky remote se
 from __future__ import annotations
 
 import hashlib
-import http.client
 import json
-import random
 import sqlite3
 import threading
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from sealign.errors import UserError
 from sealign.sqlite_files import open_shared
 
-RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529}
+NO_KEY = "no-key"
+"""Sent when no API key is set: the client needs one, local servers ignore it (vLLM's docs use 'EMPTY')."""
+
+
+@dataclass(frozen=True)
+class TokenChoice:
+    """One generated token, its log-probability and the most likely tokens at its position."""
+
+    token: str
+    logprob: float
+    top: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -41,14 +49,18 @@ class Reply:
     cached: bool = False
     error: str = ""
     attempts: int = 0
+    finish_reason: str = ""
+    """'stop', or 'length' when the reply was cut at max_tokens (a verdict may be missing for that)."""
+    logprobs: tuple[TokenChoice, ...] | None = None
+    """Per generated token, when asked for and the endpoint returns them."""
 
 
-class TransientError(Exception):
-    """Worth another try: the same request may well succeed a moment later."""
-
-    def __init__(self, reason: str, retry_after: float | None = None):
-        super().__init__(reason)
-        self.retry_after = retry_after
+def require_openai():
+    try:
+        import openai
+    except ImportError as err:
+        raise UserError("the judge needs the openai client library: pip install 'sealign[judge]'") from err
+    return openai
 
 
 class ReplyCache:
@@ -63,46 +75,73 @@ class ReplyCache:
                 "CREATE TABLE IF NOT EXISTS replies (key TEXT PRIMARY KEY, text TEXT NOT NULL, "
                 "prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, created REAL NOT NULL)"
             )
+            columns = {row[1] for row in self.db.execute("PRAGMA table_info(replies)")}
+            for column in ("finish_reason TEXT", "logprobs TEXT"):  # added later: older cache files lack them
+                if column.split()[0] not in columns:
+                    self.db.execute(f"ALTER TABLE replies ADD COLUMN {column}")
         except (OSError, sqlite3.DatabaseError) as err:
             raise UserError(f"judge cache {self.path} cannot be opened ({err}); set --judge-cache to "
                             "another file or 'off'") from err
 
     def get(self, key: str) -> Reply | None:
         with self.lock:
-            row = self.db.execute(
-                "SELECT text, prompt_tokens, completion_tokens FROM replies WHERE key = ?", (key,)
-            ).fetchone()
-        return Reply(row[0], row[1], row[2], cached=True) if row else None
+            row = self.db.execute("SELECT text, prompt_tokens, completion_tokens, finish_reason, logprobs "
+                                  "FROM replies WHERE key = ?", (key,)).fetchone()
+        if not row:
+            return None
+        logprobs = tuple(TokenChoice(t, lp, tuple(map(tuple, top))) for t, lp, top in json.loads(row[4])) \
+            if row[4] else None
+        return Reply(row[0], row[1], row[2], cached=True, finish_reason=row[3] or "", logprobs=logprobs)
 
     def put(self, key: str, reply: Reply) -> None:
+        logprobs = json.dumps([[c.token, c.logprob, c.top] for c in reply.logprobs]) if reply.logprobs else None
         with self.lock:
-            self.db.execute("INSERT OR REPLACE INTO replies VALUES (?, ?, ?, ?, ?)",
-                            (key, reply.text, reply.prompt_tokens, reply.completion_tokens, time.time()))
+            self.db.execute("INSERT OR REPLACE INTO replies (key, text, prompt_tokens, completion_tokens, created, "
+                            "finish_reason, logprobs) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            (key, reply.text, reply.prompt_tokens, reply.completion_tokens, time.time(),
+                             reply.finish_reason, logprobs))
 
     def close(self) -> None:
         with self.lock:
             self.db.close()
 
 
+class MalformedReply(Exception):
+    """A 200 reply that is not a chat completion (not JSON, no choices, no text)."""
+
+
 class ChatEndpoint:
-    """POST {base_url}/chat/completions, retried; thread-safe (one request per calling thread)."""
+    """{base_url}/chat/completions through one `openai.OpenAI` client; thread-safe.
+
+    ``retries`` goes to the client (its backoff: 0.5 s doubling to 8 s, or the server's
+    ``Retry-After`` up to two minutes); a malformed reply is retried here as often.
+    ``top_logprobs`` > 0 asks for the log-probabilities of each generated token and its most
+    likely alternatives (verdicts from probabilities; endpoints that ignore it reply without).
+    """
 
     def __init__(self, base_url: str, model: str, api_key: str | None = None, *, timeout: float = 60.0,
-                 retries: int = 5, backoff: float = 1.0, max_backoff: float = 60.0,
-                 cache: ReplyCache | None = None, sleep=time.sleep):
+                 retries: int = 5, cache: ReplyCache | None = None, top_logprobs: int = 0,
+                 malformed_backoff: float = 0.5, sleep=time.sleep):
         if not base_url.startswith(("http://", "https://")):
             raise UserError(f"judge URL {base_url!r} must start with http:// or https://")
-        self.url = base_url.rstrip("/") + "/chat/completions"
+        openai = require_openai()
+        self.base_url = base_url.rstrip("/")
+        self.url = self.base_url + "/chat/completions"
         self.model, self.api_key = model, api_key
         self.timeout, self.retries = timeout, retries
-        self.backoff, self.max_backoff = backoff, max_backoff
         self.cache = cache
-        self.sleep = sleep
-        self._jitter = random.Random(0)
+        self.top_logprobs = top_logprobs
+        self.malformed_backoff, self.sleep = malformed_backoff, sleep
+        self.openai = openai  # its error types
+        self.client = openai.OpenAI(base_url=self.base_url, api_key=api_key or NO_KEY, timeout=timeout,
+                                    max_retries=retries)
 
     def body(self, messages: list[dict], max_tokens: int) -> dict:
         # temperature 0: a judge should give the same answer to the same question (and the cache relies on it)
-        return {"model": self.model, "messages": messages, "temperature": 0, "max_tokens": max_tokens}
+        body = {"model": self.model, "messages": messages, "temperature": 0, "max_tokens": max_tokens}
+        if self.top_logprobs:
+            body |= {"logprobs": True, "top_logprobs": self.top_logprobs}
+        return body
 
     def cache_key(self, body: dict) -> str:
         # The URL and everything in the body decide the reply; the API key does not.
@@ -114,82 +153,83 @@ class ChatEndpoint:
         key = self.cache_key(body)
         if self.cache and (hit := self.cache.get(key)):
             return hit
-        error, retry_after = "", None
-        for attempt in range(self.retries + 1):
-            if attempt:
-                self.sleep(self._delay(attempt, retry_after))
+        attempts, error = 0, ""
+        for malformed_retry in range(self.retries + 1):
+            if malformed_retry:
+                self.sleep(min(8.0, self.malformed_backoff * 2 ** (malformed_retry - 1)))
             try:
-                reply = self._post(body)
-            except TransientError as err:
-                error, retry_after = str(err), err.retry_after
+                reply, tries = self._request(body)
+            except RequestFailed as err:
+                return Reply(None, error=str(err), attempts=attempts + err.attempts)
+            except MalformedReply as err:
+                attempts, error = attempts + 1, str(err)
                 continue
-            except RequestRefused as err:
-                return Reply(None, error=str(err), attempts=attempt + 1)
-            reply = Reply(reply.text, reply.prompt_tokens, reply.completion_tokens, attempts=attempt + 1)
+            reply = Reply(reply.text, reply.prompt_tokens, reply.completion_tokens, attempts=attempts + tries,
+                          finish_reason=reply.finish_reason, logprobs=reply.logprobs)
             if self.cache:
                 self.cache.put(key, reply)
             return reply
-        return Reply(None, error=f"{error} (after {self.retries + 1} attempts)", attempts=self.retries + 1)
+        return Reply(None, error=f"{error} (after {attempts} attempts)", attempts=attempts)
 
-    def _delay(self, attempt: int, retry_after: float | None) -> float:
-        delay = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
-        delay *= 0.5 + 0.5 * self._jitter.random()  # jitter: concurrent retries do not stampede together
-        if retry_after is not None:
-            delay = max(delay, min(retry_after, self.max_backoff))
-        return delay
-
-    def _post(self, body: dict) -> Reply:
-        headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        request = urllib.request.Request(self.url, json.dumps(body).encode(), headers, method="POST")
+    def _request(self, body: dict) -> tuple[Reply, int]:
+        """One call of the client (its own retries included): the reply and the attempts it took."""
+        openai = self.openai
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                raw = response.read()
-        except urllib.error.HTTPError as err:
-            self._raise_for_status(err)
-        except (TimeoutError, urllib.error.URLError, http.client.HTTPException, ConnectionError) as err:
-            reason = getattr(err, "reason", err)
-            raise TransientError(f"timeout after {self.timeout:g}s" if isinstance(reason, TimeoutError)
-                                 else f"connection error: {reason}") from err
+            raw = self.client.chat.completions.with_raw_response.create(**body)
+        except (openai.AuthenticationError, openai.PermissionDeniedError) as err:
+            unset = "" if self.api_key else " (the variable it names is unset)"
+            raise UserError(f"judge endpoint {self.url} refused the API key (HTTP {err.status_code}{detail(err)}); "
+                            f"check --judge-api-key-env{unset}") from err
+        except openai.NotFoundError as err:
+            raise UserError(f"judge endpoint {self.url} or model {self.model!r} not found (HTTP 404{detail(err)}); "
+                            "check --judge-url (it should end in /v1) and --judge-model") from err
+        except openai.APITimeoutError as err:
+            raise RequestFailed(f"timeout after {self.timeout:g}s", self.retries + 1) from err
+        except openai.APIConnectionError as err:
+            raise RequestFailed(f"connection error: {err.__cause__ or err}", self.retries + 1) from err
+        except openai.APIStatusError as err:
+            # 429 and 5xx were retried by the client; other 4xx (400 context too long, 422, ...) concern
+            # this one request: no answer, no retry.
+            retried = err.status_code in (408, 409, 429) or err.status_code >= 500
+            raise RequestFailed(f"HTTP {err.status_code}{detail(err)}", self.retries + 1 if retried else 1) from err
+        tries = getattr(raw, "retries_taken", 0) + 1
         try:
-            data = json.loads(raw)
-            text = data["choices"][0]["message"]["content"]
-            usage = data.get("usage") or {}
+            completion = raw.parse()
+            choice = completion.choices[0]
+            text = choice.message.content
             if not isinstance(text, str):
                 raise TypeError("content is not a string")
-            return Reply(text, int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0)))
+            usage = completion.usage
         except (ValueError, KeyError, IndexError, TypeError, AttributeError) as err:
-            raise TransientError(f"malformed reply ({type(err).__name__}: {str(err)[:80]})") from err
-
-    def _raise_for_status(self, err: urllib.error.HTTPError):
-        detail = _error_detail(err)
-        if err.code in RETRYABLE_STATUS:
-            raise TransientError(f"HTTP {err.code}{detail}", _retry_after(err.headers.get("Retry-After")))
-        if err.code in (401, 403):
-            raise UserError(f"judge endpoint {self.url} refused the API key (HTTP {err.code}{detail}); "
-                            "check --judge-api-key-env and that variable")
-        if err.code == 404:
-            raise UserError(f"judge endpoint {self.url} or model {self.model!r} not found (HTTP 404{detail}); "
-                            "check --judge-url (it should end in /v1) and --judge-model")
-        # Other 4xx (400 context too long, 422, ...) concern this one request: no answer, no retry.
-        raise RequestRefused(f"HTTP {err.code}{detail}")
+            raise MalformedReply(f"malformed reply ({type(err).__name__}: {str(err)[:80]})") from err
+        return Reply(text, int(getattr(usage, "prompt_tokens", 0) or 0), int(getattr(usage, "completion_tokens", 0)
+                     or 0), finish_reason=choice.finish_reason or "", logprobs=token_choices(choice)), tries
 
 
-class RequestRefused(Exception):
-    """Refused for this request only (HTTP 400, 413, 422, ...); retrying would get the same refusal."""
+class RequestFailed(Exception):
+    """No reply for this request (the client's retries spent, or a refusal retrying would not change)."""
+
+    def __init__(self, reason: str, attempts: int):
+        super().__init__(reason)
+        self.attempts = attempts
 
 
-def _retry_after(value: str | None) -> float | None:
+def token_choices(choice) -> tuple[TokenChoice, ...] | None:
+    """The reply's tokens with their log-probabilities, when the endpoint returned them."""
+    content = getattr(getattr(choice, "logprobs", None), "content", None)
+    if not content:
+        return None
     try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None  # an HTTP date: fall back to our own backoff
+        return tuple(TokenChoice(t.token, float(t.logprob), tuple((a.token, float(a.logprob))
+                                                                  for a in (t.top_logprobs or ())))
+                     for t in content)
+    except (AttributeError, TypeError, ValueError):  # an endpoint's own idea of the shape: read as none
+        return None
 
 
-def _error_detail(err: urllib.error.HTTPError) -> str:
-    try:
-        text = err.read().decode(errors="replace").strip()
-    except Exception:  # the body of an error reply is a courtesy; never fail on it
-        return ""
+def detail(err) -> str:
+    """': <the start of the error body>' for a message, or ''."""
+    body = getattr(err, "body", None)
+    text = json.dumps(body) if isinstance(body, (dict, list)) else str(body or getattr(err, "message", "") or "")
+    text = " ".join(text.split())
     return f": {text[:120]}" if text else ""

@@ -1,9 +1,11 @@
 """LLM-as-judge over any OpenAI-compatible chat-completions endpoint (hosted API, vLLM, llama.cpp ...).
 
 For each (prompt, a, b) the judge reads a prompt template (MT-Bench's pairwise style by default)
-and ends its reply with ``[[A]]``, ``[[B]]`` or ``[[C]]`` (tie). LLM judges favour one position,
+and ends its reply with ``[[A]]``, ``[[B]]`` or ``[[C]]`` (tie); with ``verdicts_from="logprobs"``
+the verdict is read from the probabilities of that token instead (``verdicts.py``), falling back to
+the text where the endpoint gives none. LLM judges favour one position,
 so by default every question is asked in both orders and the two verdicts are averaged:
-P(a > b) = mean over orders of 1 / 0.5 / 0 for a win / tie / loss of ``a``. Two orders that
+P(a > b) = mean over orders of 1 / 0.5 / 0 for a win / tie / loss of ``a`` (or of P(a wins)). Two orders that
 disagree (pure position bias) average to a tie. Without ``both_orders`` one random order is shown.
 
 A query that gets no usable reply in any order (timeouts and 5xx beyond the retries, a verdict
@@ -14,7 +16,6 @@ The cost of every answer is its tokens, or dollars when prices are given; cached
 from __future__ import annotations
 
 import os
-import re
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +28,7 @@ import numpy as np
 from sealign.errors import ConfigError, UserError
 from sealign.oracles.base import Verdict, check_lengths, winner_from_prob
 from sealign.oracles.chat_client import ChatEndpoint, Reply, ReplyCache
+from sealign.oracles.verdicts import parse_verdict, prob_first_wins
 
 if TYPE_CHECKING:
     from sealign.config import RunConfig
@@ -54,18 +56,8 @@ following this format: "[[A]]" if assistant A is better, "[[B]]" if assistant B 
 "[[C]]" for a tie."""
 
 PLACEHOLDERS = ("{prompt}", "{response_a}", "{response_b}")
-_BRACKETED = re.compile(r"\[\[\s*(A|B|C|TIE)\s*\]\]", re.IGNORECASE)
-_BARE = {"A": "a", "B": "b", "C": "tie", "TIE": "tie"}
-
-
-def parse_verdict(text: str) -> str | None:
-    """'a', 'b', 'tie' (in the order shown) or None. The *last* [[X]] counts: an explanation may
-    quote the format before the judge gives its own verdict."""
-    found = _BRACKETED.findall(text)
-    if found:
-        return _BARE[found[-1].upper()]
-    bare = text.strip().strip(".*\"'`[]() \n").upper()
-    return _BARE.get(bare)
+VERDICTS_FROM = ("text", "logprobs")
+TOP_LOGPROBS = 20  # the most OpenAI's API gives; enough to hold A, B and C in their spellings
 
 
 def load_template(path: str) -> str:
@@ -91,14 +83,19 @@ def render(template: str, prompt: str, first: str, second: str) -> str:
 class JudgeOracle:
     def __init__(self, endpoint: ChatEndpoint, *, template: str = DEFAULT_TEMPLATE, both_orders: bool = True,
                  concurrency: int = 8, max_tokens: int = 256, price_in: float = 0.0, price_out: float = 0.0,
-                 seed: int = 0, name: str = "judge"):
+                 verdicts_from: str = "text", seed: int = 0, name: str = "judge"):
         if concurrency < 1 or max_tokens < 1:
             raise ConfigError("judge_concurrency and judge_max_tokens must be >= 1")
         if price_in < 0 or price_out < 0:
             raise ConfigError("judge prices must be >= 0")
+        if verdicts_from not in VERDICTS_FROM:
+            raise ConfigError(f"judge_verdicts must be one of {', '.join(VERDICTS_FROM)} (got {verdicts_from!r})")
+        if verdicts_from == "logprobs" and not endpoint.top_logprobs:
+            raise ConfigError("verdicts from log-probabilities need an endpoint that asks for them (top_logprobs > 0)")
         self.endpoint, self.template = endpoint, template
         self.both_orders, self.concurrency, self.max_tokens = both_orders, concurrency, max_tokens
         self.price_in, self.price_out = price_in, price_out
+        self.verdicts_from = verdicts_from
         self.cost_unit = "usd" if price_in or price_out else "tokens"
         self.rng = np.random.default_rng(seed)
         self.name = name
@@ -127,6 +124,38 @@ class JudgeOracle:
                 self.stats["cost"] += self.cost(reply)
         return reply
 
+    def read(self, reply: Reply) -> tuple[float | None, str]:
+        """(P(the response shown first wins), why there is none): from the verdict token's
+        probabilities when asked and given, else from the reply's text."""
+        if reply.text is None:
+            return None, reply.error
+        if self.verdicts_from == "logprobs" and (prob := prob_first_wins(reply.logprobs)) is not None:
+            self.stats["verdicts_from_logprobs"] += 1
+            return prob, ""
+        verdict = parse_verdict(reply.text)
+        if verdict is None:
+            cut = f" (reply cut at {self.max_tokens} tokens)" if reply.finish_reason == "length" else ""
+            return None, f"unparseable verdict{cut}: {reply.text[:60]!r}"
+        self.stats["verdicts_from_text"] += 1
+        return {"a": 1.0, "tie": 0.5, "b": 0.0}[verdict], ""
+
+    def no_answer_advice(self, reason: str) -> str:
+        """The fix for the commonest reason a judge gives no answer (``SilenceWatch`` prints it)."""
+        if reason.startswith("unparseable verdict"):
+            fixes = ["give the judge a template it follows (--judge-template)"]
+            if "reply cut at" in reason:
+                fixes.insert(0, f"let it finish its reply (--judge-max-tokens, now {self.max_tokens})")
+            if self.verdicts_from == "text":
+                fixes.append("read verdicts from probabilities (--judge-verdicts logprobs)")
+            else:
+                fixes.append("use an endpoint that returns logprobs (this one gave none with the verdict)")
+            return "fix: " + ", or ".join(fixes)
+        if reason.startswith("timeout"):
+            return f"fix: a longer --judge-timeout (now {self.endpoint.timeout:g}s) or a lower --judge-concurrency"
+        if reason.startswith("HTTP 400"):
+            return "the judge refused the request: a prompt longer than its context? (shorter --max-new-tokens)"
+        return ""
+
     def compare(self, prompts: list[str], responses_a: list[str], responses_b: list[str],
                 keys: list[str] | None = None) -> list[Verdict]:
         check_lengths(prompts, responses_a, responses_b)
@@ -148,11 +177,10 @@ class JudgeOracle:
         costs, reasons = [0.0] * n, [""] * n
         for (i, a_first), reply in zip(asks, replies):
             costs[i] += self.cost(reply)
-            verdict = parse_verdict(reply.text) if reply.text is not None else None
-            if verdict is None:
-                reasons[i] = reply.error or f"unparseable verdict: {reply.text[:60]!r}"
+            shown_first_wins, reason = self.read(reply)
+            if shown_first_wins is None:
+                reasons[i] = reason
                 continue
-            shown_first_wins = {"a": 1.0, "tie": 0.5, "b": 0.0}[verdict]
             scores[i].append(shown_first_wins if a_first else 1.0 - shown_first_wins)
         verdicts = []
         for i in range(n):
@@ -191,9 +219,11 @@ def build(config: RunConfig, seed_offset: int = 0) -> JudgeOracle:
         root = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
         cache = ReplyCache(config.judge_cache or root / "judge-cache.sqlite")
     endpoint = ChatEndpoint(config.judge_url, config.judge_model, os.environ.get(config.judge_api_key_env),
-                            timeout=config.judge_timeout, retries=config.judge_retries, cache=cache)
+                            timeout=config.judge_timeout, retries=config.judge_retries, cache=cache,
+                            top_logprobs=TOP_LOGPROBS if config.judge_verdicts == "logprobs" else 0)
     return JudgeOracle(
         endpoint, template=load_template(config.judge_template), both_orders=config.judge_both_orders,
         concurrency=config.judge_concurrency, max_tokens=config.judge_max_tokens,
-        price_in=config.judge_price_in, price_out=config.judge_price_out, seed=config.seed + seed_offset,
+        price_in=config.judge_price_in, price_out=config.judge_price_out, verdicts_from=config.judge_verdicts,
+        seed=config.seed + seed_offset,
     )

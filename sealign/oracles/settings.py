@@ -24,6 +24,10 @@ class OracleSettings:
     oracle_max_cost: float = 0.0
     """Stop asking once the oracle's answers cost this much in its own unit (dollars for a priced
     judge, tokens, rater seconds); checked between batches; 0 = no limit (see docs/oracles)."""
+    oracle_max_silent_steps: int = 3
+    """Stop the run with a one-line error once the oracle has answered none of the questions of this
+    many steps in a row (a judge that never gives its verdict, a server down or misconfigured),
+    rather than spend the budget on no answers; 0 = never stop. Human raters are never stopped."""
     oracle_model: str = ""
     """reward-model / pairwise oracles: a local save_pretrained folder or a Hub model name."""
     oracle_batch_size: int = 16
@@ -37,6 +41,8 @@ class OracleSettings:
         """(ok, message) pairs; ``RunConfig.validate`` raises the first message that is not ok."""
         return [
             (self.oracle_temperature > 0, f"oracle_temperature must be > 0 (got {self.oracle_temperature})"),
+            (self.oracle_max_silent_steps >= 0,
+             f"oracle_max_silent_steps must be >= 0; 0 never stops (got {self.oracle_max_silent_steps})"),
         ]
 
 
@@ -61,6 +67,11 @@ class JudgeSettings:
     judge_cache: str = ""
     """SQLite cache of judge replies; empty = CACHE_DIR/judge-cache.sqlite, 'off' = none."""
     judge_max_tokens: int = 256
+    """Reply length limit: room for a short explanation before the verdict."""
+    judge_verdicts: Literal["text", "logprobs"] = "text"
+    """How a verdict is read: the [[A]] / [[B]] / [[C]] mark in the reply, or P(A) against P(B) from the
+    log-probabilities of the verdict token (a soft label; endpoints that return logprobs), falling back
+    to the text where a reply has none."""
     judge_price_in: float = 0.0
     """Dollars per million prompt tokens; with judge_price_out > 0 costs are logged in usd, else in tokens."""
     judge_price_out: float = 0.0
