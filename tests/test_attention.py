@@ -9,10 +9,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from sealign.policy import hardware
 from sealign.policy.attention import ATTENTION_NAME, _grouped_attention, cpu_bf16_attention
 from sealign.policy.hf import HFPolicy, unwrap
 
 torch.set_num_threads(1)
+needs_onednn_bf16 = pytest.mark.skipif(
+    not hardware.onednn_bf16(), reason="this CPU has no oneDNN bf16 kernels (avx512bw/vl/dq): the policy keeps SDPA; "
+                                       "test_without_onednn_bf16_a_bf16_policy_keeps_sdpa covers it")
 
 
 def reference_attention(query, key, value, keep):
@@ -70,6 +74,7 @@ def bf16_policy(tiny_policy):
     return HFPolicy(copy.deepcopy(tiny_policy.model), tiny_policy.tokenizer, device="cpu", mixed_precision="bf16")
 
 
+@needs_onednn_bf16
 def test_a_bf16_policy_on_the_cpu_runs_the_grouped_attention_and_scores_like_sdpa(tiny_policy, tmp_path):
     policy = bf16_policy(tiny_policy)
     assert unwrap(policy.model).config._attn_implementation == ATTENTION_NAME
@@ -90,6 +95,26 @@ def test_a_bf16_policy_on_the_cpu_runs_the_grouped_attention_and_scores_like_sdp
     unwrap(policy.model).set_attn_implementation(ATTENTION_NAME)
     policy.save(tmp_path / "saved")
     assert ATTENTION_NAME not in json.dumps(json.loads((tmp_path / "saved" / "config.json").read_text()))
+
+
+def test_without_onednn_bf16_a_bf16_policy_keeps_sdpa(tiny_policy, monkeypatch, caplog):
+    prompts = tiny_policy.encode_prompts(["the cat sat on the mat", "a dog"])
+    responses = tiny_policy.encode_responses(["cat sat", "dog ran home fast"])
+    with torch.no_grad():
+        sdpa = bf16_policy(tiny_policy)
+        unwrap(sdpa.model).set_attn_implementation("sdpa")  # the plain path, chosen by hand
+        expected = sdpa.sequence_logprobs(prompts, responses)[0]
+        monkeypatch.setenv(hardware.FORCE_VARIABLE, "bf16")
+        monkeypatch.setattr(hardware, "_warned", set())
+        caplog.clear()  # a CPU really without bf16 has already warned while building the first policy
+        policies = [bf16_policy(tiny_policy) for _ in range(2)]
+        assert all(unwrap(p.model).config._attn_implementation == "sdpa" for p in policies)
+        assert policies[0].mixed_precision == "bf16"  # still asked for: emulated, and said so
+        assert torch.equal(policies[0].sequence_logprobs(prompts, responses)[0], expected)
+    assert [len(g) for g in policies[1].generate(prompts, n=2, max_new_tokens=5, seeds=[1, 2])] == [2, 2]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "sealign.hardware"]
+    assert len(warnings) == 2, warnings  # one per fallback (attention; bf16 emulated), not one per policy
+    assert any("keeps SDPA" in w for w in warnings) and any("slower than float32" in w for w in warnings)
 
 
 def test_a_bf16_policy_samples_with_the_grouped_attention(tiny_policy):

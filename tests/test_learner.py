@@ -13,6 +13,7 @@ from sealign.config import RunConfig
 from sealign.errors import ConfigError
 from sealign.learner import AnchorEMA, PreferenceLearner, adamw, loss_hyperparameters
 from sealign.losses import LOSSES, loss_names
+from sealign.policy import hardware
 from sealign.policy.hf import HFPolicy
 from sealign.types import PreferenceBatch, SignalBatch
 
@@ -254,13 +255,22 @@ def test_checkpoint_keeps_the_anchor(policy, tmp_path):
         assert torch.equal(a, b)
 
 
-def test_adamw_is_fused_on_the_cpu_and_updates_as_the_default_adamw():
+@pytest.mark.parametrize("forced", [False, True], ids=["fused", "fused-kernel-missing"])
+def test_adamw_is_fused_where_torch_can_and_updates_as_the_default_adamw(monkeypatch, caplog, forced):
+    if forced:  # as with a torch older than 2.4, which has no fused AdamW on the CPU
+        monkeypatch.setenv(hardware.FORCE_VARIABLE, "fused-adamw")
+        monkeypatch.setattr(hardware, "_warned", set())
+    elif not hardware.fused_adamw([torch.zeros(1)]):
+        pytest.skip("this torch has no fused AdamW on the CPU (torch < 2.4); the forced case covers the fallback")
     torch.manual_seed(0)
     nets = [torch.nn.Sequential(torch.nn.Linear(16, 16), torch.nn.ReLU(), torch.nn.Linear(16, 1)) for _ in range(2)]
     nets[1].load_state_dict(nets[0].state_dict())
     fused = adamw(list(nets[0].parameters()), lr=1e-2, weight_decay=0.01)
     default = torch.optim.AdamW(nets[1].parameters(), lr=1e-2, weight_decay=0.01)
-    assert fused.defaults["fused"] and not default.defaults["fused"]
+    assert bool(fused.defaults["fused"]) == (not forced) and not default.defaults["fused"]
+    adamw(list(nets[1].parameters()), lr=1e-2)  # a second optimiser: no second warning
+    warnings = [r.getMessage() for r in caplog.records if r.name == "sealign.hardware"]
+    assert len(warnings) == (1 if forced else 0) and all("no fused AdamW" in w for w in warnings)
     x = torch.randn(8, 16)
     for _ in range(20):
         for net, opt in zip(nets, (fused, default)):
@@ -269,3 +279,4 @@ def test_adamw_is_fused_on_the_cpu_and_updates_as_the_default_adamw():
             opt.step()
     for p, q in zip(nets[0].parameters(), nets[1].parameters()):
         assert torch.allclose(p, q, atol=1e-6)
+

@@ -4,6 +4,7 @@ weights, frozen linear layers stored in bf16; and the frozen initial policy shar
 from __future__ import annotations
 
 import functools
+import math
 
 import pytest
 import torch
@@ -71,6 +72,24 @@ def test_bf16_dpo_steps_reduce_the_loss_and_sampling_runs(base_dir, lora_r):
     assert losses[-1] < losses[0] - 0.05, losses
     samples = policy.generate(batch.prompt_ids, n=2, temperature=1.0, max_new_tokens=5)
     assert [len(g) for g in samples] == [2, 2, 2] and all(r for g in samples for r in g)
+
+
+@pytest.mark.parametrize("lora_r", [0, 4])
+def test_where_bf16_cannot_run_the_policy_runs_in_float32(base_dir, lora_r, monkeypatch):
+    """A GPU without bf16 (forced here on the CPU): no autocast, nothing stored in bf16, the
+    float32 policy's scores exactly, and the learner steps."""
+    from sealign.policy import hardware
+
+    monkeypatch.setattr(hardware, "bf16_runs", lambda device: False)
+    mixed = load_policy(config(lora_r=lora_r, mixed_precision="bf16"), str(base_dir))
+    assert mixed.mixed_precision == "no"
+    assert all(p.dtype == torch.float32 for p in mixed.model.parameters())
+    if not lora_r:  # the frozen reference copy too (with LoRA it is the network above)
+        assert all(p.dtype == torch.float32 for p in mixed.frozen_copy().parameters())
+    full = load_policy(config(lora_r=lora_r), str(base_dir))
+    batch = make_batch(full)
+    assert torch.equal(scores(mixed, batch), scores(full, batch))
+    assert math.isfinite(PreferenceLearner(mixed, config(lora_r=lora_r)).step(batch)["loss"])
 
 
 def test_reference_and_features_share_one_frozen_copy_until_the_reference_moves(base_dir):

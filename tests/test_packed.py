@@ -8,12 +8,22 @@ import copy
 import pytest
 import torch
 
-from sealign.policy import packed
+from sealign.policy import hardware, packed
 from sealign.policy.hf import HFPolicy
 from sealign.policy.packed import MIN_PACKED_ELEMENTS, packed_linears
 
 torch.set_num_threads(1)
 pytestmark = pytest.mark.skipif(not packed.available(), reason="this torch has no oneDNN linear ops")
+needs_onednn_bf16 = pytest.mark.skipif(
+    not hardware.onednn_bf16(), reason="this CPU has no oneDNN bf16 kernels (avx512bw/vl/dq or avx_ne_convert); "
+                                       "the forced fallback tests below cover it")
+
+
+@pytest.fixture
+def without_onednn_bf16(monkeypatch):
+    """oneDNN's bf16 kernels reported missing (as on a CPU without AVX-512), warnings not yet given."""
+    monkeypatch.setenv(hardware.FORCE_VARIABLE, "bf16")
+    monkeypatch.setattr(hardware, "_warned", set())
 
 
 def two_layers() -> torch.nn.Sequential:
@@ -35,6 +45,7 @@ def test_large_layers_compute_the_same_products_packed_and_small_ones_are_left_a
     assert all(torch.equal(p, w) for p, w in zip(model.parameters(), weights))
 
 
+@needs_onednn_bf16
 def test_bf16_products_equal_autocast_ones():
     model = two_layers()
     x = torch.randn(16, 512)
@@ -44,6 +55,22 @@ def test_bf16_products_equal_autocast_ones():
             got = model[0](x)
     assert got.dtype == expected.dtype == torch.bfloat16
     torch.testing.assert_close(got.float(), expected.float(), rtol=1e-2, atol=1e-2)
+
+
+def test_without_onednn_bf16_nothing_is_packed_and_products_are_the_plain_ones(without_onednn_bf16, caplog):
+    model = two_layers()
+    x = torch.randn(16, 512)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        expected = model[0](x)
+        for _ in range(2):
+            with packed_linears(model, torch.bfloat16, rows=16) as count:
+                assert count == 0 and "forward" not in model[0].__dict__
+                got = model[0](x)
+            assert torch.equal(got, expected)
+        with packed_linears(model, None, rows=16) as count:  # float32 weights still pack
+            assert count == 1
+    warnings = [r.getMessage() for r in caplog.records if r.name == "sealign.hardware"]
+    assert len(warnings) == 1 and "unpacked" in warnings[0]  # once per process, not per decode loop
 
 
 def test_a_shared_weight_is_packed_once(monkeypatch):
@@ -74,8 +101,9 @@ def large_vocabulary_policy(tiny_policy) -> HFPolicy:
     return HFPolicy(LlamaForCausalLM(config).eval(), tiny_policy.tokenizer, device="cpu", mixed_precision="bf16")
 
 
-def test_a_bf16_policy_samples_the_same_responses_with_packed_weights(tiny_policy):
-    policy = large_vocabulary_policy(tiny_policy)
+def packed_and_default_samples(policy: HFPolicy) -> tuple[list[int], dict]:
+    """How many layers each decode loop packed, and the responses (seeded, then greedy) sampled with
+    ``HFPolicy.packed_weights`` and with no packing at all."""
     prompts = policy.encode_prompts(["the cat sat on the mat", "a dog", "rain fell"])
     entered = []
     plain_context = HFPolicy.packed_weights
@@ -94,7 +122,19 @@ def test_a_bf16_policy_samples_the_same_responses_with_packed_weights(tiny_polic
                           policy.generate(prompts, n=1, max_new_tokens=8, temperature=0.0))
         finally:
             HFPolicy.packed_weights = plain_context
+    return entered, runs
+
+
+@needs_onednn_bf16
+def test_a_bf16_policy_samples_the_same_responses_with_packed_weights(tiny_policy):
+    entered, runs = packed_and_default_samples(large_vocabulary_policy(tiny_policy))
     assert entered == [1, 1]  # the LM head: the one layer large enough
+    assert runs["packed"] == runs["default"]
+
+
+def test_a_bf16_policy_without_onednn_bf16_samples_unpacked(tiny_policy, without_onednn_bf16):
+    entered, runs = packed_and_default_samples(large_vocabulary_policy(tiny_policy))
+    assert entered == [0, 0]
     assert runs["packed"] == runs["default"]
 
 
@@ -105,9 +145,13 @@ def test_packing_is_for_bf16_sampling_and_large_layers_only(tiny_policy):
         assert count == 0  # the built-in model's small layers keep the default path
 
 
-def test_the_packing_bench_times_every_shape(capsys):
+@pytest.mark.parametrize("forced", [False, True], ids=["this-cpu", "without-onednn-bf16"])
+def test_the_packing_bench_times_every_shape_in_every_dtype_the_cpu_packs(capsys, monkeypatch, forced):
     from bench.packed import SHAPES, main
 
+    if forced:
+        monkeypatch.setenv(hardware.FORCE_VARIABLE, "bf16")
     assert main(["--repeats", "1", "--rows", "2"]) == 0
     rows = [line for line in capsys.readouterr().out.splitlines() if line.endswith("x |")]
-    assert len(rows) == 2 * len(SHAPES)
+    assert len(rows) == (2 if hardware.onednn_bf16() else 1) * len(SHAPES)  # float32, and bfloat16 where it packs
+    assert not forced or all("bfloat16" not in row for row in rows)

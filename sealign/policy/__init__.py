@@ -16,7 +16,7 @@ def load_policy(config, path: str):
 
         policy.model = add_lora(policy.model, config.lora_r, config.lora_alpha, config.lora_dropout,
                                 config.lora_targets, config.seed)
-        if config.mixed_precision == "bf16":  # the frozen base in bf16; the adapters train in fp32
+        if policy.mixed_precision == "bf16":  # the frozen base in bf16; the adapters train in fp32
             store_frozen_linears(policy.model, torch.bfloat16)
     if getattr(config, "gradient_checkpointing", False):
         policy.enable_gradient_checkpointing()

@@ -7,12 +7,17 @@ and backward (`bench/attention.py`). Under ``--mixed-precision bf16`` on a CPU t
 call ``cpu_bf16_attention`` instead (registered with transformers' `AttentionInterface` as
 ``ATTENTION_NAME``); in every other case (fp32, a GPU) it hands over to transformers' SDPA path
 unchanged. Masks are built as for SDPA (a boolean keep-mask, or None for a plain causal batch).
+On a CPU without oneDNN's bf16 kernels (``hardware.onednn_bf16``: no avx512bw/vl/dq) the bf16 products
+are emulated and this path ran 1.6-9x slower than SDPA (emulated with ``ONEDNN_MAX_CPU_ISA=AVX2``),
+so the policy keeps SDPA there.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor
+
+from sealign.policy import hardware
 
 ATTENTION_NAME = "sealign_cpu_bf16"
 
@@ -79,6 +84,10 @@ def use_cpu_bf16_attention(model: torch.nn.Module) -> bool:
     ``cpu_bf16_attention`` when it runs SDPA attention; returns whether it switched."""
     config = getattr(model, "config", None)
     if config is None or getattr(config, "_attn_implementation", None) != "sdpa":
+        return False
+    if not hardware.onednn_bf16():  # emulated bf16: 1.6-9x slower than SDPA here
+        hardware.warn_once("bf16-attention", "this CPU has no oneDNN bfloat16 kernels: the policy keeps SDPA "
+                                             "attention under --mixed-precision bf16")
         return False
     if not hasattr(model, "set_attn_implementation"):
         return False

@@ -39,8 +39,10 @@ class HFPolicy:
             tokenizer.pad_token = tokenizer.eos_token
         self.eos_id: int = tokenizer.eos_token_id
         self.pad_id: int = tokenizer.pad_token_id
-        self.mixed_precision = mixed_precision
-        if mixed_precision == "bf16" and self.device.type == "cpu":
+        from sealign.policy.hardware import mixed_precision_for
+
+        self.mixed_precision = mixed_precision_for(mixed_precision, self.device)  # 'no' where bf16 cannot run
+        if self.mixed_precision == "bf16" and self.device.type == "cpu":
             from sealign.policy.attention import use_cpu_bf16_attention
 
             use_cpu_bf16_attention(unwrap(self.model))

@@ -13,6 +13,10 @@ Only ``torch.nn.Linear`` layers of at least ``MIN_PACKED_ELEMENTS`` weights are 
 matrices the packed call is slower than the default one, and the built-in model's layers stay as
 they are (its recorded runs are unchanged). The results equal the default path's to float rounding
 (another summation order: ~1e-6 relative in float32; identical in bfloat16 in the tests).
+
+oneDNN computes in bfloat16 only on CPUs with avx512bw/vl/dq or avx_ne_convert (``hardware.onednn_bf16``);
+elsewhere (an AMD EPYC without AVX-512) packing a bf16 weight raises, so bf16 layers stay unpacked
+there, with one warning line. Other dtypes than float32 and bfloat16 are never packed.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import contextlib
 from collections.abc import Iterator
 
 import torch
+
+from sealign.policy import hardware
 
 MIN_PACKED_ELEMENTS = 1 << 18
 """Smallest weight (out x in elements) worth packing: 576 x 576 gains 1.3x, 192 x 576 loses ~10%."""
@@ -36,14 +42,16 @@ def available() -> bool:
 @torch.no_grad()
 def packed_linears(model: torch.nn.Module, compute_dtype: torch.dtype | None, rows: int) -> Iterator[int]:
     """Within the context the large ``nn.Linear`` layers of ``model`` (on the CPU) compute through
-    oneDNN with pre-packed weights; yields how many were packed (0 where oneDNN is missing).
+    oneDNN with pre-packed weights; yields how many were packed (0 where oneDNN is missing or
+    cannot compute in the dtype: ``packs_in``).
 
     ``compute_dtype``: the dtype the products run in (bfloat16 under bf16 autocast, whose casts the
     packed call would bypass; None: each weight's own). ``rows``: the expected rows per product, a
     hint for the packing. Nothing may train inside: the packed copies do not follow the weights.
     """
     layers = [m for m in model.modules() if type(m) is torch.nn.Linear and m.weight.device.type == "cpu"
-              and m.weight.numel() >= MIN_PACKED_ELEMENTS] if available() else []
+              and m.weight.numel() >= MIN_PACKED_ELEMENTS and packs_in(compute_dtype or m.weight.dtype)
+              ] if available() else []
     packs: dict[tuple, torch.Tensor] = {}  # a weight shared by two layers (a tied head) is packed once
     try:
         for layer in layers:
@@ -57,6 +65,18 @@ def packed_linears(model: torch.nn.Module, compute_dtype: torch.dtype | None, ro
     finally:
         for layer in layers:
             layer.__dict__.pop("forward", None)
+
+
+def packs_in(dtype: torch.dtype) -> bool:
+    """oneDNN's packed linear computes in ``dtype`` on this CPU: float32 always, bfloat16 where oneDNN
+    has bf16 kernels (``hardware.onednn_bf16``; said once where it has not)."""
+    if dtype == torch.bfloat16:
+        if hardware.onednn_bf16():
+            return True
+        hardware.warn_once("packed-bf16", "this CPU has no oneDNN bfloat16 kernels (they need avx512bw/vl/dq or "
+                                          "avx_ne_convert): sampling runs its linear layers unpacked")
+        return False
+    return dtype == torch.float32
 
 
 def _packed_forward(weight: torch.Tensor, bias: torch.Tensor | None, dtype: torch.dtype):
