@@ -120,6 +120,11 @@ class OptimiserSettings:
     memory only while they are read: each step scores its pairs with the reference first, then
     lets its pages go before the policy's forward and backward (sealign/policy/offload.py)."""
     warmup_steps: int = 2
+    keep_dropout: bool = False
+    """Keep the model's dropout in the learner's passes. Off by default, as in TRL's DPO: with dropout
+    (GPT-2, OPT: 0.1) both log-probabilities of a pair are noisy (with LoRA the reference is the same
+    network), DPO's margin is nonzero before any step and the loss learns from the noise
+    (sealign/policy/dropout.py). --lora-dropout is kept either way."""
 
     def checks(self) -> list[tuple[bool, str]]:
         return [

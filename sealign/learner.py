@@ -23,6 +23,7 @@ from sealign.faults import fault_point
 from sealign.lookup import pick
 from sealign.losses import LOSSES, PAIR_SETTINGS, PairLogps, compute_loss
 from sealign.policy import hardware
+from sealign.policy.dropout import disable_dropout
 from sealign.policy.hf import HFPolicy
 from sealign.types import PreferenceBatch, SignalBatch
 
@@ -104,6 +105,10 @@ class PreferenceLearner:
         self.loss_name = config.loss
         self.hyper = loss_hyperparameters(config.loss, config)
         self.reference = (reference or policy.frozen_copy()) if self.loss.uses_reference else None
+        if not getattr(config, "keep_dropout", False):  # the policy, and the reference where it is a network
+            for network in (policy.model, self.reference):
+                if isinstance(network, torch.nn.Module):
+                    disable_dropout(network)
         self.reference_file = self._offloaded(self.reference) if getattr(config, "offload_reference", False) else None
         self.anchor = (AnchorEMA(policy.model, config.anchor_tau, config.anchor_weight)
                        if self.loss.input == "signals" else None)

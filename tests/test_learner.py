@@ -280,3 +280,82 @@ def test_adamw_is_fused_where_torch_can_and_updates_as_the_default_adamw(monkeyp
     for p, q in zip(nets[0].parameters(), nets[1].parameters()):
         assert torch.allclose(p, q, atol=1e-6)
 
+
+# ----------------------------------------------------------------------------- dropout (off unless kept)
+def gpt2_policy(tiny_policy) -> HFPolicy:
+    """A tiny GPT-2 with GPT-2's dropouts (residual, embedding, attention: 0.1) and the tiny tokenizer."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    tokenizer = tiny_policy.tokenizer
+    config = GPT2Config(vocab_size=len(tokenizer), n_embd=32, n_layer=2, n_head=4, n_positions=256,
+                        resid_pdrop=0.1, embd_pdrop=0.1, attn_pdrop=0.1, bos_token_id=tokenizer.bos_token_id,
+                        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    torch.manual_seed(0)
+    return HFPolicy(GPT2LMHeadModel(config).eval(), tokenizer, device="cpu")
+
+
+def with_lora(policy: HFPolicy, lora_r: int, lora_dropout: float = 0.0) -> HFPolicy:
+    if lora_r:
+        pytest.importorskip("peft")
+        from sealign.policy.lora import add_lora
+
+        policy.model = add_lora(policy.model, lora_r, 8, lora_dropout, "all-linear", seed=0)
+    return policy
+
+
+def margins(logps) -> torch.Tensor:
+    """DPO's D per pair: (log pi - log pi_ref)(chosen) - (log pi - log pi_ref)(rejected)."""
+    return (logps.chosen - logps.ref_chosen) - (logps.rejected - logps.ref_rejected)
+
+
+@pytest.mark.parametrize("lora_r", [0, 4], ids=["full", "lora"])
+def test_dropout_is_off_in_the_learner_passes_by_default(tiny_policy, lora_r):
+    policy = with_lora(gpt2_policy(tiny_policy), lora_r)
+    learner = PreferenceLearner(policy, make_config("dpo", micro_batch_size=8))
+    batch = make_batch(policy)
+    policy.model.train()  # the mode of the learner's loss passes
+    first, second = learner._pair_logps(batch), learner._pair_logps(batch)
+    for name in ("chosen", "rejected", "ref_chosen", "ref_rejected"):
+        assert torch.equal(getattr(first, name), getattr(second, name)), name
+    assert torch.equal(margins(first), torch.zeros(len(batch)))  # policy == reference before any step
+    metrics = learner.step(batch)
+    assert metrics["rewards/margin"] == 0.0 and metrics["loss"] == pytest.approx(math.log(2), abs=1e-7)
+
+
+@pytest.mark.parametrize("lora_r", [0, 4], ids=["full", "lora"])
+def test_keep_dropout_keeps_the_passes_noisy(tiny_policy, lora_r):
+    policy = with_lora(gpt2_policy(tiny_policy), lora_r)
+    learner = PreferenceLearner(policy, make_config("dpo", micro_batch_size=8, keep_dropout=True))
+    batch = make_batch(policy)
+    policy.model.train()
+    torch.manual_seed(1)
+    first, second = learner._pair_logps(batch), learner._pair_logps(batch)
+    assert not torch.equal(first.chosen, second.chosen)
+    assert not torch.equal(margins(first), torch.zeros(len(batch)))
+    reference_noisy = not torch.equal(first.ref_chosen, second.ref_chosen)
+    assert reference_noisy == bool(lora_r)  # with LoRA the reference is the same network, in train mode
+
+
+def test_lora_dropout_is_kept_while_the_model_dropout_goes(tiny_policy):
+    policy = with_lora(gpt2_policy(tiny_policy), 4, lora_dropout=0.2)
+    PreferenceLearner(policy, make_config("dpo"))
+    dropouts = {name: module.p for name, module in policy.model.named_modules() if isinstance(module, torch.nn.Dropout)}
+    adapters = {name for name in dropouts if ".lora_dropout." in name}
+    assert adapters and all(dropouts[name] == 0.2 for name in adapters)
+    assert all(p == 0.0 for name, p in dropouts.items() if name not in adapters)
+
+
+def test_functional_dropout_probabilities_are_zeroed_too():
+    """OPT passes float attributes to nn.functional.dropout instead of holding nn.Dropout modules."""
+    from transformers import OPTConfig, OPTForCausalLM
+
+    from sealign.policy.dropout import disable_dropout
+
+    torch.manual_seed(0)
+    model = OPTForCausalLM(OPTConfig(vocab_size=50, hidden_size=16, ffn_dim=32, num_hidden_layers=2,
+                                     num_attention_heads=2, max_position_embeddings=64, word_embed_proj_dim=16,
+                                     dropout=0.1, attention_dropout=0.1, layerdrop=0.1)).train()
+    ids = torch.tensor([[2, 5, 7, 9, 11]])
+    assert disable_dropout(model) > 0
+    assert torch.equal(model(input_ids=ids).logits, model(input_ids=ids).logits)
+    assert disable_dropout(model) == 0  # nothing left
