@@ -25,7 +25,7 @@ from sealign.errors import ConfigError
 from sealign.exploration.settings import ExplorationSettings
 from sealign.loss_settings import LossSettings
 from sealign.oracles.settings import HumanSettings, JudgeSettings, OracleSettings
-from sealign.policy.settings import BackendSettings, LoraSettings, PolicySettings
+from sealign.policy.settings import BackendSettings, LoraSettings, PolicySettings, smallest_trainable_lr
 from sealign.schedule_settings import ScheduleSettings
 
 
@@ -271,6 +271,13 @@ class RunConfig(PluginSettings, LoraSettings, BackendSettings, RuntimeSettings, 
              "and --policy-backend hf"),
             (self.eval_against != "reference" or bool(self.reference_field),
              "--eval-against reference needs the prompts' reference responses: set --reference-field"),
+            # LoRA's adapters train in float32 whatever --dtype (peft casts bf16/fp16 adapters up): only a
+            # full fine-tune keeps its trained weights, and AdamW's in-place updates, in --dtype.
+            (self.lora_r > 0 or self.lr >= smallest_trainable_lr(self.dtype),
+             f"--dtype {self.dtype} trains the weights in {self.dtype}, where --lr {self.lr:g} is below the "
+             f"spacing of a typical weight ({smallest_trainable_lr(self.dtype):.1e}): AdamW's updates would round "
+             "away and nothing would train; use --dtype float32 --mixed-precision bf16 (float32 master weights, "
+             "bf16 forward passes)"),
         ]
 
     def to_dict(self) -> dict:

@@ -135,6 +135,49 @@ def test_mixed_precision_needs_fp32_master_weights():
         RunConfig(mixed_precision="fp8").validate()
 
 
+README_GPU_EXAMPLE_BEFORE = ("--preset online-dpo --policy EleutherAI/pythia-1b --dtype bfloat16 "
+                             "--prompts my_prompts.jsonl --prompt-field prompt --reward-fn my_package.rewards:score "
+                             "--batch-size 64 --num-candidates 4 --max-new-tokens 128 --lr 5e-7 --beta 0.1")
+
+
+def readme_gpu_example() -> list[str]:
+    """The flags of README.md's "On a GPU, with a real model" command, as it reads today."""
+    import re
+    import shlex
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"## On a GPU, with a real model.*?```bash\n(.*?)```", readme, re.S).group(1)
+    words = shlex.split(block.replace("\\\n", " "))
+    assert words[:2] == ["sealign", "run"]
+    return words[2:]
+
+
+def test_weights_trained_in_bf16_at_a_learning_rate_that_rounds_away_are_refused():
+    from sealign.cli import resolve_config
+
+    with pytest.raises(ConfigError, match=r"--lr 5e-07 is below .* use --dtype float32 --mixed-precision bf16"):
+        resolve_config(README_GPU_EXAMPLE_BEFORE.split())
+    fixed = resolve_config(readme_gpu_example())  # the README's example trains: fp32 master weights
+    assert fixed.dtype == "float32" and fixed.mixed_precision == "bf16" and fixed.lr == 5e-7
+
+
+@pytest.mark.parametrize("settings,refused", [
+    ({"dtype": "bfloat16", "lr": 1e-4}, True),   # below bf16's spacing at 0.02 (1.2e-4)
+    ({"dtype": "bfloat16", "lr": 2e-4}, False),
+    ({"dtype": "float16", "lr": 1e-5}, True),    # below fp16's (1.5e-5)
+    ({"dtype": "float16", "lr": 2e-5}, False),
+    ({"dtype": "bfloat16", "lr": 5e-7, "lora_r": 8}, False),  # peft trains the adapters in float32
+    ({"dtype": "float32", "lr": 5e-7}, False),
+])
+def test_the_rounding_rule_reads_the_dtype_spacing_and_spares_lora(settings, refused):
+    if refused:
+        with pytest.raises(ConfigError, match="would round away"):
+            RunConfig(**settings).validate()
+    else:
+        RunConfig(**settings).validate()
+
+
 @pytest.mark.parametrize("lora_r", [0, 4])
 def test_lean_head_scores_and_gradients_match_the_full_logits(base_dir, lora_r, monkeypatch):
     """The large-vocabulary path (backbone, then the head at response tokens in checkpointed chunks)

@@ -4,10 +4,30 @@ A leaf: imports nothing from sealign."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
 DTYPES = ("float32", "bfloat16", "float16", "float64")
+LOW_PRECISION_BITS = {"bfloat16": 8, "float16": 11}
+"""Significand bits (the implicit one included) of the dtypes whose spacing can swallow an update."""
+TYPICAL_WEIGHT = 0.02
+"""The size of a typical transformer weight (the initialisation std of GPT-2, Llama, Pythia)."""
+
+
+def smallest_trainable_lr(dtype: str) -> float:
+    """The smallest learning rate at which AdamW still moves weights stored in ``dtype``; 0 for
+    float32 and float64.
+
+    AdamW changes a weight by about lr a step (lr * m / sqrt(v), and |m / sqrt(v)| <= ~1). A weight
+    held in ``dtype`` keeps a change only above half its spacing there, and the spacing doubles with
+    each power of two of the weight. The rule: lr must be at least the spacing at a typical weight
+    (0.02): bfloat16 2^-13 = 1.2e-4, float16 2^-16 = 1.5e-5. Below it every update of a weight above
+    ~0.03 rounds away, and most of those near 0.02 (at the papers' 5e-7 in bf16: all of them).
+    """
+    if dtype not in LOW_PRECISION_BITS:
+        return 0.0
+    return 2.0 ** (math.floor(math.log2(TYPICAL_WEIGHT)) - (LOW_PRECISION_BITS[dtype] - 1))
 
 
 @dataclass
