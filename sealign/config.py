@@ -24,7 +24,7 @@ from sealign.data.settings import DataSettings
 from sealign.errors import ConfigError
 from sealign.exploration.settings import ExplorationSettings
 from sealign.loss_settings import LossSettings
-from sealign.oracles.settings import HumanSettings, JudgeSettings, OracleSettings
+from sealign.oracles.settings import HumanSettings, JudgeSettings, OracleSettings, RewardServerSettings
 from sealign.policy.settings import BackendSettings, LoraSettings, PolicySettings, smallest_trainable_lr
 from sealign.schedule_settings import ScheduleSettings
 
@@ -205,7 +205,8 @@ class PluginSettings:
 
 PARTS: dict[str, type] = {
     "run": RunSettings, "data": DataSettings, "policy": PolicySettings, "exploration": ExplorationSettings,
-    "learning": LearningSettings, "oracle": OracleSettings, "judge": JudgeSettings, "human": HumanSettings,
+    "learning": LearningSettings, "oracle": OracleSettings, "judge": JudgeSettings,
+    "reward_server": RewardServerSettings, "human": HumanSettings,
     "schedule": ScheduleSettings, "loss": LossSettings, "optimiser": OptimiserSettings, "evaluation": EvalSettings,
     "runtime": RuntimeSettings, "generation": BackendSettings, "lora": LoraSettings, "plugins": PluginSettings,
 }
@@ -215,7 +216,8 @@ PARTS: dict[str, type] = {
 # Dataclass fields come from the bases in reverse order: the last base's fields are first.
 @dataclass
 class RunConfig(PluginSettings, LoraSettings, BackendSettings, RuntimeSettings, EvalSettings, OptimiserSettings,
-                LossSettings, ScheduleSettings, HumanSettings, JudgeSettings, OracleSettings, LearningSettings,
+                LossSettings, ScheduleSettings, HumanSettings, RewardServerSettings, JudgeSettings, OracleSettings,
+                LearningSettings,
                 ExplorationSettings, PolicySettings, DataSettings, RunSettings):
     @property
     def name(self) -> str:

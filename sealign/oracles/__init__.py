@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from sealign.errors import ConfigError
 from sealign.lookup import pick
-from sealign.oracles import factories, human, judge, pairwise, reward_model, rule
+from sealign.oracles import factories, human, judge, pairwise, reward_model, reward_server, rule
 from sealign.oracles.base import Oracle, Verdict
 from sealign.oracles.budget import CostBudget
 from sealign.oracles.watch import SilenceWatch
@@ -18,6 +18,7 @@ REGISTRY = {
     "bt-simulator": factories.bt_simulator,
     "ground-truth": factories.ground_truth,
     "reward-model": reward_model.build,
+    "reward-server": reward_server.build,
     "pairwise": pairwise.build,
     "judge": judge.build,
     "rule": rule.build,

@@ -1,16 +1,14 @@
 """OpenAI-compatible chat completions through the `openai` client library, with a reply cache.
 
-The `openai` package (the `judge` extra) brings the transport: typed errors, retries with
-exponential backoff and jitter on timeouts, dropped connections, 408, 409, 429 and 5xx (honouring
-``Retry-After``), timeouts, and one pooled HTTP client shared by every thread. What this module
-adds is what a long alignment run needs from a paid, flaky remote service:
+The transport (timeouts, retries with backoff and ``Retry-After``, pooled connections, one-line
+errors for a wrong key, URL or model) is ``transport.py``'s. What this module adds is what a long
+alignment run needs from a paid, flaky remote judge:
 
 - a reply that is not a chat completion (a body that is not JSON, no choices) is retried too,
   then a clean "no answer" (``Reply.text is None``) instead of an exception;
-- configuration mistakes (401/403 wrong key, 404 wrong URL or model) stop the run at once with one
-  line: no amount of retrying fixes them, and silently skipping every query would waste the run;
 - an on-disk SQLite cache keyed by everything that determines the reply, so the same question is
-  never paid twice (across runs too: the cache lives in the shared cache directory by default).
+  never paid twice (across runs too: the cache lives in the shared cache directory by default);
+- the log-probabilities of the reply's tokens, when asked for (verdicts from probabilities).
 """
 
 from __future__ import annotations
@@ -24,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sealign.errors import UserError
+from sealign.oracles.transport import Flags, RequestFailed, one_line_errors, openai_client
 from sealign.sqlite_files import open_shared
 
-NO_KEY = "no-key"
-"""Sent when no API key is set: the client needs one, local servers ignore it (vLLM's docs use 'EMPTY')."""
+FLAGS = Flags(url="--judge-url (it should end in /v1)", model="--judge-model", key="--judge-api-key-env")
 
 
 @dataclass(frozen=True)
@@ -53,14 +51,6 @@ class Reply:
     """'stop', or 'length' when the reply was cut at max_tokens (a verdict may be missing for that)."""
     logprobs: tuple[TokenChoice, ...] | None = None
     """Per generated token, when asked for and the endpoint returns them."""
-
-
-def require_openai():
-    try:
-        import openai
-    except ImportError as err:
-        raise UserError("the judge needs the openai client library: pip install 'sealign[judge]'") from err
-    return openai
 
 
 class ReplyCache:
@@ -124,7 +114,6 @@ class ChatEndpoint:
                  malformed_backoff: float = 0.5, sleep=time.sleep):
         if not base_url.startswith(("http://", "https://")):
             raise UserError(f"judge URL {base_url!r} must start with http:// or https://")
-        openai = require_openai()
         self.base_url = base_url.rstrip("/")
         self.url = self.base_url + "/chat/completions"
         self.model, self.api_key = model, api_key
@@ -132,9 +121,7 @@ class ChatEndpoint:
         self.cache = cache
         self.top_logprobs = top_logprobs
         self.malformed_backoff, self.sleep = malformed_backoff, sleep
-        self.openai = openai  # its error types
-        self.client = openai.OpenAI(base_url=self.base_url, api_key=api_key or NO_KEY, timeout=timeout,
-                                    max_retries=retries)
+        self.client = openai_client(self.base_url, api_key, timeout, retries)
 
     def body(self, messages: list[dict], max_tokens: int) -> dict:
         # temperature 0: a judge should give the same answer to the same question (and the cache relies on it)
@@ -173,25 +160,9 @@ class ChatEndpoint:
 
     def _request(self, body: dict) -> tuple[Reply, int]:
         """One call of the client (its own retries included): the reply and the attempts it took."""
-        openai = self.openai
-        try:
+        with one_line_errors("judge endpoint", self.url, self.model, bool(self.api_key), self.timeout, self.retries,
+                             FLAGS):
             raw = self.client.chat.completions.with_raw_response.create(**body)
-        except (openai.AuthenticationError, openai.PermissionDeniedError) as err:
-            unset = "" if self.api_key else " (the variable it names is unset)"
-            raise UserError(f"judge endpoint {self.url} refused the API key (HTTP {err.status_code}{detail(err)}); "
-                            f"check --judge-api-key-env{unset}") from err
-        except openai.NotFoundError as err:
-            raise UserError(f"judge endpoint {self.url} or model {self.model!r} not found (HTTP 404{detail(err)}); "
-                            "check --judge-url (it should end in /v1) and --judge-model") from err
-        except openai.APITimeoutError as err:
-            raise RequestFailed(f"timeout after {self.timeout:g}s", self.retries + 1) from err
-        except openai.APIConnectionError as err:
-            raise RequestFailed(f"connection error: {err.__cause__ or err}", self.retries + 1) from err
-        except openai.APIStatusError as err:
-            # 429 and 5xx were retried by the client; other 4xx (400 context too long, 422, ...) concern
-            # this one request: no answer, no retry.
-            retried = err.status_code in (408, 409, 429) or err.status_code >= 500
-            raise RequestFailed(f"HTTP {err.status_code}{detail(err)}", self.retries + 1 if retried else 1) from err
         tries = getattr(raw, "retries_taken", 0) + 1
         try:
             completion = raw.parse()
@@ -206,14 +177,6 @@ class ChatEndpoint:
                      or 0), finish_reason=choice.finish_reason or "", logprobs=token_choices(choice)), tries
 
 
-class RequestFailed(Exception):
-    """No reply for this request (the client's retries spent, or a refusal retrying would not change)."""
-
-    def __init__(self, reason: str, attempts: int):
-        super().__init__(reason)
-        self.attempts = attempts
-
-
 def token_choices(choice) -> tuple[TokenChoice, ...] | None:
     """The reply's tokens with their log-probabilities, when the endpoint returned them."""
     content = getattr(getattr(choice, "logprobs", None), "content", None)
@@ -225,11 +188,3 @@ def token_choices(choice) -> tuple[TokenChoice, ...] | None:
                      for t in content)
     except (AttributeError, TypeError, ValueError):  # an endpoint's own idea of the shape: read as none
         return None
-
-
-def detail(err) -> str:
-    """': <the start of the error body>' for a message, or ''."""
-    body = getattr(err, "body", None)
-    text = json.dumps(body) if isinstance(body, (dict, list)) else str(body or getattr(err, "message", "") or "")
-    text = " ".join(text.split())
-    return f": {text[:120]}" if text else ""

@@ -83,14 +83,21 @@ class RewardModelOracle:
         verdicts = []
         for prompt, a, b in zip(prompts, responses_a, responses_b):
             ia, ib = index[(prompt, a)], index[(prompt, b)]
-            cost = float(lengths[ia] + lengths[ib])
-            if problem := reward_problem(rewards[ia], rewards[ib], "the reward model"):  # NaN/inf logits
-                verdicts.append(Verdict.abstain(problem, cost, "tokens"))  # the forward passes were spent
-                continue
-            prob_a = bradley_terry_prob(rewards[ia], rewards[ib], self.temperature)
-            winner = winner_from_prob(prob_a) if self.deterministic else ("a" if self.rng.random() < prob_a else "b")
-            verdicts.append(Verdict(winner, prob_a, cost=cost, cost_unit="tokens"))
+            verdicts.append(verdict_from_rewards(rewards[ia], rewards[ib], self.temperature, self.deterministic,
+                                                 self.rng, float(lengths[ia] + lengths[ib]), "tokens",
+                                                 "the reward model"))
         return verdicts
+
+
+def verdict_from_rewards(reward_a: float, reward_b: float, temperature: float, deterministic: bool,
+                         rng: np.random.Generator, cost: float, cost_unit: str, source: str) -> Verdict:
+    """Bradley-Terry on two rewards: P(a > b) = sigmoid((r_a - r_b) / T); the answer sampled from it, or
+    with ``deterministic`` the likelier side. NaN / inf rewards are no answer (the scoring was still paid)."""
+    if problem := reward_problem(reward_a, reward_b, source):
+        return Verdict.abstain(problem, cost, cost_unit)
+    prob_a = bradley_terry_prob(reward_a, reward_b, temperature)
+    winner = winner_from_prob(prob_a) if deterministic else ("a" if rng.random() < prob_a else "b")
+    return Verdict(winner, prob_a, cost=cost, cost_unit=cost_unit)
 
 
 def build(config: RunConfig, seed_offset: int = 0) -> RewardModelOracle:

@@ -79,6 +79,32 @@ class JudgeSettings:
 
 
 @dataclass
+class RewardServerSettings:
+    """The reward-server oracle: a reward model behind OpenRLHF's serve_rm or vLLM's pooling / score API
+    (docs/oracles/reward-server.md). --oracle-model names the served model, --oracle-batch-size the texts
+    per request, --oracle-temperature / --oracle-deterministic turn two rewards into a preference."""
+
+    reward_url: str = ""
+    """reward-server oracle: the scoring endpoint's full URL: http://HOST:5000/get_reward (OpenRLHF),
+    http://HOST:8000/pooling or http://HOST:8000/score (vLLM)."""
+    reward_protocol: Literal["auto", "openrlhf", "vllm-pooling", "vllm-score"] = "auto"
+    """How the server is asked; auto: from the URL's path (/get_reward, /pooling, /score)."""
+    reward_template: str = "{prompt}\n{response}"
+    """How a prompt and a response become the one text the reward model scores: a string or a file with
+    {prompt} and {response} (write out the model's chat template); the score API gets the pair as is."""
+    reward_api_key_env: str = "REWARD_API_KEY"
+    """Environment variable holding the reward server's key (unset: none; local servers want none)."""
+    reward_concurrency: int = 4
+    """Requests in flight at once."""
+    reward_timeout: float = 60.0
+    """Seconds to wait for one request's rewards before retrying."""
+    reward_retries: int = 5
+    """Retries (exponential backoff, Retry-After honoured) on timeouts, 429 and 5xx before a batch is skipped."""
+    reward_cache: str = ""
+    """SQLite cache of rewards by text; empty = CACHE_DIR/reward-cache.sqlite, 'off' = none."""
+
+
+@dataclass
 class HumanSettings:
     """The human oracle and its raters (docs/oracles/human.md)."""
 
