@@ -157,8 +157,9 @@ class EvalSettings:
     eval_temperature: float = 0.7
     """Used when eval_greedy is off."""
     report_to: str = ""
-    """Experiment trackers that mirror metrics.jsonl: 'tensorboard', 'wandb' or 'tensorboard,wandb'
-    (the `tensorboard` / `wandb` extras; docs/ecosystem.md). W&B logs offline without WANDB_API_KEY."""
+    """Experiment trackers that mirror metrics.jsonl: 'tensorboard', 'wandb', 'trackio' or several, comma
+    separated (the extras of those names; docs/ecosystem.md). W&B logs offline without WANDB_API_KEY;
+    trackio keeps runs in a local database. The learner's metrics also go under TRL's names."""
     save_every: int = 10
     """Write a checkpoint every this many steps (and at the end); 0: at the end only. A resumed run
     replays the logged answers after its last checkpoint, so this trades disk time for replay time."""

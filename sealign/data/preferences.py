@@ -6,8 +6,11 @@ TRL reads them:
 
 - text: ``prompt``, ``chosen``, ``rejected`` strings;
 - chat: lists of ``{"role", "content"}`` messages, either with a ``prompt`` list and one-message
-  ``chosen`` / ``rejected`` lists, or (no ``prompt`` column) two whole conversations that share
-  every message but the last, which is the answer.
+  ``chosen`` / ``rejected`` lists, or two whole conversations that share every message but the
+  last, which is the answer: the prompt is the conversation before it. A ``prompt`` column beside
+  whole conversations is left aside (UltraFeedback-binarized's layout: a string ``prompt``, and
+  ``chosen`` / ``rejected`` holding the user turn too, with ``messages``, ``prompt_id``,
+  ``score_chosen``, ``score_rejected``, which are not needed).
 
 A chat prompt becomes text as its user turn when it has exactly one and no other (what the
 built-in task's prompts look like), else as ``role: content`` lines. Every bad row is refused with
@@ -92,9 +95,11 @@ def scan_json_lines(source: str, path: Path) -> None:
 
 def parse_row(source: str, number: int, row: dict) -> PreferenceRow:
     where = f"{source} row {number}"
+    chosen, rejected = row.get("chosen"), row.get("rejected")
+    conversations = isinstance(chosen, list) and isinstance(rejected, list)
+    if conversations and (max(len(chosen), len(rejected)) > 1 or row.get("prompt") is None):
+        return split_conversations(where, chosen, rejected)
     if "prompt" not in row or row["prompt"] is None:
-        if isinstance(row.get("chosen"), list) and isinstance(row.get("rejected"), list):
-            return split_conversations(where, row["chosen"], row["rejected"])
         raise UserError(f"{where}: missing field 'prompt' (rows need prompt, chosen, rejected)")
     missing = [name for name in ("chosen", "rejected") if row.get(name) is None]
     if missing:
@@ -108,8 +113,8 @@ def split_conversations(where: str, chosen: list, rejected: list) -> PreferenceR
     check_messages(where, "chosen", chosen)
     check_messages(where, "rejected", rejected)
     if chosen[:-1] != rejected[:-1] or len(chosen) < 2:
-        raise UserError(f"{where}: without a prompt column, chosen and rejected must be conversations that share "
-                        "every message but the last")
+        raise UserError(f"{where}: chosen and rejected hold whole conversations, so they must share every "
+                        "message but the last (the prompt is the conversation before the answer)")
     return PreferenceRow(prompt_text(where, chosen[:-1]), answer_text(where, "chosen", chosen[-1:]),
                          answer_text(where, "rejected", rejected[-1:]))
 

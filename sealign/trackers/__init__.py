@@ -1,9 +1,11 @@
-"""`--report-to tensorboard,wandb`: mirrors of metrics.jsonl in the experiment trackers people already use.
+"""`--report-to tensorboard,wandb,trackio`: mirrors of metrics.jsonl in the experiment trackers people already use.
 
 metrics.jsonl stays the record of a run; a tracker receives the same records under the same names
 (x axis: the loop step; `queries` is one of the scalars), the resolved config at the start, and the
-summary and the win-rate plot at the end. A new tracker is one module with ``open_tracker`` and one
-line in ``REGISTRY``.
+summary and the win-rate plot at the end. The learner's quantities go to the trackers under TRL's
+names too (``TRL_NAMES``: `train/rewards/margins`, `train/objective/kl`, ...), so a sealign run and a
+TRL run line up on one dashboard. A new tracker is one module with ``open_tracker`` and one line in
+``REGISTRY``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,24 @@ from sealign.errors import ConfigError
 REGISTRY = {
     "tensorboard": "sealign.trackers.tensorboard",
     "wandb": "sealign.trackers.wandb",
+    "trackio": "sealign.trackers.trackio",
 }
+
+TRL_NAMES = {
+    "loss": "train/loss",
+    "rewards/chosen": "train/rewards/chosen",
+    "rewards/rejected": "train/rewards/rejected",
+    "rewards/margin": "train/rewards/margins",
+    "rewards/accuracy": "train/rewards/accuracies",
+    "logps/chosen": "train/logps/chosen",
+    "logps/rejected": "train/logps/rejected",
+    "kl": "train/objective/kl",
+    "grad_norm": "train/grad_norm",
+    "lr": "train/learning_rate",
+    "step": "train/global_step",
+}
+"""sealign's name -> the name a TRL DPO / online-DPO run has in a tracker (the Trainer's logs, which every
+tracker callback of transformers prefixes with `train/`). The metrics keep their own names too."""
 
 
 class Tracker(Protocol):
@@ -71,6 +90,16 @@ def scalars(record: dict) -> dict[str, float]:
     """The record's numbers, under their metrics.jsonl names, without the step (the trackers' x axis)."""
     return {k: float(v) for k, v in record.items()
             if k != "step" and isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def metric_scalars(record: dict) -> dict[str, float]:
+    """A metrics record as a tracker logs it: its numbers under their own names and TRL's (``TRL_NAMES``)."""
+    numbers = scalars(record)
+    if isinstance(record.get("step"), int):
+        numbers["step"] = float(record["step"])
+    aliases = {TRL_NAMES[k]: v for k, v in numbers.items() if k in TRL_NAMES}
+    numbers.pop("step", None)  # the trackers' x axis, not a scalar of its own
+    return numbers | aliases
 
 
 def summary_scalars(summary: dict) -> dict[str, float]:

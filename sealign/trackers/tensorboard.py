@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 
 from sealign.errors import UserError
-from sealign.trackers import scalars, summary_markdown, summary_scalars
+from sealign.trackers import metric_scalars, summary_markdown, summary_scalars
 
 
 def require() -> None:
@@ -28,7 +28,7 @@ class TensorBoardTracker:
 
     def log_metrics(self, record: dict) -> None:
         self.last_step = int(record.get("step", self.last_step))
-        for name, value in scalars(record).items():
+        for name, value in metric_scalars(record).items():
             self.writer.add_scalar(name, value, self.last_step)
 
     def log_summary(self, summary: dict, plot: Path) -> None:

@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 
 from sealign.errors import UserError
-from sealign.trackers import scalars, summary_scalars
+from sealign.trackers import metric_scalars, summary_scalars
 
 
 def require():
@@ -41,7 +41,7 @@ class WandbTracker:
         # W&B's own step must only grow; an evaluation shares its step with the update before it,
         # and a round logs many epochs at one loop step, so the loop step travels as a metric.
         self.last_step = int(record.get("step", self.last_step))
-        self.run.log({**scalars(record), "step": self.last_step})
+        self.run.log({**metric_scalars(record), "step": self.last_step})
 
     def log_summary(self, summary: dict, plot: Path) -> None:
         import wandb
