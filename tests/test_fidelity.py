@@ -429,10 +429,9 @@ def test_selm_asks_three_questions_per_prompt_and_never_overshoots_a_budget_that
 
 
 def test_a_tasks_own_readings_are_recorded_beside_the_reward_for_policy_and_baseline(tiny_policy):
-    from sealign.tasks import task_eval_scores
-    from sealign.tasks.constraint_checks import fraction_met
+    from sealign.tasks import constraints, task_eval_scores
 
-    assert task_eval_scores("constraints") == {"constraints_met": fraction_met}
+    assert task_eval_scores("constraints")["constraints_met"] is constraints.constraints_met
     assert task_eval_scores("tldr") == {}
     prompts = [Prompt("0", "the cat"), Prompt("1", "a dog")]
     lengths = lambda p, r: float(len(r))  # noqa: E731

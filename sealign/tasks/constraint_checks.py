@@ -201,6 +201,25 @@ def parse_constraints(prompt: str) -> list[Constraint]:
     return [c for _, c in sorted(found, key=lambda pair: pair[0])]
 
 
+def request_text(prompt: str) -> str:
+    """The prompt without its constraint sentences: what it asks for ("Give some advice about sleep.")."""
+    for kind in KINDS.values():
+        prompt = kind.pattern.sub(" ", prompt)
+    return " ".join(prompt.split())
+
+
+def quoted_values(prompt: str) -> list[str]:
+    """The words and phrases the prompt's constraints quote (a required word, a closing phrase, JSON keys):
+    text an answer is asked to repeat, so repeating it is no copy of the prompt."""
+    found = []
+    for c in parse_constraints(prompt):
+        if c.kind.value_pattern == QUOTED:
+            found.append(c.value)
+        elif c.kind.value_pattern == KEY_LIST:
+            found += json_keys(c.value)
+    return found
+
+
 def fraction_met(prompt: str, response: str) -> float | None:
     """Share of the prompt's constraints the response meets; None when the prompt states none."""
     constraints = parse_constraints(prompt)

@@ -6,16 +6,27 @@ closing phrase, a JSON shape, no commas; see ``constraint_checks.KINDS``). The p
 here, deterministically, from topic lists x request templates x constraint templates: 512 of them,
 the first 384 for training and the last 128 held out for evaluation, the same on every machine.
 
-    reward(prompt, response) = mean over the prompt's constraints of credit(constraint, response)
-    credit = 1 when met, else MAX_PARTIAL (0.5) * closeness in [0, 1] (how near the miss is)
+    reward(prompt, response) = credit(prompt, response) * content(prompt, response)
+    credit  = mean over the prompt's constraints of 1 when met, else MAX_PARTIAL (0.5) * closeness
+    content = on_topic * length * novelty, each in [0, 1]:
+        on_topic = 1 when the answer mentions the topic it was asked about (a word of the request,
+                   or a related word of ``TOPIC_WORDS``), else 0
+        length   = distinct words / MIN_DISTINCT_WORDS, at most 1
+        novelty  = 2 * (share of the answer's word trigrams not copied from the prompt), at most 1
+                   (the words the constraints quote, a closing phrase or a required word, are not copies)
 
-so meeting one more constraint always pays more than coming closer on the others, and a response
-meeting all of them scores 1. The partial credit is there because a strict fraction makes most
-pairs of one small model's samples tie (they meet the same constraints), and ties teach a
-preference learner nothing. The strict fraction is recorded beside it (``EVAL_SCORES``).
+Meeting one more constraint always pays more than coming closer on the others, and an on-topic answer
+of a few words of its own that meets all of them scores 1. Without the content term the constraints
+rewarded saying nothing: the constant answer "ok" meets every word limit, lowercase, forbidden-word
+and no-commas constraint and scored 0.482 against SmolLM2's 0.408 (bench/results/real_model.md). With
+it, an empty, constant, off-topic or prompt-echoing answer scores 0. The partial credit is there
+because a strict fraction makes most pairs of one small model's samples tie (they meet the same
+constraints), and ties teach a preference learner nothing. The strict reading is recorded beside it
+(``EVAL_SCORES``: the share of constraints met by answers with content, overall and per kind, and the
+content term itself).
 
-The constraints are read back from the prompt text, so the reward is a plain function of
-(prompt, response): the ``rule`` oracle and the Bradley-Terry simulator use it as they use any
+The constraints and the topic are read back from the prompt text, so the reward is a plain function
+of (prompt, response): the ``rule`` oracle and the Bradley-Terry simulator use it as they use any
 ``--reward-fn``. A prompt that states no constraint cannot be judged (the reward is None).
 """
 
@@ -24,7 +35,17 @@ from __future__ import annotations
 import random
 from functools import cache
 
-from sealign.tasks.constraint_checks import KINDS, Constraint, conflicts, fraction_met, graded_credit
+from sealign.tasks.constraint_checks import (
+    KINDS,
+    Constraint,
+    conflicts,
+    fraction_met,
+    graded_credit,
+    parse_constraints,
+    quoted_values,
+    request_text,
+    words,
+)
 
 TOPICS = (
     "drinking coffee", "public libraries", "learning to swim", "city cycling", "houseplants", "rainy days",
@@ -96,10 +117,125 @@ def eval_prompts(n: int) -> list[str]:
     return list(all_prompts()[-NUM_EVAL:][:n])
 
 
+# Words an answer about each topic is likely to use besides the topic's own (matched whole, as written or
+# with a plural -s / -es): an answer on topic mentions at least one of them or a word of the request.
+TOPIC_WORDS = {
+    "drinking coffee": "coffee caffeine espresso latte cappuccino brew mug cafe barista roast bean",
+    "public libraries": "library libraries librarian book books reading read borrow novel shelf shelves",
+    "learning to swim": "swim swimming swimmer pool water stroke lesson float lifeguard",
+    "city cycling": "cycling cycle bike biking bicycle ride riding lane traffic helmet cyclist",
+    "houseplants": "plant plants houseplant leaf leaves pot soil water sunlight green",
+    "rainy days": "rain rainy raining umbrella storm wet puddle cloud drizzle",
+    "moving to a new town": "move moving moved town neighbor neighbour home house neighborhood",
+    "board games": "game games board dice player players chess card cards play playing",
+    "baking bread": "bread bake baking baked dough flour yeast loaf oven knead",
+    "train travel": "train trains travel travelling traveling rail railway station journey trip",
+    "volunteering": "volunteer volunteers volunteering volunteered community charity donate",
+    "a first job": "job work working boss colleague colleagues office career salary shift interview employer",
+    "learning a language": "language languages learn learning word words grammar vocabulary speak speaking fluent",
+    "camping": "camp camping tent campfire fire outdoors hike hiking nature sleeping campsite",
+    "saving money": "money save saving savings budget spend spending bank dollar dollars cash",
+    "street food": "food street vendor vendors stall taco eat eating snack cart dish dishes",
+    "morning routines": "morning routine routines wake breakfast habit habits sunrise alarm",
+    "museums": "museum museums art exhibit exhibits history gallery collection",
+    "keeping a journal": "journal journaling diary write writing notebook page pages thoughts",
+    "remote work": "remote work working home office team meeting meetings colleague commute",
+    "dogs": "dog dogs puppy pet pets walk bark leash",
+    "recycling": "recycle recycling recycled plastic waste bin paper glass environment trash",
+    "night skies": "night sky skies star stars moon planet dark telescope",
+    "running a marathon": "run running runner marathon race mile miles training finish",
+    "cooking for friends": "cook cooking cooked meal dinner recipe food kitchen guests dish ingredients delicious",
+    "old photographs": "photo photos photograph photographs picture pictures memory memories album camera",
+    "winter sports": "winter sport sports ski skiing snow skate skating snowboard ice",
+    "a small garden": "garden gardening plant plants flower flowers soil seed seeds vegetable herb herbs",
+    "podcasts": "podcast podcasts episode episodes listen listening host show audio",
+    "bicycles": "bicycle bicycles bike bikes ride riding cycle cycling wheel pedal",
+    "handwritten letters": "letter letters handwritten write writing pen paper mail note",
+    "the ocean": "ocean sea wave waves beach water shore fish",
+    "music lessons": "music lesson lessons teacher instrument piano guitar practice play song",
+    "a long flight": "flight fly flying plane airplane airport seat hours travel trip",
+    "farmers markets": "farmer farmers market markets produce vegetable vegetables fruit local stall fresh",
+    "sleep": "sleep sleeping bed rest nap tired dream night",
+}
+MIN_DISTINCT_WORDS = 5
+"""An answer needs this many different words to have room for content (fewer: proportionally less)."""
+TEMPLATE_WORDS = ("write short note about explain friend why you care give some advice describe someone who has never "
+                  "tried it brief review tell tiny story to the a an of for")
+GENERIC_WORDS = "new first long small old day days learning keeping drinking public city friends"
+"""The topics' words that say nothing of a topic on their own ("a first job", "a long flight")."""
+REQUEST_WORDS = frozenset(TEMPLATE_WORDS.split()) | frozenset(GENERIC_WORDS.split())
+"""The request templates' own words and the topics' generic ones: not what an answer is about."""
+
+
+def topic_words(prompt: str) -> set[str]:
+    """The words that show an answer is about what the prompt asked: the request's own words (its
+    template's left out), and the related words of its topic when it is one of ``TOPICS``."""
+    request = request_text(prompt)
+    found = {w.lower() for w in words(request)} - REQUEST_WORDS
+    for topic, related in TOPIC_WORDS.items():
+        if topic in request:
+            found |= set(related.split())
+    return found
+
+
+def on_topic(prompt: str, response: str) -> bool:
+    wanted = topic_words(prompt)
+    said = {w.lower() for w in words(response)}
+    return any(w in wanted or w.removesuffix("s") in wanted or w.removesuffix("es") in wanted for w in said)
+
+
+def copied_share(prompt: str, response: str) -> float:
+    """The share of the answer's word trigrams (single words when it has fewer than 3) found in the prompt;
+    the words the constraints quote are dropped from both first (saying them is asked for)."""
+    for quoted in quoted_values(prompt):
+        prompt, response = prompt.replace(quoted, " "), response.replace(quoted, " ")
+    said = [w.lower() for w in words(response)]
+    if not said:
+        return 0.0
+    n = 3 if len(said) >= 3 else 1
+    source = [w.lower() for w in words(prompt)]
+    in_prompt = {tuple(source[i:i + n]) for i in range(len(source) - n + 1)}
+    grams = [tuple(said[i:i + n]) for i in range(len(said) - n + 1)]
+    return sum(g in in_prompt for g in grams) / len(grams)
+
+
+def content(prompt: str, response: str) -> float:
+    """on_topic * length * novelty in [0, 1] (the module docstring): 1 for an on-topic answer of at least
+    MIN_DISTINCT_WORDS different words, at least half of them not copied from the prompt."""
+    if not on_topic(prompt, response):
+        return 0.0
+    length = min(1.0, len({w.lower() for w in words(response)}) / MIN_DISTINCT_WORDS)
+    novelty = min(1.0, 2.0 * (1.0 - copied_share(prompt, response)))
+    return length * novelty
+
+
 def prompt_reward(prompt: str, response: str) -> float | None:
-    """Fraction of the prompt's constraints met, with partial credit for near misses (see the module docstring)."""
-    return graded_credit(prompt, response)
+    """The constraints' graded credit times the answer's content (see the module docstring); None when the
+    prompt states no constraint."""
+    credit = graded_credit(prompt, response)
+    return None if credit is None else credit * content(prompt, response)
 
 
-# The strict reading beside the graded reward: how many constraints the policy's answers really meet.
-EVAL_SCORES = {"constraints_met": fraction_met}
+def constraints_met(prompt: str, response: str) -> float | None:
+    """The strict reading: the share of the prompt's constraints met, by an answer with full content (else 0)."""
+    met = fraction_met(prompt, response)
+    return None if met is None else met * (content(prompt, response) == 1.0)
+
+
+def kind_met(kind: str):
+    """Per kind: 1 when the prompt's constraint of this kind is met by an answer with full content, else 0;
+    None for a prompt without one (left out of the mean)."""
+    def score(prompt: str, response: str) -> float | None:
+        found = [c for c in parse_constraints(prompt) if c.kind.name == kind]
+        if not found:
+            return None
+        return float(all(c.check(response) for c in found) and content(prompt, response) == 1.0)
+
+    score.__name__ = f"met_{kind.replace('-', '_')}"
+    return score
+
+
+# What the evaluation records beside the graded reward (eval/NAME, and eval/baseline_NAME for the starting
+# model): how many constraints the answers really meet, per kind too, and how much content they have.
+EVAL_SCORES = {"constraints_met": constraints_met, "content": content,
+               **{f"constraints/{kind}": kind_met(kind) for kind in KINDS}}
