@@ -55,15 +55,34 @@ Give a short explanation (at most two sentences), then output your final verdict
 following this format: "[[A]]" if assistant A is better, "[[B]]" if assistant B is better, and \
 "[[C]]" for a tie."""
 
+LETTER_TEMPLATE = """\
+Which response answers the request better?
+
+[Request]
+{prompt}
+
+[Response A]
+{response_a}
+
+[Response B]
+{response_b}
+
+Answer with one letter: A or B."""
+"""A short prompt for a small local judge: fewer tokens to read, and a verdict in its first token
+(``--judge-max-tokens 1`` is enough; with ``--judge-verdicts logprobs`` it is read there)."""
+
+TEMPLATES = {"mt-bench": DEFAULT_TEMPLATE, "letter": LETTER_TEMPLATE}
+"""--judge-template by name; anything else is a file."""
 PLACEHOLDERS = ("{prompt}", "{response_a}", "{response_b}")
 VERDICTS_FROM = ("text", "logprobs")
 TOP_LOGPROBS = 20  # the most OpenAI's API gives; enough to hold A, B and C in their spellings
 
 
 def load_template(path: str) -> str:
-    """The judge prompt from ``path`` (empty: the built-in), checked for its three placeholders."""
-    if not path:
-        return DEFAULT_TEMPLATE
+    """The judge prompt: a built-in by name (empty: MT-Bench's), or from the file ``path``, checked for
+    its three placeholders."""
+    if not path or path in TEMPLATES:
+        return TEMPLATES.get(path, DEFAULT_TEMPLATE)
     file = Path(path).expanduser()
     if not file.is_file():
         raise ConfigError(f"judge template {path!r} not found")

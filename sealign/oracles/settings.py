@@ -56,7 +56,8 @@ class JudgeSettings:
     judge_api_key_env: str = "OPENAI_API_KEY"
     """Environment variable holding the judge's API key (unset: no key is sent, as for a local server)."""
     judge_template: str = ""
-    """File with the judge prompt ({prompt}, {response_a}, {response_b}); empty = the built-in one."""
+    """The judge prompt: 'mt-bench' (the default when empty), 'letter' (short, a one-letter answer: for a small
+    local judge), or a file with {prompt}, {response_a}, {response_b}."""
     judge_both_orders: bool = True
     """Ask each question in both orders to cancel the judge's position bias (costs twice)."""
     judge_concurrency: int = 8
