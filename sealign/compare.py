@@ -7,6 +7,7 @@ in parallel where cores allow, and each leaves a normal run directory that re-ru
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 import os
@@ -19,6 +20,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sealign.curves import (
+    RunCosts,
+    area_under_curve,
+    holds_between_evaluations,
+    queries_to_reach,
+    query_saving,
+    run_costs,
+)
 from sealign.errors import UserError
 from sealign.plot import eval_curve, eval_records, plot_runs
 from sealign.recipes import get_recipe
@@ -47,6 +56,9 @@ class PresetResult:
     wall: list[float] = field(default_factory=list)
     to_reach: dict[float, list[float | None]] = field(default_factory=lambda: {t: [] for t in THRESHOLDS})
     curves: list[tuple[list[int], list[float]]] = field(default_factory=list)
+    reward_curves: list[tuple[list[int], list[float]] | None] = field(default_factory=list)
+    holds: list[bool] = field(default_factory=list)  # round-based: each value holds until the next round
+    costs: list[RunCosts] = field(default_factory=list)
 
 
 @dataclass
@@ -61,6 +73,11 @@ class PairedComparison:
     saving: Interval | None  # query saving (baseline queries / preset queries), geometric mean
     never_reached: int  # pairs whose preset never reached the baseline's final win rate: an upper bound
     trivial: int  # pairs left out: the baseline's final win rate was no better than its start
+    # the same saving read on the ground-truth reward curve (tasks with a reward function): it keeps
+    # moving where the win rate saturates near 1
+    reward_saving: Interval | None = None
+    reward_never_reached: int = 0
+    reward_trivial: int = 0
 
 
 @dataclass(frozen=True)
@@ -191,16 +208,20 @@ def summarise(runs: list[Path] | list[tuple[str, Path]]) -> list[PresetResult]:
             if not records:
                 raise UserError(f"{run_dir} has no evaluation in metrics.jsonl")
             xs, ys = eval_curve(run_dir)
+            hold = holds_between_evaluations(run_dir)
             summary = json.loads((run_dir / "summary.json").read_text())
             result.seeds.append(seed_of(run_dir))
             result.final.append(ys[-1])
             result.win_prob.append(_finite(records[-1].get("eval/win_prob")))
             result.reward.append(_finite(records[-1].get("eval/reward")))
-            result.auc.append(area_under_curve(xs, ys, hold=schedule_of(run_dir) != "online"))
+            result.auc.append(area_under_curve(xs, ys, hold=hold))
             result.wall.append(summary["wall_time_s"])
             result.curves.append((xs, ys))
+            result.reward_curves.append(reward_curve(records))
+            result.holds.append(hold)
+            result.costs.append(run_costs(run_dir, batch_size_of(run_dir)))
             for t in THRESHOLDS:
-                result.to_reach[t].append(queries_to_reach(xs, ys, t))
+                result.to_reach[t].append(queries_to_reach(xs, ys, t, hold=hold))
         results.append(result)
     return results
 
@@ -228,36 +249,41 @@ def compare_to_baseline(results: list[PresetResult], baseline: str) -> list[Pair
             values = [mine[k] - theirs[b] for k, b in pairs if mine[k] is not None and theirs[b] is not None]
             if values:
                 diffs[label] = paired_bootstrap(values)
-        savings = [query_saving(base.curves[b], result.curves[k]) for k, b in pairs]
-        ratios = [ratio for ratio, _ in filter(None, savings)]
+        savings = [query_saving(base.curves[b], result.curves[k], base.holds[b], result.holds[k]) for k, b in pairs]
+        reward_savings = [query_saving(base.reward_curves[b], result.reward_curves[k], base.holds[b], result.holds[k])
+                          for k, b in pairs if base.reward_curves[b] and result.reward_curves[k]]
+        saving, never, trivial = _pooled(savings)
+        reward_saving, reward_never, reward_trivial = _pooled(reward_savings)
         comparisons.append(PairedComparison(
             result.preset, baseline, [result.seeds[k] for k, _ in pairs],
-            sorted(set(result.seeds) ^ set(base.seeds)), diffs,
-            geometric_mean_ratio(ratios) if ratios else None,
-            never_reached=sum(1 for s in savings if s is not None and not s[1]),
-            trivial=sum(1 for s in savings if s is None)))
+            sorted(set(result.seeds) ^ set(base.seeds)), diffs, saving, never_reached=never, trivial=trivial,
+            reward_saving=reward_saving, reward_never_reached=reward_never, reward_trivial=reward_trivial))
     return comparisons
 
 
-def query_saving(baseline_curve: tuple[list[int], list[float]],
-                 preset_curve: tuple[list[int], list[float]]) -> tuple[float, bool] | None:
-    """baseline queries / preset queries to the baseline's final win rate, and whether the preset got there.
+def _pooled(savings: list[tuple[float, bool] | None]) -> tuple[Interval | None, int, int]:
+    """The geometric mean saving over seeds, the seeds that never reached the value, those left out."""
+    ratios = [ratio for ratio, _ in filter(None, savings)]
+    return (geometric_mean_ratio(ratios) if ratios else None,
+            sum(1 for s in savings if s is not None and not s[1]), sum(1 for s in savings if s is None))
 
-    The baseline's queries are where it first reached its final value (``queries_to_reach``), not its
-    whole budget: a baseline that plateaued early is not charged for the queries it wasted after, so
-    the saving is never overstated. The preset's are where it first reached that value. A preset that
-    never gets there would need more than its budget: the ratio returned is baseline queries / its
-    budget, an upper bound (False). None: no ratio (the baseline's final value
-    was no better than where it started, so both reach it at 0 queries).
-    """
-    target = baseline_curve[1][-1]
-    baseline_queries = queries_to_reach(*baseline_curve, target)
-    preset_queries = queries_to_reach(*preset_curve, target)
-    if not baseline_queries or preset_queries == 0 or preset_curve[0][-1] <= 0:
+
+def reward_curve(records: list[dict]) -> tuple[list[int], list[float]] | None:
+    """(queries, mean ground-truth reward) of a run's evaluations; None when some evaluation lacks it."""
+    values = [_finite(r.get("eval/reward")) for r in records]
+    if any(v is None for v in values):
         return None
-    if preset_queries is None:
-        return baseline_queries / preset_curve[0][-1], False
-    return baseline_queries / preset_queries, True
+    return [r["queries"] for r in records], values
+
+
+def batch_size_of(run_dir: Path) -> int:
+    import yaml
+
+    config_file = run_dir / "config.yaml"
+    config = (yaml.safe_load(config_file.read_text()) if config_file.is_file() else None) or {}
+    return int(config.get("batch_size", 32))
+
+
 
 
 def seed_of(run_dir: Path) -> int:
@@ -278,48 +304,10 @@ def _finite(value) -> float | None:
     return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
-def area_under_curve(xs: list[int], ys: list[float], hold: bool = False) -> float:
-    """Mean win rate over the query budget, normalised by the budget spent.
-
-    Online policies change at every step, so the curve between evaluations is drawn as trapezoids.
-    A collect-then-train schedule (``hold``) deploys a fixed policy until its next training round:
-    each evaluation's value holds until the next one (a step function), so offline DPO, whose SFT
-    policy collected the whole budget, scores the SFT policy's win rate.
-    """
-    if len(xs) < 2 or xs[-1] == xs[0]:
-        return ys[-1]
-    if hold:
-        area = sum((x1 - x0) * y0 for x0, x1, y0 in zip(xs, xs[1:], ys))
-    else:
-        area = sum((x1 - x0) * (y0 + y1) / 2 for x0, x1, y0, y1 in zip(xs, xs[1:], ys, ys[1:]))
-    return area / (xs[-1] - xs[0])
 
 
-def schedule_of(run_dir: Path) -> str:
-    """The schedule a run directory's config.yaml names ('online' when it has none)."""
-    import yaml
-
-    config_file = run_dir / "config.yaml"
-    config = yaml.safe_load(config_file.read_text()) if config_file.is_file() else None
-    return (config or {}).get("schedule", "online")
 
 
-def queries_to_reach(xs: list[int], ys: list[float], threshold: float) -> float | None:
-    """Queries at which the curve ``(xs, ys)`` first reaches ``threshold``, read on the straight line
-    between the last evaluation below it and the first at or above it; the first evaluation's queries
-    when the curve starts there; None when it never gets there.
-
-    Interpolated, not the first evaluation's queries, so that a finer evaluation grid is no advantage:
-    an arm that spends fewer queries a step (ERM sync labels some pairs itself) is evaluated at more
-    query counts, and read on the grid it would reach any value sooner by up to one grid interval.
-    """
-    for n, (x, y) in enumerate(zip(xs, ys)):
-        if y >= threshold:
-            if n == 0:
-                return float(x)
-            fraction = (threshold - ys[n - 1]) / (y - ys[n - 1])
-            return xs[n - 1] + fraction * (x - xs[n - 1])
-    return None
 
 
 def _mean_std(values: list[float | None]) -> str:
@@ -345,10 +333,11 @@ def write_report(results: list[PresetResult], out_dir: Path, command: str, log_x
     finals = [(label, attr) for label, attr in FINAL_METRICS
               if any(v is not None for r in results for v in getattr(r, attr))]
     header = ["preset", "seeds", *[label for label, _ in finals], "AUC",
-              *[f"queries to {t:.0%}" for t in THRESHOLDS], "wall s"]
+              *[f"queries to {t:.0%}" for t in THRESHOLDS], "updates / 100 queries", "identical pairs asked",
+              "wall s"]
     rows = [
         [r.preset, str(len(r.final)), *[_mean_std(getattr(r, attr)) for _, attr in finals], _mean_std(r.auc),
-         *[_reach(r.to_reach[t]) for t in THRESHOLDS], f"{statistics.fmean(r.wall):.0f}"]
+         *[_reach(r.to_reach[t]) for t in THRESHOLDS], *_cost_cells(r), f"{statistics.fmean(r.wall):.0f}"]
         for r in results
     ]
     comparisons = comparisons or []
@@ -386,15 +375,27 @@ def write_report(results: list[PresetResult], out_dir: Path, command: str, log_x
     return out_dir / "comparison.md"
 
 
+def _cost_cells(result: PresetResult) -> list[str]:
+    """Updates per 100 queries and the share of answered pairs of two identical texts, means over seeds."""
+    if not result.costs:
+        return ["—", "—"]
+    updates = statistics.fmean(100 * c.updates_per_query for c in result.costs)
+    identical = statistics.fmean(c.identical_asked for c in result.costs)
+    return [f"{updates:.2f}", f"{identical:.1%}"]
+
+
 def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
     return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *["| " + " | ".join(r) + " |" for r in rows]]
 
 
 def _md_paired(comparisons: list[PairedComparison], diff_labels: list[str]) -> list[str]:
     baseline = comparisons[0].baseline
-    header = ["preset", "paired seeds", *[f"Δ {label}" for label in diff_labels], "query saving"]
+    with_reward = any(c.reward_saving is not None for c in comparisons)
+    header = ["preset", "paired seeds", *[f"Δ {label}" for label in diff_labels], "query saving",
+              *(["query saving (reward)"] if with_reward else [])]
     rows = [[c.preset, str(len(c.seeds)), *[_signed(c.diffs[label]) if label in c.diffs else "—"
-                                            for label in diff_labels], _saving(c)] for c in comparisons]
+                                            for label in diff_labels], _saving(c),
+             *([_saving(reward_view(c))] if with_reward else [])] for c in comparisons]
     unpaired = [f"{c.preset}: seeds {', '.join(map(str, c.unpaired))}" for c in comparisons if c.unpaired]
     return [
         f"## Against the baseline `{baseline}`", "",
@@ -405,13 +406,21 @@ def _md_paired(comparisons: list[PairedComparison], diff_labels: list[str]) -> l
         f"given only from {MIN_SEEDS_TO_MARK} paired seeds on.", "",
         f"Query saving = geometric mean over seeds of (queries `{baseline}` needed to first reach its final "
         "win rate) / (queries the preset needed to reach that value), interval on the log scale: 2.00× = "
-        "half the queries, 1.00× = as many; both counts are read on the straight line between the two "
-        "evaluations around the crossing (a finer evaluation grid gains nothing). `≤`: some seeds never "
+        "half the queries, 1.00× = as many; an online run's counts are read on the straight line between the "
+        "two evaluations around the crossing (a finer evaluation grid gains nothing), a round-based run's at "
+        "the first evaluation that reaches the value (its policy holds until the next round trains). "
+        "The reward saving reads the mean ground-truth reward's curve the same way. `≤`: some seeds never "
         "reached the value within their budget and count at the bound (baseline queries / budget), so the "
         "estimate and both ends are upper bounds (the `*` then only marks an interval below 1).", "",
         *_md_table(header, rows), "",
         *([f"Left unpaired: {'; '.join(unpaired)}.", ""] if unpaired else []),
     ]
+
+
+def reward_view(c: PairedComparison) -> PairedComparison:
+    """``c`` with its reward-curve saving in the place of the win-rate one (for the tables)."""
+    return dataclasses.replace(c, saving=c.reward_saving, never_reached=c.reward_never_reached,
+                               trivial=c.reward_trivial)
 
 
 def _signed(interval: Interval) -> str:
@@ -447,8 +456,8 @@ def _saving(c: PairedComparison) -> str:
 def _csv_paired_header(diff_labels: list[str]) -> list[str]:
     return ["baseline", "paired seeds", *[f"diff {label}{end}" for label in diff_labels
                                           for end in ("", " ci_low", " ci_high")],
-            "query saving", "query saving ci_low", "query saving ci_high", "query saving is upper bound",
-            "query saving never reached", "query saving left out"]
+            *[f"{name}{end}" for name in ("query saving", "reward query saving")
+              for end in ("", " ci_low", " ci_high", " is upper bound", " never reached", " left out")]]
 
 
 def _csv_paired_row(c: PairedComparison, diff_labels: list[str]) -> list[str]:
@@ -456,9 +465,11 @@ def _csv_paired_row(c: PairedComparison, diff_labels: list[str]) -> list[str]:
     for label in diff_labels:
         interval = c.diffs.get(label)
         cells += [_num(interval.estimate), _num(interval.low), _num(interval.high)] if interval else ["", "", ""]
-    s = c.saving
-    cells += [_num(s.estimate), _num(s.low), _num(s.high)] if s else ["", "", ""]
-    return cells + [str(bool(c.never_reached)).lower(), str(c.never_reached), str(c.trivial)]
+    for view in (c, reward_view(c)):
+        s = view.saving
+        cells += [_num(s.estimate), _num(s.low), _num(s.high)] if s else ["", "", ""]
+        cells += [str(bool(view.never_reached)).lower(), str(view.never_reached), str(view.trivial)]
+    return cells
 
 
 def _num(value: float) -> str:

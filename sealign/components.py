@@ -15,7 +15,7 @@ from sealign.eval import WinRateEvaluator
 from sealign.exploration import REGISTRY as EXPLORERS
 from sealign.exploration import Explorer, build_explorer
 from sealign.exploration.base import ExplorerPowers, RewardModel, powers_of
-from sealign.explorer_inputs import explorer_inputs
+from sealign.explorer_inputs import explorer_inputs, resolve_features
 from sealign.learner import PreferenceLearner
 from sealign.lookup import pick
 from sealign.losses import LOSSES
@@ -105,7 +105,8 @@ def assemble(config: RunConfig, log=print) -> RunParts:
     check_prompt_lengths(config, train_prompts + eval_prompts, policy)  # reliability: before any query
     torch.manual_seed(config.seed)
     learner = runtime.learner(policy, policy_path)
-    explorer = build_explorer(config, policy, **explorer_inputs(config, policy))
+    explorer_config = resolve_features(config)
+    explorer = build_explorer(explorer_config, policy, **explorer_inputs(explorer_config, policy))
     powers = powers_of(explorer)
     for wanted, what in [(config.erm_sync > 0, "--erm-sync"), (config.policy_signal == "reward-model",
                          "--policy-signal reward-model"), (config.eval_best_of_n > 1, "--eval-best-of-n")]:

@@ -5,15 +5,20 @@ something from there are given it: ``pairwise-rank`` its pairwise preference mod
 reader, the built-in one trained on the built-in task), ``selm-rank`` its offline preference data
 (a task's dataset, or a file). ``explorer_inputs(config, policy)`` returns the keyword arguments
 ``build_explorer`` passes on to the explorer's ``build``.
+
+The study's headroom references (``headroom-*``) are given the task's true reward, and
+``resolve_features`` turns ``--explore-features pairwise`` into the built-in preference model's folder.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from sealign.data.preferences import load_preference_data
 from sealign.data.prompts import load_prompts
 from sealign.errors import ConfigError
+from sealign.oracles.factories import load_reward_fn
 from sealign.oracles.pairwise import PairwisePreferenceOracle
 from sealign.tasks import builtin_pairwise, task_preference_data
 from sealign.tasks.builtin import BootstrapSpec
@@ -62,7 +67,29 @@ def selm_preference_data(config, policy=None) -> dict:
     return {"data": {row.prompt: (row.chosen, row.rejected) for row in load_preference_data(config.preference_data)}}
 
 
-INPUTS = {"pairwise-rank": pairwise_ranker, "selm-rank": selm_preference_data}
+def true_reward(config, policy=None) -> dict:
+    """The task's ground-truth reward ``(prompt, response) -> float | None``, for the headroom references."""
+    if config.prompts != "builtin" and config.reward_fn == "builtin":
+        raise ConfigError(f"--explorer {config.explorer} reads the task's true reward: on your own prompts pass "
+                          "--reward-fn")
+    return {"reward_fn": load_reward_fn(config.reward_fn, config.task)}
+
+
+def resolve_features(config):
+    """``config`` with ``explore_features='pairwise'`` replaced by the built-in pairwise model's folder
+    (built once): a preference-trained encoder for the heads, as oat's PairRM backbone is."""
+    if config.explore_features != "pairwise":
+        return config
+    if config.prompts != "builtin" or config.task != "tldr":
+        raise ConfigError("--explore-features pairwise is the built-in task's preference model (tldr); with other "
+                          "prompts pass an encoder folder of your own (--explore-features PATH)")
+    cache = Path(config.cache_dir) if config.cache_dir else None
+    spec = builtin_pairwise.PairwiseSpec(base=BootstrapSpec(sft_steps=config.sft_steps))
+    return dataclasses.replace(config, explore_features=str(builtin_pairwise.ensure_pairwise_model(cache, spec)))
+
+
+INPUTS = {"pairwise-rank": pairwise_ranker, "selm-rank": selm_preference_data,
+          "headroom-max-gap": true_reward, "headroom-coin-flip": true_reward}
 """``--explorer`` name -> ``(config, policy) -> keyword arguments of its build``; most explorers need none."""
 
 

@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from sealign.curves import holds_between_evaluations  # noqa: E402
 from sealign.errors import UserError  # noqa: E402
 from sealign.tracking import read_metrics  # noqa: E402
 
@@ -56,12 +57,8 @@ def run_label(run_dir: Path) -> str:
 
 
 def trains_in_rounds(run_dir: Path) -> bool:
-    """Offline and iterative runs change their policy only when a round trains, not along the way."""
-    import yaml
-
-    config_file = run_dir / "config.yaml"
-    return config_file.is_file() and (yaml.safe_load(config_file.read_text()) or {}).get("schedule") in (
-        "offline", "iterative")
+    """Offline and iterative runs change their policy only when a round trains: drawn as steps."""
+    return holds_between_evaluations(run_dir)
 
 
 def plot_runs(run_dirs: list[Path], out: Path, log_x: bool = False, title: str | None = None) -> Path:

@@ -47,9 +47,13 @@ class OnlineSchedule:
         # Asghari et al.'s query-free batches draw their prompts from a second, independently
         # shuffled order.
         self.free_order = PromptOrder(parts.prompt_order.prompts, config.batch_size, config.seed + 1)
+        self.evaluated_at: int | None = None
 
     def query_limit(self, state: LoopState) -> int:
-        return self.config.budget
+        grid = self.config.eval_every_queries
+        if not grid:
+            return self.config.budget
+        return min(self.config.budget, (state.queries // grid + 1) * grid)  # land on the next grid point
 
     def on_answers(self, batch: Batch) -> dict[str, float]:
         config, parts = self.config, self.parts
@@ -65,9 +69,18 @@ class OnlineSchedule:
         return record
 
     def end_step(self, state: LoopState, evaluate: Callable[[], None]) -> None:
-        if state.step % self.config.eval_every == 0 and state.queries < self.config.budget:
+        if state.queries < self.config.budget and self.evaluation_due(state):
+            self.evaluated_at = state.queries
             evaluate()
             fault_point("evaluated", state.step - 1)
+
+    def evaluation_due(self, state: LoopState) -> bool:
+        """Every eval_every steps, or on each multiple of eval_every_queries (once, however many steps
+        end there: a step whose prompts were all duplicates spends nothing)."""
+        grid = self.config.eval_every_queries
+        if not grid:
+            return state.step % self.config.eval_every == 0
+        return state.queries % grid == 0 and state.queries != self.evaluated_at
 
     def finish(self, state: LoopState, metrics: MetricsWriter, log) -> None:
         pass

@@ -13,7 +13,10 @@ from sealign.errors import ConfigError
 from sealign.exploration import (
     apl,
     best_worst,
+    delta_ucb,
+    drts,
     ensemble_passive,
+    headroom,
     ids,
     pairwise_rank,
     passive,
@@ -28,6 +31,7 @@ from sealign.lookup import pick
 
 REGISTRY = {
     "passive": passive.build,
+    "passive-any": passive.build_any,
     "ensemble-passive": ensemble_passive.build,
     "sea-ee": sea_ee.build,
     "sea-bai": sea_bai.build,
@@ -35,14 +39,20 @@ REGISTRY = {
     "apl": apl.build,
     "best-worst": best_worst.build,
     "ids": ids.build,
+    "drts": drts.build,
+    "delta-ucb": delta_ucb.build,
     "selm-rank": selm_rank.build,
     "pairwise-rank": pairwise_rank.build,
     "xpo": xpo.build,
+    # references, not explorers: they read the task's true reward (bench/factor_study.py's headroom)
+    "headroom-max-gap": headroom.build_max_gap,
+    "headroom-coin-flip": headroom.build_coin_flip,
 }
 """``build(config, policy=None, **injected) -> Explorer`` by ``--explorer`` name."""
 
 PAIR_RULES = {
     "passive": passive.select_pair,
+    "passive-any": passive.select_pair,
     "ensemble-passive": ensemble_passive.select_pair,
     "sea-ee": sea_ee.select_pair,
     "sea-bai": sea_bai.select_pair,
@@ -50,6 +60,8 @@ PAIR_RULES = {
     "apl": apl.select_pair,
     "best-worst": best_worst.select_pair,
     "ids": ids.select_pair,
+    "drts": drts.select_pair,
+    "delta-ucb": delta_ucb.select_pair,
 }
 """The pure ``select_pair(rewards [K, M], rng)`` of the explorers that have one (defaults for their options)."""
 

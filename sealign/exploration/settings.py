@@ -41,9 +41,15 @@ class ExplorationSettings:
     """Comparisons per ensemble minibatch, drawn from all answers so far."""
     explore_bootstrap: Literal["poisson", "bernoulli", "none"] = "poisson"
     """Per-head resampling of the answers: 'poisson' (online bootstrap), 'bernoulli' (double or nothing), 'none'."""
+    ask_identical_pairs: bool = False
+    """Ask the oracle about two identical texts. Off (the default): such a question, whose answer is
+    known (a tie, never learned from), is dropped before it is asked and spends nothing; on: it is
+    asked and paid for, as earlier versions did (the study's ``passive-any`` control)."""
     explore_features: str = "policy"
     """Feature backbone of the heads: 'policy' (frozen copy of the initial policy), 'live' (the learning
-    policy's own hidden states, from its sampling pass), 'minilm', or an AutoModel folder."""
+    policy's own hidden states, from its sampling pass), 'minilm', 'pairwise' (the encoder of the
+    built-in task's pairwise preference model, trained on preferences as oat's PairRM is), or an
+    AutoModel folder."""
     explore_pooling: Literal["mean", "last"] = "mean"
     """Pooling of the backbone's last hidden states over the response: 'mean' or 'last' (token)."""
     explore_resample_tries: int = 20
