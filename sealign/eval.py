@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import torch
 
+from sealign.collapse import answer_stats
 from sealign.errors import UserError
 from sealign.oracles.base import Oracle
 from sealign.oracles.simulator import bradley_terry_prob
@@ -60,7 +61,9 @@ class WinRateEvaluator:
         self.seed = seed
         self.reward_fn = reward_fn
         self.extra_scores = extra_scores or {}  # a task's own readings beside its reward (eval/NAME)
+        self.last_ended: list[bool] | None = None  # which of the last answers ended with EOS
         self.baseline = self.responses()  # the SFT policy's own answers, never Best-of-N
+        self.baseline_stats = answer_stats(self.baseline, self.last_ended)  # what a collapse is measured against
         self.best_of_n = best_of_n
 
     def responses(self) -> list[str]:
@@ -70,7 +73,12 @@ class WinRateEvaluator:
             torch.manual_seed(self.seed)
             ids = self.policy.generate(self.prompt_ids, n=1, temperature=self.temperature, top_p=self.top_p,
                                        max_new_tokens=self.max_new_tokens)
+        self.last_ended = [self.ended(group[0]) for group in ids]
         return [self.policy.decode(group[0]) for group in ids]
+
+    def ended(self, token_ids) -> bool:
+        """Whether an answer stopped by itself (its last token is the end of sequence), not at --max-new-tokens."""
+        return bool(token_ids) and token_ids[-1] == getattr(self.policy, "eos_id", None)
 
     def best_of_n_responses(self) -> list[str]:
         """BoN(policy, R): ``best_of_n`` samples per prompt, the one the reward model's mean ranks first
@@ -85,6 +93,7 @@ class WinRateEvaluator:
         candidates = [[Candidate(prompt, p_ids, r, self.policy.decode(r)) for r in group]
                       for prompt, p_ids, group in zip(self.prompts, self.prompt_ids, ids)]
         best = [int(means.argmax()) for means in mean_rewards(self.reward_model, candidates)]
+        self.last_ended = [self.ended(group[k].token_ids) for group, k in zip(candidates, best)]
         return [group[k].text for group, k in zip(candidates, best)]
 
     def evaluate(self) -> dict[str, float]:
@@ -97,7 +106,9 @@ class WinRateEvaluator:
         metrics = {
             "eval/win_rate": statistics.fmean(judged) if judged else math.nan,
             "eval/skipped": len(scores) - len(judged),
-            "eval/response_words": statistics.fmean(len(t.split()) for t in texts),
+            # words per answer and the shares of empty, distinct and finished answers (sealign/collapse.py)
+            **{f"eval/{name}": value for name, value in answer_stats(texts, self.last_ended).items()
+               if math.isfinite(value)},
         }
         if self.references is not None:
             against_reference, _ = self.judged(prompts, texts, self.references)

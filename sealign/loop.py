@@ -5,9 +5,11 @@ record, evaluate. Reads top to bottom; each verb is a short function of its own 
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from pathlib import Path
 
+from sealign.collapse import CollapseWatch
 from sealign.collect import Batch, Replay, collect_or_replay, oracle_exhausted, update_explorer
 from sealign.components import RunParts, assemble
 from sealign.config import RunConfig, apply_overrides, load_yaml
@@ -21,7 +23,7 @@ from sealign.samples import SAMPLES_FILE, SAMPLES_PER_EVAL, append_samples, keep
 from sealign.schedules import SCHEDULES
 from sealign.summary import summarise
 from sealign.trackers import Trackers, open_trackers
-from sealign.tracking import MetricsWriter, RunProgress
+from sealign.tracking import MetricsWriter, RunProgress, read_metrics
 from sealign.warm_start import warm_start
 
 __all__ = ["LoopState", "drive", "resume", "run"]
@@ -99,35 +101,49 @@ def loop_to_budget(config: RunConfig, parts: RunParts, state: LoopState, log, fe
     replay = Replay(feedback, since_step=state.step)  # answered, not yet learned from
     schedule = pick("schedule", config.schedule, SCHEDULES)(config, parts, feedback, metrics, log)
     start = time.perf_counter() - state.elapsed_s
+    watch = CollapseWatch(log)  # empty, repeated or endless answers, a KL far out: one line, and --stop-on-collapse
     if state.metrics_lines == 0:
-        begin(config, parts, state, metrics, start, log)
+        begin(config, parts, state, metrics, start, log, watch)
+    else:
+        watch.catch_up(read_metrics(metrics.path))
     with RunProgress(config.budget, config.name) as progress:
         progress.update(state.queries)
 
         def evaluate_now() -> None:
-            progress.update(state.queries, win_rate=evaluate(parts, metrics, state.step, state.queries))
+            stops = config.stop_on_collapse and state.queries < config.budget
+            progress.update(state.queries, win_rate=evaluate(parts, metrics, state.step, state.queries, watch, stops))
+            if stops and watch.signs:
+                state.stop_reason = watch.reason()
 
-        while state.queries < config.budget and not oracle_exhausted(parts):
+        while state.queries < config.budget and not oracle_exhausted(parts) and not state.stop_reason:
             batch = collect_or_replay(config, parts, state.step, schedule.query_limit(state), state.queries,
                                       replay, feedback)  # sample, select, ask, log (or replay the log)
             state.queries += batch.spent  # an unanswered query is spent too
             record = update_explorer(config, parts, batch, state.queries, feedback)
             record |= schedule.on_answers(batch)  # online: the policy learns now
             record_step(state, metrics, progress, record, batch)
+            watch.observe(record)
             schedule.end_step(state, evaluate_now)  # online: every eval_every steps; rounds: train a full round
             if config.save_every and state.step % config.save_every == 0:
                 save_checkpoint(parts, state, metrics, start, config.run_dir)
         schedule.finish(state, metrics, log)
-        evaluate_now()
+        if state.stop_reason:  # the evaluation that saw it is the last one
+            log(f"stopped early at {state.queries} of {config.budget} queries ({state.stop_reason}); "
+                f"summary written to {config.run_dir / 'summary.json'}")
+        else:
+            evaluate_now()
     return finish(config, parts, state, metrics, feedback, trackers, start)
 
 
-def begin(config: RunConfig, parts: RunParts, state: LoopState, metrics: MetricsWriter, start: float, log) -> None:
+def begin(config: RunConfig, parts: RunParts, state: LoopState, metrics: MetricsWriter, start: float, log,
+          watch: CollapseWatch | None = None) -> None:
     """A fresh run's first evaluation; with --offline-data, the warm start and a second evaluation."""
-    evaluate(parts, metrics, state.step, state.queries)
+    evaluate(parts, metrics, state.step, state.queries, watch)
     if parts.offline_data is not None:
         warm_start(config, parts, metrics, log)
-        evaluate(parts, metrics, state.step, state.queries)
+        evaluate(parts, metrics, state.step, state.queries, watch, config.stop_on_collapse)
+        if config.stop_on_collapse and watch is not None and watch.signs:
+            state.stop_reason = watch.reason()  # the warm start broke the model: no query is spent on it
         save_checkpoint(parts, state, metrics, start, config.run_dir)  # a resume never trains on it twice
 
 
@@ -144,7 +160,8 @@ def finish(config: RunConfig, parts: RunParts, state: LoopState, metrics: Metric
     run_dir = config.run_dir
     save_checkpoint(parts, state, metrics, start, run_dir)
     parts.policy.save(run_dir / "policy")
-    summary = summarise(config, run_dir, feedback, time.perf_counter() - start, judge=parts.evaluator.judge_name)
+    summary = summarise(config, run_dir, feedback, time.perf_counter() - start, judge=parts.evaluator.judge_name,
+                        stopped=state.stop_reason or None)
     trackers.log_summary(summary, run_dir / "winrate.png")
     feedback.close()
     metrics.close()
@@ -166,9 +183,20 @@ def truncate_lines(path: Path, keep: int) -> None:
         path.write_text("".join(lines[:keep]))
 
 
-def evaluate(parts: RunParts, metrics: MetricsWriter, step: int, queries: int) -> float:
+def evaluate(parts: RunParts, metrics: MetricsWriter, step: int, queries: int, watch: CollapseWatch | None = None,
+             stops: bool = False) -> float:
     result = parts.evaluator.evaluate()
+    if watch is not None:  # the answers against the starting model's, and the steps' KL (sealign/collapse.py)
+        evaluator = parts.evaluator
+        result |= watch.check(answer_stats_of(result), evaluator.baseline_stats, len(evaluator.last_responses),
+                              queries, stops)
     metrics.write({"step": step, "queries": queries, **result})
     # a few responses per evaluation, for reading what the numbers mean (`sealign report`)
     append_samples(metrics.path.parent / SAMPLES_FILE, step, queries, parts.evaluator.samples(SAMPLES_PER_EVAL))
     return result[parts.evaluator.headline_key]
+
+
+def answer_stats_of(result: dict) -> dict[str, float]:
+    """The evaluation's answer statistics (``collapse.answer_stats``) from its metrics."""
+    return {name: result.get(f"eval/{name}", math.nan)
+            for name in ("words_per_answer", "empty_share", "distinct_share", "eos_share")}

@@ -13,3 +13,5 @@ class LoopState:
     elapsed_s: float = 0.0
     rounds_done: int = 0
     round_start_step: int = 0
+    stop_reason: str = ""
+    """Why the run stopped before its budget (--stop-on-collapse); empty while it runs."""

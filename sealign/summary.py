@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import resource
 
+from sealign.collapse import SIGNS
 from sealign.config import RunConfig
 from sealign.feedback_log import FeedbackLog
 from sealign.tracking import read_metrics
 
 
-def summarise(config: RunConfig, run_dir, feedback: FeedbackLog, wall: float, judge: str = "reward") -> dict:
+def summarise(config: RunConfig, run_dir, feedback: FeedbackLog, wall: float, judge: str = "reward",
+              stopped: str | None = None) -> dict:
     from sealign.plot import eval_curve, plot_runs  # matplotlib: imported when a run ends, not when it starts
 
     queries, win_rates = eval_curve(run_dir)
@@ -33,6 +35,8 @@ def summarise(config: RunConfig, run_dir, feedback: FeedbackLog, wall: float, ju
         "initial_reward": rewards[0] if rewards else None,
         "final_reward": rewards[-1] if rewards else None,
         "best_round": picked[-1] if picked else None,
+        "collapse": collapse_seen(records),
+        "stopped_early": stopped,  # why the run ended before its budget (--stop-on-collapse), else None
         "wall_time_s": round(wall, 1),
         "queries_per_s": round(feedback.queries_spent() / wall, 2),
         # ru_maxrss is in KiB on Linux: the process's peak resident memory, models and activations included
@@ -42,6 +46,18 @@ def summarise(config: RunConfig, run_dir, feedback: FeedbackLog, wall: float, ju
     }
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def collapse_seen(records: list[dict]) -> dict | None:
+    """The first evaluation that saw a collapse (sealign/collapse.py): its queries and signs, and whether
+    the last evaluation still saw one; None when none did."""
+    evaluations = [r for r in records if "eval/collapse" in r]
+    seen = [r for r in evaluations if r["eval/collapse"]]
+    if not seen:
+        return None
+    return {"first_queries": seen[0]["queries"],
+            "signs": [sign for sign in SIGNS if seen[0].get(f"eval/collapse/{sign}")],
+            "at_end": bool(evaluations[-1]["eval/collapse"])}
 
 
 def answer_counts(feedback: FeedbackLog) -> dict:
