@@ -51,11 +51,14 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def resolve_config(args: list[str]):
-    """Defaults, then the preset, then the YAML file, then command-line flags."""
+def resolve_config(args: list[str], log=None):
+    """Defaults, then the preset, then the YAML file, then command-line flags; then, for a pretrained
+    policy, the defaults that follow the model in the settings none of them chose (said in one line
+    through ``log``; sealign/model_defaults.py)."""
     import tyro
 
     from sealign.config import RunConfig, apply_overrides, flattened, grouped, load_yaml
+    from sealign.model_defaults import flag_names, follow_model
     from sealign.recipes import get_recipe
 
     pre = ArgumentParser(prog="sealign run", add_help=False)
@@ -74,7 +77,13 @@ def resolve_config(args: list[str]):
     flags, default = grouped(config)
     parsed = one_line_errors(lambda: tyro.cli(flags, default=default, args=rest, prog="sealign run",
                                               description="Run one online-alignment experiment."))
-    return flattened(parsed).validate()
+    chosen = {**{key: f"preset {preset}" for key in recipe.settings_for(variant)},
+              **{str(key): known.config for key in file_settings},
+              **{name: "--" + name.replace("_", "-") for name in flag_names(rest)}}
+    config, line = follow_model(flattened(parsed), chosen)
+    if line and log is not None:
+        log(line)
+    return config.validate()
 
 
 # every parser mistake is one UserError line (exit 2), not usage text
@@ -140,7 +149,7 @@ def cmd_run(args: list[str]) -> int:
                             "(the run's own config.yaml is used)")
         summary = resume(Path(rest[0]), log=log)
     else:
-        summary = run(resolve_config(args), log=log)
+        summary = run(resolve_config(args, log=log), log=log)
     print_summary([summary])
     print(f"\nrun directory: {summary['run_dir']}  (win-rate plot: {summary['run_dir']}/winrate.png)")
     return 0

