@@ -120,42 +120,70 @@ def eval_prompts(n: int) -> list[str]:
 # Words an answer about each topic is likely to use besides the topic's own (matched whole, as written or
 # with a plural -s / -es): an answer on topic mentions at least one of them or a word of the request.
 TOPIC_WORDS = {
-    "drinking coffee": "coffee caffeine espresso latte cappuccino brew mug cafe barista roast bean",
-    "public libraries": "library libraries librarian book books reading read borrow novel shelf shelves",
-    "learning to swim": "swim swimming swimmer pool water stroke lesson float lifeguard",
-    "city cycling": "cycling cycle bike biking bicycle ride riding lane traffic helmet cyclist",
-    "houseplants": "plant plants houseplant leaf leaves pot soil water sunlight green",
-    "rainy days": "rain rainy raining umbrella storm wet puddle cloud drizzle",
-    "moving to a new town": "move moving moved town neighbor neighbour home house neighborhood",
-    "board games": "game games board dice player players chess card cards play playing",
-    "baking bread": "bread bake baking baked dough flour yeast loaf oven knead",
-    "train travel": "train trains travel travelling traveling rail railway station journey trip",
-    "volunteering": "volunteer volunteers volunteering volunteered community charity donate",
-    "a first job": "job work working boss colleague colleagues office career salary shift interview employer",
-    "learning a language": "language languages learn learning word words grammar vocabulary speak speaking fluent",
-    "camping": "camp camping tent campfire fire outdoors hike hiking nature sleeping campsite",
-    "saving money": "money save saving savings budget spend spending bank dollar dollars cash",
-    "street food": "food street vendor vendors stall taco eat eating snack cart dish dishes",
-    "morning routines": "morning routine routines wake breakfast habit habits sunrise alarm",
-    "museums": "museum museums art exhibit exhibits history gallery collection",
-    "keeping a journal": "journal journaling diary write writing notebook page pages thoughts",
-    "remote work": "remote work working home office team meeting meetings colleague commute",
-    "dogs": "dog dogs puppy pet pets walk bark leash",
-    "recycling": "recycle recycling recycled plastic waste bin paper glass environment trash",
-    "night skies": "night sky skies star stars moon planet dark telescope",
-    "running a marathon": "run running runner marathon race mile miles training finish",
-    "cooking for friends": "cook cooking cooked meal dinner recipe food kitchen guests dish ingredients delicious",
-    "old photographs": "photo photos photograph photographs picture pictures memory memories album camera",
-    "winter sports": "winter sport sports ski skiing snow skate skating snowboard ice",
-    "a small garden": "garden gardening plant plants flower flowers soil seed seeds vegetable herb herbs",
-    "podcasts": "podcast podcasts episode episodes listen listening host show audio",
-    "bicycles": "bicycle bicycles bike bikes ride riding cycle cycling wheel pedal",
-    "handwritten letters": "letter letters handwritten write writing pen paper mail note",
-    "the ocean": "ocean sea wave waves beach water shore fish",
-    "music lessons": "music lesson lessons teacher instrument piano guitar practice play song",
-    "a long flight": "flight fly flying plane airplane airport seat hours travel trip",
-    "farmers markets": "farmer farmers market markets produce vegetable vegetables fruit local stall fresh",
-    "sleep": "sleep sleeping bed rest nap tired dream night",
+    "drinking coffee": "coffee caffeine espresso latte cappuccino brew mug cafe barista roast bean cups"
+        " morning drink drinks aroma",
+    "public libraries": "library libraries librarian book books reading read borrow novel shelf shelves"
+        " librarians reader readers stories study",
+    "learning to swim": "swim swimming swimmer pool water stroke lesson float lifeguard swam lake sea beach"
+        " goggles dive",
+    "city cycling": "cycling cycle bike biking bicycle ride riding lane traffic helmet cyclist bikes cyclists"
+        " street streets commute pedal",
+    "houseplants": "plant plants houseplant leaf leaves pot soil water sunlight green pots flower flowers"
+        " indoor window",
+    "rainy days": "rain rainy raining umbrella storm wet puddle cloud drizzle rains storms umbrellas clouds"
+        " weather thunder",
+    "moving to a new town": "move moving moved town neighbor neighbour home house neighborhood neighbors"
+        " neighbours unpack boxes streets settle",
+    "board games": "game games board dice player players chess card cards play playing monopoly scrabble turn win",
+    "baking bread": "bread bake baking baked dough flour yeast loaf oven knead bakes baker loaves crust sourdough",
+    "train travel": "train trains travel travelling traveling rail railway station journey trip travels"
+        " platform ticket tickets carriage seat",
+    "volunteering": "volunteer volunteers volunteering volunteered community charity donate shelter donation nonprofit",
+    "a first job": "job work working boss colleague colleagues office career salary shift interview employer"
+        " manager coworker coworkers paycheck hired",
+    "learning a language": "language languages learn learning word words grammar vocabulary speak speaking"
+        " fluent spanish french english german italian japanese chinese fluency lessons",
+    "camping": "camp camping tent campfire fire outdoors hike hiking nature sleeping campsite tents campsites"
+        " hikes trail forest woods outdoor",
+    "saving money": "money save saving savings budget spend spending bank dollar dollars cash saved budgets"
+        " expenses bills income invest",
+    "street food": "food street vendor vendors stall taco eat eating snack cart dish dishes stalls market taste tasty",
+    "morning routines": "morning routine routines wake breakfast habit habits sunrise alarm mornings coffee"
+        " shower stretch wakeup",
+    "museums": "museum museums art exhibit exhibits history gallery collection artwork artworks paintings"
+        " painting galleries exhibition sculpture",
+    "keeping a journal": "journal journaling diary write writing notebook page pages thoughts journals"
+        " diaries entries entry pen",
+    "remote work": "remote work working home office team meeting meetings colleague commute laptop calls zoom"
+        " colleagues remotely",
+    "dogs": "dog dogs puppy pet pets walk bark leash puppies barking paws tail fetch",
+    "recycling": "recycle recycling recycled plastic waste bin paper glass environment trash recyclable cans"
+        " bottles compost bins",
+    "night skies": "night sky skies star stars moon planet dark telescope starry constellation constellations"
+        " galaxy moonlight",
+    "running a marathon": "run running runner marathon race mile miles training finish runs runners races"
+        " marathons pace",
+    "cooking for friends": "cook cooking cooked meal dinner recipe food kitchen guests dish ingredients"
+        " delicious bake cake cookies cookie pasta soup feast taste",
+    "old photographs": "photo photos photograph photographs picture pictures memory memories album camera"
+        " photography snapshot snapshots frame frames",
+    "winter sports": "winter sport sports ski skiing snow skate skating snowboard ice skis snowboarding"
+        " hockey sled sledding slopes",
+    "a small garden": "garden gardening plant plants flower flowers soil seed seeds vegetable herb herbs"
+        " gardens gardener bloom blooms tomatoes roses",
+    "podcasts": "podcast podcasts episode episodes listen listening host show audio listeners hosts interview"
+        " interviews",
+    "bicycles": "bicycle bicycles bike bikes ride riding cycle cycling wheel pedal pedals tires wheels rides",
+    "handwritten letters": "letter letters handwritten write writing pen paper mail note envelope stamp"
+        " stamps handwriting postcard",
+    "the ocean": "ocean sea wave waves beach water shore fish oceans seas tide tides sand surf whale",
+    "music lessons": "music lesson lessons teacher instrument piano guitar practice play song musician violin"
+        " band sound melody notes sing singing concert drums instruments",
+    "a long flight": "flight fly flying plane airplane airport seat hours travel trip flights planes pilot"
+        " jet airline passengers",
+    "farmers markets": "farmer farmers market markets produce vegetable vegetables fruit local stall fresh"
+        " farms farm stalls organic",
+    "sleep": "sleep sleeping bed rest nap tired dream night asleep bedtime dreams insomnia pillow rested",
 }
 MIN_DISTINCT_WORDS = 5
 """An answer needs this many different words to have room for content (fewer: proportionally less)."""
