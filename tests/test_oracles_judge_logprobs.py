@@ -105,3 +105,12 @@ def test_logprob_verdicts_need_an_endpoint_that_asks_for_them():
     oracle = build_oracle("judge", RunConfig(judge_url="http://127.0.0.1:9/v1", judge_cache="off",
                                              judge_verdicts="logprobs"))
     assert oracle.endpoint.body([], 8)["top_logprobs"] == 20
+
+
+def test_templates_by_name_or_file(tmp_path):
+    from sealign.oracles.judge import DEFAULT_TEMPLATE, LETTER_TEMPLATE, load_template
+
+    assert load_template("") == load_template("mt-bench") == DEFAULT_TEMPLATE
+    assert load_template("letter") == LETTER_TEMPLATE and LETTER_TEMPLATE.endswith("A or B.")
+    with pytest.raises(ConfigError, match="not found"):
+        load_template("short")
