@@ -50,20 +50,22 @@ class ModelShape:
 
 
 def model_shape(policy: str) -> ModelShape | None:
-    """The size of the model ``--policy`` names, read without loading it; None for the built-in policy."""
+    """The size of the model ``--policy`` names, read without loading it. None: the built-in policy, or a
+    name the run will refuse (unknown, or a folder without a readable config.json: refused in one line
+    of its own when the run loads it)."""
     if policy == BUILTIN or (policy not in MODELS and not is_path_or_hub_name(policy)):
-        return None  # the built-in policy, or an unknown name (refused when the run is assembled)
+        return None
     if policy in MODELS:
         model = MODELS[policy]
         return ModelShape(model.parameters or None, model.hidden_size or None)
-    return shape_from_config(config_file(policy))
-
-
-def config_file(policy: str) -> Path | None:
-    """The config.json of a local folder, or of a Hub model in the local Hugging Face cache (no network)."""
     folder = Path(policy).expanduser()
-    if (folder / "config.json").is_file():
-        return folder / "config.json"
+    if policy.startswith((".", "/", "~")) or folder.exists():
+        return read_shape(folder / "config.json")
+    return read_shape(hub_config_file(policy)) or ModelShape(None, None)  # a Hub model not in the local cache
+
+
+def hub_config_file(policy: str) -> Path | None:
+    """The config.json of a Hub model in the local Hugging Face cache (no network), if it is there."""
     try:
         from huggingface_hub import try_to_load_from_cache
 
@@ -73,14 +75,17 @@ def config_file(policy: str) -> Path | None:
     return Path(cached) if isinstance(cached, str) else None
 
 
-def shape_from_config(file: Path | None) -> ModelShape:
-    """Parameters estimated from a transformers config.json: layers x (attention 4h^2 + MLP 3hi) + vocab x h."""
-    if file is None:
-        return ModelShape(None, None)
+def read_shape(file: Path | None) -> ModelShape | None:
+    """Parameters estimated from a transformers config.json: layers x (attention 4h^2 + MLP 3hi) + vocab x h;
+    None when the file is missing or not JSON."""
+    if file is None or not file.is_file():
+        return None
     try:
         config = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return ModelShape(None, None)
+        return None
+    if not isinstance(config, dict):
+        return None
     config = config.get("text_config", config)  # a multimodal model's language part
 
     def first(*names):

@@ -16,7 +16,7 @@ from sealign.model_defaults import (
     follow_model,
     lora_lr,
     model_shape,
-    shape_from_config,
+    read_shape,
 )
 
 TOY_LR = RunConfig().lr  # the built-in model's 3e-4
@@ -74,14 +74,19 @@ def test_on_a_gpu_the_regime_stays_a_full_fine_tune_at_the_papers_rate(monkeypat
 
 
 def test_the_size_is_read_from_a_folder_and_the_lora_rate_shrinks_with_the_width(tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "config.json").write_text('{"model_type": ')
     (tmp_path / "config.json").write_text(json.dumps(
         {"hidden_size": 2048, "num_hidden_layers": 16, "intermediate_size": 8192, "vocab_size": 128256}))
     shape = model_shape(str(tmp_path))
     assert shape.hidden_size == 2048 and 1.0e9 < shape.parameters < 1.4e9  # a Llama-3.2-1B-like shape
     assert lora_lr(shape) == pytest.approx(1e-3 * 576 / 2048)
     assert lora_lr(ModelShape(None, 256)) == 1e-3  # never above the measured rate
-    assert shape_from_config(None) == ModelShape(None, None)
-    assert model_shape("builtin") is None and model_shape("no-such-model") is None
+    assert read_shape(None) is None and model_shape("builtin") is None and model_shape("no-such-model") is None
+    for broken in ("missing", "empty", "bad"):  # refused when the run loads them, in one line of their own
+        assert model_shape(str(tmp_path / broken)) is None
+    assert model_shape("org/not-in-the-cache") == ModelShape(None, None)  # a Hub model of unknown size
     config, _ = follow_model(RunConfig(policy=str(tmp_path)), chosen={})
     assert (config.lora_r, config.lr) == (16, pytest.approx(2.8125e-4))
 
