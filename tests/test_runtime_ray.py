@@ -18,7 +18,7 @@ from sealign.feedback_log import FeedbackLog
 from sealign.loop import run
 from sealign.policy import load_policy
 from sealign.runtime import build_runtime
-from sealign.runtime.ray import shard_bounds
+from sealign.runtime.ray import lost_line, shard_bounds
 from sealign.tasks.builtin import BootstrapSpec, ensure_sft_policy
 from sealign.tracking import read_metrics
 from tests.conftest import TEST_SFT_STEPS
@@ -50,6 +50,14 @@ def test_shard_bounds_cover_the_batch_in_order():
     assert shard_bounds(10, 3) == [(0, 3), (3, 7), (7, 10)]
     assert shard_bounds(2, 4) == [(0, 1), (1, 2)]  # more workers than rows: the empty shards are dropped
     assert shard_bounds(5, 1) == [(0, 5)]
+
+
+def test_a_worker_lost_for_good_is_one_line_naming_resume_once_the_run_exists(tmp_path):
+    err = RuntimeError("The actor died unexpectedly before finishing this task.\n\tclass_name: LearnerWorker")
+    line = lost_line("learner worker", tmp_path, err)
+    assert "\n" not in line and "before finishing this task.)" in line and line.endswith("start the run again")
+    (tmp_path / "config.yaml").write_text("")  # the run started: its log and checkpoints are there to resume
+    assert lost_line("learner worker", tmp_path, err).endswith(f"`sealign run --resume {tmp_path}`")
 
 
 def test_missing_ray_extra_is_a_one_line_error(monkeypatch):

@@ -25,13 +25,25 @@ Staleness. With ``--staleness 0`` each batch is sampled after the previous updat
 actors: the answers log is exactly the local runtime's for the same seed. With ``--staleness S``
 the actors sample up to S batches ahead, with weights up to S updates old, so sampling batch t+1
 overlaps the oracle and the learner's step on batch t.
+
+Faults. Actor and oracle workers hold nothing that cannot be rebuilt: Ray restarts one that dies
+(its process killed, its node lost) and runs the call it was in again, up to ``CALL_RETRIES``
+times. Every sampling call carries the version of the weights it must sample with (a reference in
+the object store), and a worker that holds another version, a restarted one included, loads them
+first; sampling is a function of (seed, step, row) and the oracle's answers of the question, so the
+redone call returns what the first would have. The learner's weights and optimiser live only in its
+process: when it dies, or a worker dies on the same call past its retries, the run stops with one
+line, and ``sealign run --resume`` restores the last checkpoint and replays the answers logged
+since (the feedback log is written before any answer is used), exactly as after a crash.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 from sealign.errors import UserError, first_line
 from sealign.oracles.base import Oracle, Verdict, check_lengths
@@ -62,8 +74,19 @@ def connect(config):
     return ray
 
 
-def fetch(refs):
-    """``ray.get`` that turns a worker's ``UserError`` back into one line for the CLI."""
+CALL_RETRIES = 3
+"""How many times a call to an actor or oracle worker is run again on the restarted worker after the
+worker died in it; one death more and the run stops (``WorkerLost``)."""
+
+
+class WorkerLost(UserError):
+    """A Ray worker died and was not brought back (the learner, or a worker past its retries): the
+    run stops with one line that says how to continue it."""
+
+
+def fetch(refs, role: str | None = None, run_dir: Path | None = None):
+    """``ray.get`` that turns a worker's ``UserError`` back into one line for the CLI, and, with
+    ``role``, the death of the worker(s) that ``refs`` come from into a one-line ``WorkerLost``."""
     ray = import_ray()
     try:
         return ray.get(refs)
@@ -72,6 +95,21 @@ def fetch(refs):
         if isinstance(cause, UserError):
             raise UserError(str(cause)) from None
         raise
+    except (ray.exceptions.RayActorError, ray.exceptions.ObjectLostError, ray.exceptions.NodeDiedError,
+            ray.exceptions.WorkerCrashedError) as err:
+        if role is None:
+            raise
+        raise WorkerLost(lost_line(role, run_dir, err)) from None
+
+
+def lost_line(role: str, run_dir: Path | None, err: Exception) -> str:
+    """What to say when the ``role`` worker died for good: what happened, and how to go on."""
+    if run_dir is not None and (run_dir / "config.yaml").is_file():
+        how = (f"every answer asked so far is in the feedback log: continue the run with "
+               f"`sealign run --resume {run_dir}`")
+    else:
+        how = "nothing was asked yet: start the run again"
+    return f"the Ray {role} died and was not brought back ({type(err).__name__}: {first_line(err, 160)}); {how}"
 
 
 def shard_bounds(n: int, shards: int) -> list[tuple[int, int]]:
@@ -90,7 +128,28 @@ def _threads(config) -> None:
     torch.set_num_threads(config.threads or 1)  # Ray gives each worker one thread unless told
 
 
-class ActorWorker:
+class _Worker:
+    def ready(self) -> bool:
+        return True
+
+    def process(self) -> tuple[int, str]:
+        """(pid, Ray node id) of this worker's process: where it runs now (a restart moves it)."""
+        import os
+
+        import ray
+
+        return os.getpid(), ray.get_runtime_context().get_node_id()
+
+
+Weights = tuple[int, list]
+"""(version, [object-store reference to a ``trainable_state()``]); version 0, ``[None]``: the policy as
+loaded from its path. The reference travels inside a list so that Ray hands it over unfetched: a
+worker that already holds that version does not copy the weights again."""
+
+INITIAL_WEIGHTS: Weights = (0, [None])
+
+
+class ActorWorker(_Worker):
     def __init__(self, config, policy_path: str):
         from sealign.policy import load_policy
         from sealign.runtime.local import generation_policy, make_actor
@@ -98,18 +157,24 @@ class ActorWorker:
         _threads(config)
         self.policy = load_policy(config, policy_path)
         self.actor = make_actor(config, generation_policy(config, self.policy, policy_path))
+        self.version = 0  # a restarted worker starts here again, with the policy as loaded
 
-    def ready(self) -> bool:
-        return True
-
-    def sample(self, prompts: list[Prompt], step: int, first_row: int, stream: int = 0) -> list[list[Candidate]]:
+    def sample(self, prompts: list[Prompt], step: int, first_row: int, stream: int = 0,
+               weights: Weights = INITIAL_WEIGHTS) -> list[list[Candidate]]:
+        """The call carries the weights it samples with, so that it can be run again, as it was, on a
+        restarted worker."""
+        self.load_weights(*weights)
         return self.actor.sample(prompts, step, first_row, stream)
 
-    def load_weights(self, state: dict) -> None:
-        self.actor.policy.load_trainable_state(state)
+    def load_weights(self, version: int, state: list) -> None:
+        if version != self.version and state[0] is not None:
+            import ray
+
+            self.actor.policy.load_trainable_state(ray.get(state[0]))
+            self.version = version
 
 
-class OracleWorker:
+class OracleWorker(_Worker):
     def __init__(self, config):
         from sealign.oracles import build_oracle
 
@@ -125,7 +190,7 @@ class OracleWorker:
         return self.oracle.compare(prompts, responses_a, responses_b, keys=keys)
 
 
-class LearnerWorker:
+class LearnerWorker(_Worker):
     def __init__(self, config, policy_path: str):
         import torch
 
@@ -136,9 +201,6 @@ class LearnerWorker:
         self.policy = load_policy(config, policy_path)
         torch.manual_seed(config.seed)  # as the local runtime does before building its learner
         self.learner = PreferenceLearner(self.policy, config)
-
-    def ready(self) -> bool:
-        return True
 
     def step(self, batch) -> dict:
         return self.learner.step(batch)
@@ -166,22 +228,28 @@ class _Prefetch:
 
 
 class RayActorPool:
-    """``ActorHandle`` over N actor workers (see the module docstring for shards and staleness)."""
+    """``ActorHandle`` over N actor workers (see the module docstring for shards, staleness and faults)."""
 
-    def __init__(self, handles: list, driver_policy, prompt_order, staleness: int):
+    def __init__(self, handles: list, driver_policy, prompt_order, staleness: int, run_dir: Path | None = None):
         self.handles = handles
         self.driver_policy = driver_policy
         self.prompt_order = prompt_order
         self.staleness = staleness
+        self.run_dir = run_dir
         self.ahead: dict[int, _Prefetch] = {}
+        self.weights: Weights = INITIAL_WEIGHTS  # what the next sampling call samples with
+        self.loading: list = []  # the weight loads sent to the workers by the last sync
 
     def _launch(self, prompts: list[Prompt], step: int, stream: int = 0) -> list:
-        return [self.handles[k].sample.remote(prompts[lo:hi], step, lo, stream)
+        return [self.handles[k].sample.remote(prompts[lo:hi], step, lo, stream, self.weights)
                 for k, (lo, hi) in enumerate(shard_bounds(len(prompts), len(self.handles)))]
+
+    def _fetch(self, futures: list) -> list[list[Candidate]]:
+        return [group for shard in fetch(futures, "actor worker", self.run_dir) for group in shard]
 
     def sample(self, prompts: list[Prompt], step: int, stream: int = 0) -> list[list[Candidate]]:
         if stream:  # a step's extra batch, sampled from the latest weights: no prefetch bookkeeping
-            return [group for shard in fetch(self._launch(prompts, step, stream)) for group in shard]
+            return self._fetch(self._launch(prompts, step, stream))
         ready = self.ahead.pop(step, None)
         for old in [s for s in self.ahead if s < step]:
             del self.ahead[old]
@@ -193,57 +261,81 @@ class RayActorPool:
             if later not in self.ahead:
                 batch = self.prompt_order.batch(later)
                 self.ahead[later] = _Prefetch(batch, self._launch(batch, later))
-        candidates = [group for shard in fetch(futures) for group in shard]
+        candidates = self._fetch(futures)
+        self._settle_loads()
         return candidates[: len(prompts)]
 
     def sync_weights(self, learner) -> None:
-        weights = learner.publish()  # an object-store reference: fetched by each worker, copied once
-        for handle in self.handles:
-            handle.load_weights.remote(weights)  # runs after the worker's earlier calls (Ray keeps order)
-        self.driver_policy.load_trainable_state(fetch(weights))
+        ref = learner.publish()  # an object-store reference: fetched by each worker, copied once
+        self.weights = (self.weights[0] + 1, [ref])
+        # Sent now, so that the workers load while the driver goes on; runs after each worker's earlier
+        # calls (Ray keeps their order). A worker that dies meanwhile loads them with its next call.
+        self._settle_loads()
+        self.loading = [handle.load_weights.remote(*self.weights) for handle in self.handles]
+        self.driver_policy.load_trainable_state(learner.resolve(ref))
+
+    def _settle_loads(self) -> None:
+        """Collect the finished weight loads: one that failed with its worker is redone by that worker's
+        next sampling call, which carries the weights (and an error left unread would be logged)."""
+        ray = import_ray()
+        for ref in self.loading:
+            with contextlib.suppress(ray.exceptions.RayError):
+                ray.get(ref)
+        self.loading = []
 
 
 class RayOracles:
     """``Oracle`` over K oracle workers; a batch of queries is split between them."""
 
-    def __init__(self, handles: list):
+    def __init__(self, handles: list, run_dir: Path | None = None):
         self.handles = handles
-        self.name = fetch(handles[0].name.remote())
+        self.run_dir = run_dir
+        self.name = fetch(handles[0].name.remote(), "oracle worker", run_dir)
+
+    def _launch(self, prompts: list[str], responses_a: list[str], responses_b: list[str],
+                keys: list[str] | None) -> list:
+        return [self.handles[k].compare.remote(prompts[lo:hi], responses_a[lo:hi], responses_b[lo:hi],
+                                               None if keys is None else keys[lo:hi])
+                for k, (lo, hi) in enumerate(shard_bounds(len(prompts), len(self.handles)))]
 
     def compare(self, prompts: list[str], responses_a: list[str], responses_b: list[str],
                 keys: list[str] | None = None) -> list[Verdict]:
         check_lengths(prompts, responses_a, responses_b)
-        futures = [self.handles[k].compare.remote(prompts[lo:hi], responses_a[lo:hi], responses_b[lo:hi],
-                                                  None if keys is None else keys[lo:hi])
-                   for k, (lo, hi) in enumerate(shard_bounds(len(prompts), len(self.handles)))]
-        return [v for shard in fetch(futures) for v in shard]
+        futures = self._launch(prompts, responses_a, responses_b, keys)
+        return [v for shard in fetch(futures, "oracle worker", self.run_dir) for v in shard]
 
 
 class RayLearner:
-    """The learner's methods, run by the learner worker."""
+    """The learner's methods, run by the learner worker. Its state is not rebuilt after a death: a
+    call to a dead learner stops the run with one line (``WorkerLost``) that names ``--resume``."""
 
-    def __init__(self, handle):
+    def __init__(self, handle, run_dir: Path | None = None):
         self.handle = handle
+        self.run_dir = run_dir
+
+    def resolve(self, ref):
+        """Fetch a result of the learner worker (``publish``'s weights)."""
+        return fetch(ref, "learner worker", self.run_dir)
 
     def step(self, batch) -> dict:
-        return fetch(self.handle.step.remote(batch))
+        return self.resolve(self.handle.step.remote(batch))
 
     def publish(self):
         """A reference to the current trainable weights in the object store (not fetched here)."""
         return self.handle.weights.remote()
 
     def train_epochs(self, data, epochs: int, batch_size: int, seed: int, on_step=None) -> None:
-        for epoch, k, metrics in fetch(self.handle.train_epochs.remote(data, epochs, batch_size, seed)):
+        for epoch, k, metrics in self.resolve(self.handle.train_epochs.remote(data, epochs, batch_size, seed)):
             if on_step:  # replayed after the fact: the callback lives in this process
                 on_step(epoch, k, metrics)
 
     def save(self, path, extra: dict | None = None) -> None:
-        fetch(self.handle.call.remote("save", path, extra))
+        self.resolve(self.handle.call.remote("save", path, extra))
 
     def __getattr__(self, method: str):
-        if method.startswith("_") or method == "handle":
+        if method.startswith("_") or method in ("handle", "run_dir"):
             raise AttributeError(method)
-        return lambda *args, **kwargs: fetch(self.handle.call.remote(method, *args, **kwargs))
+        return lambda *args, **kwargs: self.resolve(self.handle.call.remote(method, *args, **kwargs))
 
 
 # ---------------------------------------------------------------------------------- runtime
@@ -252,19 +344,22 @@ class RayRuntime:
 
     def __init__(self, config):
         self.config = config
+        self.run_dir = config.run_dir
         self.ray = connect(config)
         # A GPU per learner and actor worker when the cluster has GPUs and the run may use them.
         has_gpus = self.ray.cluster_resources().get("GPU", 0) > 0
         self.gpus = 1 if config.device.startswith("cuda") or (config.device == "auto" and has_gpus) else 0
 
-    def _remote(self, cls, gpus: int = 0):
+    def _remote(self, cls, gpus: int = 0, restart: bool = True):
         # num_cpus=0: the workers take turns on the cores (overlap is the point), so Ray must not
-        # refuse to place N + K + 1 of them on a 2-CPU machine.
-        return self.ray.remote(num_cpus=0, num_gpus=gpus)(cls)
+        # refuse to place N + K + 1 of them on a 2-CPU machine. A worker that can be rebuilt is
+        # restarted as often as it dies; one call is run again up to CALL_RETRIES times.
+        faults = dict(max_restarts=-1, max_task_retries=CALL_RETRIES) if restart else dict(max_restarts=0)
+        return self.ray.remote(num_cpus=0, num_gpus=gpus, **faults)(cls)
 
     def oracle(self) -> Oracle:
         remote = self._remote(OracleWorker)
-        oracle: Oracle = RayOracles([remote.remote(self.config) for _ in range(self.config.oracles)])
+        oracle: Oracle = RayOracles([remote.remote(self.config) for _ in range(self.config.oracles)], self.run_dir)
         if self.config.oracle_max_cost > 0:
             from sealign.oracles.budget import CostBudget
 
@@ -272,12 +367,13 @@ class RayRuntime:
         return oracle
 
     def learner(self, policy, policy_path: str) -> RayLearner:
-        handle = self._remote(LearnerWorker, self.gpus).remote(self.config, policy_path)
-        fetch(handle.ready.remote())  # surface a load error here, not at the first step
-        return RayLearner(handle)
+        handle = self._remote(LearnerWorker, self.gpus, restart=False).remote(self.config, policy_path)
+        learner = RayLearner(handle, self.run_dir)
+        learner.resolve(handle.ready.remote())  # surface a load error here, not at the first step
+        return learner
 
     def actor(self, policy, policy_path: str, prompt_order) -> RayActorPool:
         remote = self._remote(ActorWorker, self.gpus)
         handles = [remote.remote(self.config, policy_path) for _ in range(self.config.actors)]
-        fetch([h.ready.remote() for h in handles])
-        return RayActorPool(handles, policy, prompt_order, self.config.staleness)
+        fetch([h.ready.remote() for h in handles], "actor worker", self.run_dir)
+        return RayActorPool(handles, policy, prompt_order, self.config.staleness, self.run_dir)
