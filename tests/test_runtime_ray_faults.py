@@ -175,3 +175,25 @@ def test_a_killed_learner_stops_the_run_in_one_line_and_resume_continues_it_exac
     assert_no_answer_lost_or_twice(rows, reference_rows)
     curve = json.loads((run_dir / "summary.json").read_text())["curve"]
     assert [tuple(point) for point in curve] == [tuple(point) for point in reference_curve]
+
+
+def test_a_worker_that_dies_in_every_try_of_a_call_stops_the_run_in_one_line(tmp_path, cluster):
+    ray = pytest.importorskip("ray")
+
+    class Doomed:  # a worker whose call kills its process every time (too little memory, say)
+        def __init__(self, tries):
+            self.tries = tries
+
+        def call(self):
+            with open(self.tries, "a") as f:
+                f.write("try\n")
+            os._exit(1)
+
+    tries = tmp_path / "tries"
+    doomed = ray.remote(num_cpus=0, **ray_runtime.fault_options(restart=True))(Doomed).remote(str(tries))
+    (tmp_path / "config.yaml").write_text("")
+    with pytest.raises(ray_runtime.WorkerLost, match="actor worker died") as stop:
+        ray_runtime.fetch(doomed.call.remote(), "actor worker", tmp_path)
+    assert "\n" not in str(stop.value) and str(stop.value).endswith(f"`sealign run --resume {tmp_path}`")
+    assert tries.read_text().count("try") == 1 + ray_runtime.CALL_RETRIES  # restarted and redone, then given up
+    ray.kill(doomed)

@@ -79,6 +79,12 @@ CALL_RETRIES = 3
 worker died in it; one death more and the run stops (``WorkerLost``)."""
 
 
+def fault_options(restart: bool) -> dict:
+    """Ray's options for a worker that can be rebuilt (``restart``: brought back as often as it dies,
+    each call run again up to ``CALL_RETRIES`` times) or cannot (the learner: never restarted)."""
+    return dict(max_restarts=-1, max_task_retries=CALL_RETRIES) if restart else dict(max_restarts=0)
+
+
 class WorkerLost(UserError):
     """A Ray worker died and was not brought back (the learner, or a worker past its retries): the
     run stops with one line that says how to continue it."""
@@ -352,10 +358,8 @@ class RayRuntime:
 
     def _remote(self, cls, gpus: int = 0, restart: bool = True):
         # num_cpus=0: the workers take turns on the cores (overlap is the point), so Ray must not
-        # refuse to place N + K + 1 of them on a 2-CPU machine. A worker that can be rebuilt is
-        # restarted as often as it dies; one call is run again up to CALL_RETRIES times.
-        faults = dict(max_restarts=-1, max_task_retries=CALL_RETRIES) if restart else dict(max_restarts=0)
-        return self.ray.remote(num_cpus=0, num_gpus=gpus, **faults)(cls)
+        # refuse to place N + K + 1 of them on a 2-CPU machine.
+        return self.ray.remote(num_cpus=0, num_gpus=gpus, **fault_options(restart))(cls)
 
     def oracle(self) -> Oracle:
         remote = self._remote(OracleWorker)
