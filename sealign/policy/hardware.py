@@ -95,14 +95,16 @@ def mixed_precision_for(requested: str, device: torch.device) -> str:
                               "the forward passes run in float32 instead")
         return "no"
     if not native_bf16(device):
-        needed = BF16_HARDWARE.get(device.type, "bf16 units")
         warn_once("bf16-emulated", f"--mixed-precision bf16: this {device.type} has no bfloat16 in hardware "
-                                   f"({needed}); bf16 is emulated and slower than float32 here: drop "
-                                   "--mixed-precision for speed")
+                                   f"({BF16_HARDWARE.get(device.type, 'bf16 units')}); emulated bf16 is slower "
+                                   f"than float32{EMULATED_COST.get(device.type, '')}: drop --mixed-precision for "
+                                   "speed")
     return "bf16"
 
 
 BF16_HARDWARE = {"cpu": "avx512_bf16 or AMX", "cuda": "compute capability 8.0+"}
+EMULATED_COST = {"cpu": " (SmolLM2 + LoRA: steps 2-11x slower; bench/results/throughput.md)"}
+"""What emulated bf16 was measured to cost (``python bench/bf16_fallback.py``), by device type."""
 
 
 @functools.cache
