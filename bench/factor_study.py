@@ -55,17 +55,18 @@ class Cell:
     first_seed: int = 0  # the tuning cell uses seeds the comparisons never see
     tuned: tuple[str, ...] = ()  # families whose tuned setting (from the `tune` cell) joins the arms
     controls: tuple[str, ...] = ()  # more baselines each arm is also compared with (the fair passives)
+    delay: int = 0  # seed k of this cell is queued with seed k + delay of the others (a lower priority)
 
 
 PASSIVE, SEA = "passive=online-dpo", "sea=sea:2"
-# A small grid, run on seeds 100-102, picks each family's learning rate and batch (by mean final reward).
+# A small grid, run on seeds 100-101, picks each family's learning rate and batch (by mean final reward).
 TUNE_LRS, TUNE_BATCHES = ("3e-4", "6e-4", "1.2e-3"), ("16", "32")
 TUNED_FAMILIES = {"passive": "online-dpo", "sea-sync": "sea:3"}
 TUNE_ARMS = tuple(f"{family}-lr{lr}-b{batch}={preset} --lr {lr} --batch-size {batch}"
                   for family, preset in TUNED_FAMILIES.items() for lr in TUNE_LRS for batch in TUNE_BATCHES)
 FAIR_CONTROLS = ("passive-b23", "passive-tuned")
 CELLS = {
-    "tune": Cell("the lr x batch grid of each family, on seeds 100-102 (never compared)", TUNE_ARMS, seeds=3,
+    "tune": Cell("the lr x batch grid of each family, on seeds 100-101 (never compared)", TUNE_ARMS, seeds=2,
                  first_seed=100),
     "base": Cell("tldr, M=4 candidates, BT temperature 0.1 (the defaults)", (
         PASSIVE,  # a random pair of distinct texts (the product default)
@@ -83,17 +84,17 @@ CELLS = {
         # references that see the true reward: what any pair choice could save here
         "headroom-max-gap=online-dpo --explorer headroom-max-gap",
         "headroom-coin-flip=online-dpo --explorer headroom-coin-flip"),
-        tuned=tuple(TUNED_FAMILIES), controls=FAIR_CONTROLS),
+        tuned=("passive",), controls=FAIR_CONTROLS),
     "m20": Cell("20 candidates per prompt (oat's SEA setting)", (
-        PASSIVE, SEA, "sea-pref=sea:2 --explore-features pairwise"), ("--num-candidates", "20"), seeds=5),
+        PASSIVE, SEA, "sea-pref=sea:2 --explore-features pairwise"), ("--num-candidates", "20"), seeds=5, delay=4),
     # Paper 003's shape (Asghari et al. 2026): the offline multiple that matches online learning, at
     # three budgets: does it grow with the budget?
     **{f"shape-{budget}": Cell(
         f"offline DPO at 1x, 3x, 10x the online budget of {budget} queries", (
             f"online=online-dpo --budget {budget}",
             *(f"offline-{k}x=offline-dpo --budget {k * budget}" for k in multiples)),
-        (*OFFLINE_PROMPTS, "--eval-every-queries", str(max(32, budget // 6))), seeds=seeds)
-       for budget, multiples, seeds in ((256, (1, 3, 10), 5), (768, (1, 3, 10), 3), (2304, (1, 3), 3))},
+        (*OFFLINE_PROMPTS, "--eval-every-queries", str(max(32, budget // 6))), seeds=seeds, delay=delay)
+       for budget, multiples, seeds, delay in ((256, (1, 3, 10), 3, 6), (768, (1, 3, 10), 2, 6), (2304, (1, 3), 2, 7))},
 }
 # rough costs, for the order of the queue
 COST = {"offline-10x": 10, "offline-3x": 3, "m20": 3, "shape-2304": 3, "shape-256": 0.34}
@@ -144,7 +145,7 @@ def plan(cells: list[str], seeds: int, out: Path) -> list[Job]:
             for spec in cell_arms(name, out):
                 arm = compare.parse_arm(spec)
                 cost = COST.get(arm.label, 1) * COST.get(name, 1)
-                rank = k - count if cell.first_seed else k  # the tuning runs first
+                rank = k - count if cell.first_seed else k + cell.delay  # the tuning runs first
                 jobs.append(Job(name, arm, seed, out / name / "runs" / f"{arm.run_prefix}-s{seed}", cost, rank))
     # seed-major (the tuning seeds count as the first); within a seed the longest first, so the last jobs
     # to finish are short ones
@@ -250,7 +251,7 @@ def report(cells: list[str], out: Path) -> Path:
                                    for n in cells]
     tuned = [t for t in (tuned_arm(out, f) for f in TUNED_FAMILIES) if t]
     if tuned:
-        lines += ["", "Tuned settings (the `tune` cell's best mean final reward on seeds 100-102):", "",
+        lines += ["", "Tuned settings (the `tune` cell's best mean final reward on seeds 100-101):", "",
                   *[f"- `{t}`" for t in tuned]]
     path = out / "study.md"
     out.mkdir(parents=True, exist_ok=True)

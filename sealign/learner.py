@@ -182,6 +182,7 @@ class PreferenceLearner:
         self.policy.model.eval()
         totals["grad_norm"] = float(grad_norm)
         totals["lr"] = self.scheduler.get_last_lr()[0]
+        totals["learn/pairs"] = len(batch)  # a short step (tail, query grid) shows in its size
         return totals
 
     def with_reference_samples(self, batch: PreferenceBatch) -> PreferenceBatch:

@@ -191,3 +191,17 @@ def test_the_query_grid_cuts_a_step_to_land_on_it_and_evaluates_once_there():
     by_steps = OnlineSchedule.__new__(OnlineSchedule)
     by_steps.config, by_steps.evaluated_at = steps, None
     assert by_steps.query_limit(LoopState(step=1, queries=32)) == 768
+
+
+def test_the_true_reward_and_the_preference_encoder_are_the_built_in_tasks_only():
+    from sealign.errors import ConfigError
+    from sealign.explorer_inputs import resolve_features, true_reward
+
+    own_prompts = RunConfig(explorer="headroom-max-gap", prompts="my_prompts.jsonl")
+    with pytest.raises(ConfigError, match="--reward-fn"):
+        true_reward(own_prompts)
+    fn = true_reward(RunConfig(explorer="headroom-max-gap"))["reward_fn"]
+    assert callable(fn)
+    assert resolve_features(RunConfig()) == RunConfig()  # nothing to resolve
+    with pytest.raises(ConfigError, match="preference model"):
+        resolve_features(RunConfig(explore_features="pairwise", task="tldr-hard"))
