@@ -28,6 +28,7 @@ import argparse
 import os
 import shlex
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -249,14 +250,34 @@ def report(cells: list[str], out: Path) -> Path:
                      f"{_clears(compare.reward_view(c), 2)} |")
     lines += ["", "Cells:", ""] + [f"- `{n}`: {CELLS[n].what} ({' '.join(CELLS[n].args) or 'defaults'})"
                                    for n in cells]
-    tuned = [t for t in (tuned_arm(out, f) for f in TUNED_FAMILIES) if t]
-    if tuned:
-        lines += ["", "Tuned settings (the `tune` cell's best mean final reward on seeds 100-101):", "",
-                  *[f"- `{t}`" for t in tuned]]
+    lines += tuning_table(out)
     path = out / "study.md"
     out.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def tuning_table(out: Path) -> list[str]:
+    """Every grid point of the `tune` cell that has runs: mean final reward and win rate over its seeds,
+    and the updates it made per 100 queries; then the setting each family takes."""
+    rows = []
+    for spec in CELLS["tune"].arms:
+        arm = compare.parse_arm(spec)
+        runs = [(arm.label, d) for d in sorted((out / "tune" / "runs").glob(f"{arm.run_prefix}-s*"))
+                if (d / "summary.json").exists()]
+        if not runs:
+            continue
+        [r] = compare.summarise(runs)
+        updates = statistics.fmean(100 * c.updates_per_query for c in r.costs)
+        rows.append(f"| {arm.label} | {len(r.seeds)} | {statistics.fmean(r.reward):.3f} | "
+                    f"{statistics.fmean(r.final):.3f} | {updates:.2f} |")
+    if not rows:
+        return []
+    tuned = [t for t in (tuned_arm(out, f) for f in TUNED_FAMILIES) if t]
+    return ["", "## Tuning (seeds 100-101, never compared)", "",
+            "| grid point | seeds | mean final reward | mean final win rate | updates / 100 q |",
+            "|---|---|---|---|---|", *rows, "",
+            "Each family's best mean final reward:", "", *[f"- `{t}`" for t in tuned]]
 
 
 def _arm(cell: str, label: str) -> compare.Arm:

@@ -14,9 +14,9 @@ def test_the_tuning_runs_first_then_the_cells_seed_major_and_the_longest_first(t
     assert jobs[: len(tuning)] == tuning and {j.seed for j in tuning} == {100, 101}
     rest = jobs[len(tuning):]
     assert [j.rank for j in rest] == sorted(j.rank for j in rest)  # seed 0 of every cell before seed 1
-    assert rest[0].cell == "base"  # the shape cells wait three seeds of the others
+    assert rest[0].cell == "base"  # the shape cells wait six seeds of the others
     first_shape = next(j for j in rest if j.cell == "shape-768")
-    assert first_shape.rank == 3 and first_shape.run_dir == tmp_path / "shape-768" / "runs" / "offline-10x-s0"
+    assert first_shape.rank == 6 and first_shape.run_dir == tmp_path / "shape-768" / "runs" / "offline-10x-s0"
     assert not any(j.arm.label.endswith("-tuned") for j in jobs)  # not before the tuning finished
 
 
@@ -44,6 +44,9 @@ def test_the_tuned_arm_is_the_grid_point_of_best_final_reward_once_every_point_f
     finished_tuning(tmp_path, {labels[-1]: 0.1})
     assert factor_study.tuned_arm(tmp_path, "passive") == "passive-tuned=online-dpo --lr 6e-4 --batch-size 16"
     assert "passive-tuned=online-dpo --lr 6e-4 --batch-size 16" in factor_study.cell_arms("base", tmp_path)
+    table = "\n".join(factor_study.tuning_table(tmp_path))
+    assert "| passive-lr6e-4-b16 | 2 | 0.300 | 0.800 |" in table
+    assert "- `passive-tuned=online-dpo --lr 6e-4 --batch-size 16`" in table
 
 
 def test_the_study_table_marks_savings_whose_interval_clears_2x_and_compares_with_the_fair_controls(tmp_path):
