@@ -23,6 +23,7 @@ import argparse
 import contextlib
 import os
 import random
+import shlex
 import socket
 import subprocess
 import sys
@@ -173,8 +174,8 @@ def main(argv: list[str] | None = None) -> None:
             for verdicts in args.verdicts.split(","):
                 rows.append(measure(url, model, template, verdicts, args.max_tokens, args.questions))
                 print(rows[-1], flush=True)
-    command = "python bench/local_judge.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    write_results(args.out, args.server, Path(model).name or model, args.max_tokens, rows, command.strip())
+    command = shlex.join(["python", "bench/local_judge.py", *(argv if argv is not None else sys.argv[1:])])
+    write_results(args.out, args.server, Path(model).name or model, args.max_tokens, rows, command)
 
 
 if __name__ == "__main__":
