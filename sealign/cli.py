@@ -83,7 +83,19 @@ def resolve_config(args: list[str], log=None):
     config, line = follow_model(flattened(parsed), chosen)
     if line and log is not None:
         log(line)
-    return config.validate()
+    return builtin_tuned(config, recipe.builtin_settings, set(file_settings) | set(flag_names(rest))).validate()
+
+
+def builtin_tuned(config, settings: dict, user_chosen: set[str]):
+    """``config`` with the preset's settings tuned on the built-in policy, where the policy is the built-in
+    one and the user (YAML file or flag) chose none of them."""
+    from sealign.config import apply_overrides
+    from sealign.policy.registry import BUILTIN
+
+    unchosen = {key: value for key, value in settings.items() if key not in user_chosen}
+    if config.policy != BUILTIN or not unchosen:
+        return config
+    return apply_overrides(config, unchosen, f"preset {config.preset} (tuned on the built-in policy)")
 
 
 # every parser mistake is one UserError line (exit 2), not usage text

@@ -205,3 +205,12 @@ def test_the_true_reward_and_the_preference_encoder_are_the_built_in_tasks_only(
     assert resolve_features(RunConfig()) == RunConfig()  # nothing to resolve
     with pytest.raises(ConfigError, match="preference model"):
         resolve_features(RunConfig(explore_features="pairwise", task="tldr-hard"))
+
+
+def test_settings_tuned_on_the_built_in_policy_apply_to_it_only_and_never_over_a_users_choice():
+    from sealign.cli import builtin_tuned
+
+    assert builtin_tuned(RunConfig(), {"lr": 6e-4}, set()).lr == 6e-4
+    assert builtin_tuned(RunConfig(lr=1e-4), {"lr": 6e-4}, {"lr"}).lr == 1e-4  # a flag or the YAML chose it
+    pretrained = RunConfig(policy="smollm2-135m", lr=1e-3)
+    assert builtin_tuned(pretrained, {"lr": 6e-4}, set()).lr == 1e-3  # its own defaults follow the model
