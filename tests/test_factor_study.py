@@ -75,7 +75,7 @@ def test_a_cell_of_plain_arms_names_the_compare_command_that_remakes_it(tmp_path
         make_run(runs, "sea:2", s, [0.5, 0.7, 0.8, 0.9, 0.9], name=f"sea-s{s}")
     factor_study.report(["m20"], tmp_path)
     cell_md = (tmp_path / "m20" / "comparison.md").read_text()
-    assert "--arm passive=online-dpo --arm sea=sea:2" in cell_md and "--num-candidates 20" in cell_md
+    assert "--arm 'passive=online-dpo --lr 3e-4' --arm sea=sea:2" in cell_md and "--num-candidates 20" in cell_md
     assert "--eval-every-queries 128" in cell_md
 
 
