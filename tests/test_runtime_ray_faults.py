@@ -45,7 +45,7 @@ def cluster():
 def settings(tmp_path, sft_cache, name: str) -> dict:
     return dict(out_dir=str(tmp_path), run_name=name, cache_dir=str(sft_cache), sft_steps=TEST_SFT_STEPS,
                 budget=STEPS * BATCH, batch_size=BATCH, eval_every=2, save_every=2, num_eval_prompts=16,
-                threads=1)
+                threads=1, lr=RunConfig.lr)  # named: the CLI's online-dpo would take its built-in tuned rate
 
 
 def cli_flags(values: dict) -> list[str]:
