@@ -28,9 +28,10 @@ import re
 import threading
 import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from sealign.tasks.summarize import prompt_reward
+from tests.local_http import LocalHTTPServer
 
 SECTIONS = re.compile(
     r"\[User Request\]\n(?P<prompt>.*?)\n\n\[The Start of Assistant A's Answer\]\n(?P<a>.*?)\n"
@@ -40,7 +41,7 @@ SECTIONS = re.compile(
 )
 
 
-class JudgeServer:
+class JudgeServer(LocalHTTPServer):
     def __init__(self, reward_fn=prompt_reward, api_key: str | None = None, delay: float = 0.0, port: int = 0,
                  reply_for=None):
         self.reward_fn = reward_fn
@@ -51,21 +52,11 @@ class JudgeServer:
         self.requests = 0
         self.in_flight = self.max_in_flight = 0
         self.lock = threading.Lock()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        super().__init__(_handler(self), port)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-
-    def __enter__(self) -> JudgeServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        return f"{self.base_url}/v1"
 
     def answer(self, content: str, max_tokens: int = 256, logprobs: bool = False) -> tuple[int, str]:
         """(HTTP status, body) for one judge prompt; see the module docstring."""

@@ -24,12 +24,13 @@ import re
 import threading
 import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from sealign.tasks.summarize import prompt_reward
+from tests.local_http import LocalHTTPServer
 
 
-class RewardServer:
+class RewardServer(LocalHTTPServer):
     def __init__(self, reward_fn=prompt_reward, *, api_key: str | None = None, model: str = "rm",
                  per_token: bool = False, malformed: bool = False, embedding: bool = False, delay: float = 0.0):
         self.reward_fn, self.api_key, self.model = reward_fn, api_key, model
@@ -40,20 +41,10 @@ class RewardServer:
         self.seen: Counter = Counter()
         self.in_flight = self.max_in_flight = 0
         self.lock = threading.Lock()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        super().__init__(_handler(self))
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
-
-    def __enter__(self) -> RewardServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        return f"{self.base_url}{path}"
 
     def reward(self, prompt: str, response: str) -> float:
         return float("nan") if "@nan" in prompt else self.reward_fn(prompt, response)
