@@ -1,6 +1,6 @@
 """Does a refactor leave behaviour unchanged? Short runs of every recipe on the built-in task, digested.
 
-Each preset runs ``--budget 48`` on the built-in policy (seed 0, one thread), and its feedback log (every
+Each preset runs ``--budget 48 --batch-size 8`` on the built-in policy (seed 0, one thread), and its feedback log (every
 row but the timestamp) and metrics.jsonl (every value but wall-clock times, memory and throughput) are
 hashed. Save the digests before a change, check them after: a refactor that is code motion only gives
 the same digests, byte for byte.
@@ -25,8 +25,8 @@ from pathlib import Path
 PRESETS = ["online-dpo", "sea", "sea:7", "xpo", "rlhflow", "offline-dpo", "selm", "apl", "ees", "periodic"]
 """Every recipe (``preset:variant`` picks a variant): SEA's default has ERM sync, its variant 7 a reward model
 that learns while the policy does not."""
-RUN_ARGS = ["--budget", "48", "--num-eval-prompts", "16", "--eval-every-queries", "16", "--seed", "0",
-            "--threads", "1"]
+RUN_ARGS = ["--budget", "48", "--batch-size", "8", "--num-eval-prompts", "16", "--eval-every-queries", "16",
+            "--seed", "0", "--threads", "1"]
 MOVING_KEYS = ("time", "peak_rss", "throughput", "tokens_per_s", "queries_per_s")
 """Metric names (prefixes or parts) that measure the machine, not the run: left out of the digest."""
 
