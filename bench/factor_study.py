@@ -247,10 +247,10 @@ def report(cells: list[str], out: Path) -> Path:
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, c, result in rows:
-        updates, identical = compare._cost_cells(result)
+        updates, identical = compare.cost_cells(result)
         lines.append(f"| {name} | {c.preset} | {c.baseline} | {len(c.seeds)} | {updates} | {identical} | "
-                     f"{_diff(c, 'final reward')} | {_diff(c, 'AUC')} | {compare._saving(c)} | "
-                     f"{compare._saving(compare.reward_view(c)) if c.reward_saving else '—'} | "
+                     f"{_diff(c, 'final reward')} | {_diff(c, 'AUC')} | {compare.saving_cell(c)} | "
+                     f"{compare.saving_cell(compare.reward_view(c)) if c.reward_saving else '—'} | "
                      f"{_clears(compare.reward_view(c), 2)} |")
     lines += ["", "Cells:", ""] + [f"- `{n}`: {CELLS[n].what} ({' '.join(CELLS[n].args) or 'defaults'})"
                                    for n in cells]
@@ -295,7 +295,7 @@ def _label(cell: str, source: str, arm: compare.Arm) -> str:
 
 def _diff(c: compare.PairedComparison, label: str) -> str:
     interval: Interval | None = c.diffs.get(label)
-    return compare._signed(interval) if interval else "—"
+    return compare.signed_cell(interval) if interval else "—"
 
 
 def _clears(c: compare.PairedComparison, factor: float) -> str:

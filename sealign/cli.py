@@ -237,12 +237,7 @@ def cmd_compare(args: list[str]) -> int:
     if not arms:
         raise UserError("name what to compare: --presets NAME,NAME and/or --arm LABEL=PRESET [SETTINGS]")
     compare.check_arms(arms)
-    baseline = None
-    if ns.baseline is not None:  # checked before any run starts; `sea` and `sea:3` name the same runs
-        labels = [arm.label for arm in arms]
-        baseline = ns.baseline if ns.baseline in labels else compare.label_of(ns.baseline)
-        if baseline not in labels:
-            raise UserError(f"--baseline {ns.baseline!r} is not one of the compared arms ({', '.join(labels)})")
+    baseline = compare.baseline_label(ns.baseline, arms) if ns.baseline is not None else None
     extra = [*(["--budget", str(ns.budget)] if ns.budget else []), *passthrough]
     console = Console(stderr=True)
     run_dirs = compare.run_all(arms, ns.seeds, ns.out, extra, ns.jobs,

@@ -26,7 +26,7 @@ from sealign.exploration.settings import ExplorationSettings
 from sealign.loss_settings import LossSettings
 from sealign.oracles.settings import HumanSettings, JudgeSettings, OracleSettings, RewardServerSettings
 from sealign.policy.settings import BackendSettings, LoraSettings, PolicySettings, smallest_trainable_lr
-from sealign.schedule_settings import ScheduleSettings
+from sealign.schedule_settings import SCHEDULE_TRAITS, ScheduleSettings
 
 
 @dataclass
@@ -258,6 +258,9 @@ class RunConfig(PluginSettings, LoraSettings, BackendSettings, RuntimeSettings, 
         return self
 
     def checks_across_parts(self) -> list[tuple[bool, str]]:
+        # What acts only between online steps asks the schedule whether it learns there, not its name.
+        learns_online = self.schedule in SCHEDULE_TRAITS and self.traits.learns_online
+        online = " or ".join(name for name, traits in SCHEDULE_TRAITS.items() if traits.learns_online)
         return [
             (self.budget >= self.batch_size or (self.budget == 0 and self.offline_data),
              f"budget ({self.budget}) must be >= batch_size ({self.batch_size}); raise --budget "
@@ -268,13 +271,13 @@ class RunConfig(PluginSettings, LoraSettings, BackendSettings, RuntimeSettings, 
              f"each of the {self.rounds} rounds needs at least batch_size={self.batch_size} queries; "
              "raise --budget or lower --rounds"),
             # What acts only between online steps is refused elsewhere rather than silently ignored.
-            (self.erm_sync == 0 or self.schedule == "online",
-             f"erm_sync labels pairs between online steps: it needs --schedule online (got {self.schedule!r})"),
-            (self.policy_signal != "reward-model" or self.schedule == "online",
-             "policy_signal 'reward-model' (Asghari et al.'s per-batch update) needs --schedule online "
+            (self.erm_sync == 0 or learns_online,
+             f"erm_sync labels pairs between online steps: it needs --schedule {online} (got {self.schedule!r})"),
+            (self.policy_signal != "reward-model" or learns_online,
+             f"policy_signal 'reward-model' (Asghari et al.'s per-batch update) needs --schedule {online} "
              f"(got {self.schedule!r})"),
-            (self.learn_policy or self.schedule == "online",
-             f"learn_policy false (only the reward model learns) needs --schedule online (got {self.schedule!r})"),
+            (self.learn_policy or learns_online,
+             f"learn_policy false (only the reward model learns) needs --schedule {online} (got {self.schedule!r})"),
             (self.lora_r == 0 or self.round_reference != "last",
              "round_reference 'last' (SELM) copies the policy into the reference, which LoRA's reference "
              "(the adapters switched off) cannot hold; use --lora-r 0"),

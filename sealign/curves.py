@@ -1,12 +1,12 @@
 """Reading a run's curve against the queries it spent: when it reached a value, its area, the query
 saving of one curve against another, and what the run paid for its curve (updates, duplicate pairs).
 
-One rule runs through all of them: a run that trains in rounds (offline, iterative) deploys a fixed
-policy until its next round trains, so its value *holds* from one evaluation to the next (a step
-function); an online run's policy changes every step, so its curve is read on the straight line
-between two evaluations. Reading a round-based curve on the straight line would credit it with values
-before any policy that has them existed (offline DPO "reaching" 80% at 605 queries although it trains
-once, at 768).
+One rule runs through all of them: a run whose schedule changes the policy per round (offline,
+iterative: ``policy_changes`` in its summary.json) deploys a fixed policy until its next round trains,
+so its value *holds* from one evaluation to the next (a step function); a run whose policy changes per
+step (online) is read on the straight line between two evaluations. Reading a round-based curve on
+the straight line would credit it with values before any policy that has them existed (offline DPO
+"reaching" 80% at 605 queries although it trains once, at 768).
 """
 
 from __future__ import annotations
@@ -14,16 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from sealign.run_files import run_settings
 from sealign.tracking import read_metrics
 
 
 def holds_between_evaluations(run_dir: Path) -> bool:
-    """Whether the run's policy changes only when a round trains (offline, iterative schedules)."""
-    import yaml
-
-    config_file = run_dir / "config.yaml"
-    config = (yaml.safe_load(config_file.read_text()) or {}) if config_file.is_file() else {}
-    return config.get("schedule", "online") != "online"
+    """Whether the run's policy changes only when a round trains (its schedule's ``policy_changes``)."""
+    return run_settings(run_dir).traits.policy_changes == "per-round"
 
 
 def queries_to_reach(xs: list[int], ys: list[float], threshold: float, hold: bool = False) -> float | None:

@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from sealign.curves import holds_between_evaluations  # noqa: E402
 from sealign.errors import UserError  # noqa: E402
+from sealign.run_files import run_settings  # noqa: E402
 from sealign.tracking import read_metrics  # noqa: E402
 
 
@@ -34,30 +35,19 @@ def eval_records(run_dir: Path) -> list[dict]:
 
 
 def headline_key(run_dir: Path) -> str:
-    import yaml
-
     from sealign.eval import HEADLINE_KEYS
 
-    config_file = run_dir / "config.yaml"
-    against = "sft"
-    if config_file.is_file():
-        against = (yaml.safe_load(config_file.read_text()) or {}).get("eval_against", "sft")
-    return HEADLINE_KEYS.get(against, "eval/win_rate")
+    return HEADLINE_KEYS.get(run_settings(run_dir).get("eval_against", "sft"), "eval/win_rate")
 
 
 def run_label(run_dir: Path) -> str:
-    import yaml
-
-    config_file = run_dir / "config.yaml"
-    if config_file.is_file():
-        config = yaml.safe_load(config_file.read_text())
-        variant = config.get("variant") or 0
-        return f"{config.get('preset', run_dir.name)}" + (f":{variant}" if variant else "")
-    return run_dir.name
+    settings = run_settings(run_dir)
+    variant = settings.get("variant") or 0
+    return f"{settings.get('preset', run_dir.name)}" + (f":{variant}" if variant else "")
 
 
 def trains_in_rounds(run_dir: Path) -> bool:
-    """Offline and iterative runs change their policy only when a round trains: drawn as steps."""
+    """A run whose schedule changes the policy only when a round trains (offline, iterative): drawn as steps."""
     return holds_between_evaluations(run_dir)
 
 

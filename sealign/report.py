@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from sealign.errors import UserError
+from sealign.run_files import run_settings
 from sealign.samples import read_samples
 from sealign.tracking import read_metrics
 
@@ -44,12 +45,12 @@ def write_report(run_dirs: list[Path], out: Path) -> Path:
 def read_run(run_dir: Path) -> dict:
     if not (run_dir / "metrics.jsonl").is_file():
         raise UserError(f"{run_dir} is not a run directory (no metrics.jsonl)")
-    config_file, summary_file = run_dir / "config.yaml", run_dir / "summary.json"
+    summary_file = run_dir / "summary.json"
     metrics = read_metrics(run_dir / "metrics.jsonl")
     return {
         "dir": run_dir,
         "name": run_dir.name,
-        "config": yaml.safe_load(config_file.read_text()) if config_file.is_file() else {},
+        "config": run_settings(run_dir).values,
         "summary": json.loads(summary_file.read_text()) if summary_file.is_file() else None,
         "unanswered": sum(r.get("answers/skipped", 0) for r in metrics),
         "cost_unit": cost_unit(run_dir),

@@ -1,6 +1,8 @@
 """When the policy learns from the answers: after every batch (online), or in collect-then-train
-rounds (iterative; offline is a single round). A new schedule is one class here and one line in
-``SCHEDULES``; the loop only calls the four methods of ``Schedule``.
+rounds (iterative; offline is a single round). A new schedule is one class here, one line in
+``SCHEDULES`` and one in ``schedule_settings.SCHEDULE_TRAITS`` (whether and when it changes the policy,
+which config.py's rules, summary.json and the analysis read instead of the name); the loop only calls
+the four methods of ``Schedule``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from sealign.types import Comparison, PreferenceBatch, SignalBatch
 
 
 class Schedule(Protocol):
+    """Built as ``SCHEDULES[name](config, parts, feedback, metrics, log)``; what it declares about itself
+    (``SCHEDULE_TRAITS[name]``, ``config.traits``) sits in schedule_settings.py, where config.py reads it."""
+
     def query_limit(self, state: LoopState) -> int:
         """The queries spent by the end of this step may not exceed this (the budget, or a round's share)."""
         ...
@@ -42,8 +47,8 @@ class Schedule(Protocol):
 class OnlineSchedule:
     """The policy learns from every batch as it is answered (OAIF, SEA, XPO, APL, Asghari et al. 2026)."""
 
-    def __init__(self, config: RunConfig, parts: RunParts):
-        self.config, self.parts = config, parts
+    def __init__(self, config: RunConfig, parts: RunParts, feedback: FeedbackLog, metrics: MetricsWriter, log):
+        self.config, self.parts, self.feedback, self.metrics, self.log = config, parts, feedback, metrics, log
         # Asghari et al.'s query-free batches draw their prompts from a second, independently
         # shuffled order.
         self.free_order = PromptOrder(parts.prompt_order.prompts, config.batch_size, config.seed + 1)
@@ -115,12 +120,13 @@ class RoundSchedule:
             log(f"validation: keeping round {picked['validation/best_round']} of {state.rounds_done}")
 
 
-SCHEDULES = {
-    "online": lambda config, parts, feedback, metrics, log: OnlineSchedule(config, parts),
+SCHEDULES: dict[str, type[Schedule]] = {
+    "online": OnlineSchedule,
     "iterative": RoundSchedule,
     "offline": RoundSchedule,
 }
-"""``--schedule`` name -> ``(config, parts, feedback, metrics, log) -> Schedule``."""
+"""``--schedule`` name -> its class, built as ``(config, parts, feedback, metrics, log)``; each name's
+traits are in ``schedule_settings.SCHEDULE_TRAITS``."""
 
 
 def learn_policy(config: RunConfig, parts: RunParts, answers: list[Comparison],

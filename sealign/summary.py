@@ -24,6 +24,11 @@ def summarise(config: RunConfig, run_dir, feedback: FeedbackLog, wall: float, ju
     summary = {
         "run": config.name,
         "preset": config.preset + (f":{config.variant}" if config.variant else ""),
+        # whether and when the policy changed (schedule_settings.SCHEDULE_TRAITS): how curves, compare and
+        # plot read the curve (per-round: each value holds until the next round trains)
+        "schedule": config.schedule,
+        "policy_changes": config.traits.policy_changes,
+        "learns_online": config.traits.learns_online,
         "queries": feedback.queries_spent(),  # as the budget and the curve count them: unanswered ones too
         **answer_counts(feedback),
         "oracle_cost": feedback.total_cost(),

@@ -3,6 +3,7 @@
 import csv
 import json
 import math
+from pathlib import Path
 
 import pytest
 import yaml
@@ -176,7 +177,7 @@ def test_arms_of_one_preset_with_their_own_settings_are_compared_by_label(tmp_pa
 def test_an_arm_runs_with_its_own_settings_after_the_shared_ones():
     arm = compare.parse_arm("m8 = sea:2 --num-candidates 8 --explore-heads '5'")
     assert arm == compare.Arm("m8", "sea:2", ("--num-candidates", "8", "--explore-heads", "5"))
-    cmd = compare.run_command(arm, 3, compare.Path("out/runs"), "m8-s3")
+    cmd = compare.run_command(arm, 3, Path("out/runs"), "m8-s3")
     assert cmd[cmd.index("--preset") + 1:] == ["sea", "--seed", "3", "--variant", "2", "--out-dir", "out/runs",
                                                 "--run-name", "m8-s3"]
     assert compare.preset_arm("sea") == compare.Arm("sea:3", "sea", run_prefix="sea")  # runs: sea-s0, ...

@@ -28,7 +28,9 @@ ABOVE_THE_PARTS = {"cli", "loop", "loop_state", "collect", "schedules", "compone
 NEVER = {
     **{room: ABOVE_THE_PARTS for room in ("exploration", "oracles", "tasks", "policy", "runtime", "data", "recipes",
                                           "trackers", "server", "losses", "learner", "actor", "eval", "model_labels",
-                                          "round_selection", "warm_start", "types", "config")},
+                                          "round_selection", "warm_start", "types", "config",
+                                          # the analysis reads finished runs; it never runs one
+                                          "compare", "curves", "plot", "run_files", "stats")},
     "tasks": ABOVE_THE_PARTS | {"exploration", "data"},
     "oracles": ABOVE_THE_PARTS | {"exploration"},
 }
