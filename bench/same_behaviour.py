@@ -1,9 +1,9 @@
 """Does a refactor leave behaviour unchanged? Short runs of every recipe on the built-in task, digested.
 
-Each preset runs ``--budget 48 --batch-size 8`` on the built-in policy (seed 0, one thread), and its feedback log (every
-row but the timestamp) and metrics.jsonl (every value but wall-clock times, memory and throughput) are
-hashed. Save the digests before a change, check them after: a refactor that is code motion only gives
-the same digests, byte for byte.
+Each preset runs ``--budget 48 --batch-size 8`` on the built-in policy (seed 0, one thread). Its feedback
+log (every row in log order, without the random row and run ids and the clock) and its metrics.jsonl
+(every value but wall-clock times, memory and throughput) are hashed. Save the digests before a change,
+check them after: a refactor that is code motion only gives the same digests, byte for byte.
 
     python bench/same_behaviour.py --save bench/results/same_behaviour.json   # before
     python bench/same_behaviour.py --check bench/results/same_behaviour.json  # after
@@ -31,6 +31,10 @@ MOVING_KEYS = ("time", "peak_rss", "throughput", "tokens_per_s", "queries_per_s"
 """Metric names (prefixes or parts) that measure the machine, not the run: left out of the digest."""
 
 
+VARYING_COLUMNS = ("seq", "id", "run_id", "timestamp")
+"""Feedback-log columns that differ between two runs of the same code (random ids, the clock)."""
+
+
 def steady(record: dict) -> dict:
     return {k: v for k, v in record.items() if not any(part in k for part in MOVING_KEYS)}
 
@@ -39,8 +43,8 @@ def digest_run(run_dir: Path) -> dict[str, str]:
     metrics = [steady(json.loads(line)) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line]
     db = sqlite3.connect(run_dir / "feedback.sqlite")
     try:
-        columns = [row[1] for row in db.execute("PRAGMA table_info(comparisons)") if row[1] != "timestamp"]
-        rows = db.execute(f"SELECT {', '.join(columns)} FROM comparisons ORDER BY id").fetchall()
+        columns = [row[1] for row in db.execute("PRAGMA table_info(comparisons)") if row[1] not in VARYING_COLUMNS]
+        rows = db.execute(f"SELECT {', '.join(columns)} FROM comparisons ORDER BY seq").fetchall()
     finally:
         db.close()
     return {"metrics": hashlib.sha256(json.dumps(metrics, sort_keys=True).encode()).hexdigest()[:16],
