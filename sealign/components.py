@@ -24,12 +24,12 @@ from sealign.oracles import REGISTRY as ORACLES
 from sealign.oracles import Oracle, build_oracle
 from sealign.oracles.budget import CostBudget
 from sealign.policy import load_policy
+from sealign.policy.builtin import bootstrap_task
 from sealign.policy.hf import HFPolicy
 from sealign.policy.registry import check_policy_name, resolve_policy
 from sealign.round_selection import require_scorer
 from sealign.runtime import ActorHandle, build_runtime
 from sealign.tasks import get_task, task_eval_scores
-from sealign.tasks.builtin import bootstrap_task
 from sealign.trackers import check_installed
 from sealign.types import PreferenceBatch, Prompt
 from sealign.warm_start import read_offline_rows, tokenize

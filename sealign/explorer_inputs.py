@@ -18,10 +18,11 @@ from pathlib import Path
 from sealign.data.preferences import load_preference_data
 from sealign.data.prompts import load_prompts
 from sealign.errors import ConfigError
+from sealign.oracles import builtin_pairwise
 from sealign.oracles.factories import load_reward_fn
 from sealign.oracles.pairwise import PairwisePreferenceOracle
-from sealign.tasks import builtin_pairwise, task_preference_data
-from sealign.tasks.builtin import BootstrapSpec
+from sealign.policy.builtin import BootstrapSpec
+from sealign.tasks import task_preference_data
 
 
 def ranker_path(config) -> str:

@@ -191,8 +191,8 @@ def test_sample_reward_fn_is_one_head():
 def tiny_policy():
     from transformers import LlamaConfig, LlamaForCausalLM
 
+    from sealign.policy.builtin import train_tokenizer
     from sealign.policy.hf import HFPolicy
-    from sealign.tasks.builtin import train_tokenizer
 
     texts = ["the cat sat on the mat", "a dog ran in the park", "summarise: the meeting was long",
              "birds sing in the morning", "the rain fell all day"] * 4

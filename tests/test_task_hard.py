@@ -4,8 +4,8 @@ import random
 
 import pytest
 
+from sealign.policy.builtin import BootstrapSpec, bootstrap_task
 from sealign.tasks import get_task, summarize_hard
-from sealign.tasks.builtin import BootstrapSpec, bootstrap_task
 
 
 def test_the_key_facts_come_back_from_the_prompt_and_the_decoys_are_set_aside():

@@ -233,7 +233,7 @@ def build(config: RunConfig, seed_offset: int = 0) -> JudgeOracle:
         raise ConfigError("judge_timeout must be > 0 and judge_retries >= 0")
     cache = None
     if config.judge_cache != "off":
-        from sealign.tasks.builtin import default_cache_dir
+        from sealign.cache import default_cache_dir
 
         root = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
         cache = ReplyCache(config.judge_cache or root / "judge-cache.sqlite")

@@ -78,7 +78,7 @@ def build(config: RunConfig, seed_offset: int = 0) -> RewardServerOracle:
                           "(OpenRLHF) or http://localhost:8000/pooling (vLLM)")
     cache = None
     if config.reward_cache != "off":
-        from sealign.tasks.builtin import default_cache_dir
+        from sealign.cache import default_cache_dir
 
         root = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
         cache = RewardCache(config.reward_cache or root / "reward-cache.sqlite")

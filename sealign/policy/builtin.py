@@ -8,19 +8,14 @@ It is built once per (recipe version, seed) and cached; building takes about a m
 
 from __future__ import annotations
 
-import fcntl
 import math
-import os
 import random
-import shutil
-import tempfile
-import time
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
+from sealign.cache import build_once, default_cache_dir
 from sealign.tasks import get_task
 
 BOOTSTRAP_VERSION = 1  # bump when anything below changes what gets built
@@ -55,69 +50,11 @@ def bootstrap_task(task: str) -> str:
     return task if hasattr(module, "noisy_demonstration") and hasattr(module, "make_posts") else "tldr"
 
 
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("SEALIGN_CACHE", Path.home() / ".cache" / "sealign"))
-
-
 def ensure_sft_policy(cache_dir: Path | None = None, spec: BootstrapSpec = BootstrapSpec(),
                       log=print) -> Path:
     """Path of the cached SFT policy folder, building it first if it is missing."""
     target = (cache_dir or default_cache_dir()) / spec.cache_key
     return build_once(target, lambda folder: build_sft_policy(folder, spec), "the built-in SFT policy", log)
-
-
-def build_once(target: Path, build, what: str, log=print) -> Path:
-    """``target``, after ``build(folder)`` has filled it if it had no ``config.json`` yet.
-
-    Parallel runs on a cold cache (``sealign compare --jobs N``) build it once: the builder holds an
-    exclusive lock on ``.NAME.lock`` beside ``target``, and the others wait for it, then load its
-    result. The build writes a scratch folder renamed into place, so no run ever sees half a model;
-    a build killed half-way leaves its scratch folder behind, removed by the next build.
-    """
-    if (target / "config.json").exists():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with build_lock(target, what, log):
-        if (target / "config.json").exists():  # another process built it while this one waited
-            return target
-        remove_stale_scratch(target)
-        log(f"building {what} (once, cached in {target}) ...")
-        start = time.perf_counter()
-        scratch = Path(tempfile.mkdtemp(dir=target.parent, prefix=scratch_prefix(target)))
-        try:
-            build(scratch)
-            scratch.rename(target)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)  # a failed build leaves nothing half-written
-        log(f"built {what} in {time.perf_counter() - start:.0f}s")
-    return target
-
-
-@contextmanager
-def build_lock(target: Path, what: str, log=print):
-    """Hold ``.NAME.lock`` beside ``target`` exclusively, waiting for a process that holds it. The
-    kernel releases an ``flock`` when its holder dies, so a killed build never blocks the next one."""
-    with open(target.parent / f".{target.name}.lock", "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            log(f"waiting for another process building {what} ...")
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        yield  # closing the file releases the lock
-
-
-def scratch_prefix(target: Path) -> str:
-    return f".{target.name}.build-"
-
-
-def remove_stale_scratch(target: Path) -> None:
-    """Scratch folders of ``target`` left by killed builds, and a ``target`` without ``config.json``:
-    only the lock holder builds ``target``, so nothing else can be writing them."""
-    for leftover in target.parent.iterdir():
-        if leftover.name.startswith(scratch_prefix(target)):
-            shutil.rmtree(leftover, ignore_errors=True)
-    if target.exists():
-        shutil.rmtree(target)
 
 
 def train_tokenizer(texts: list[str], vocab_size: int):
