@@ -31,7 +31,7 @@ from sealign.oracles.chat_client import ChatEndpoint, Reply, ReplyCache
 from sealign.oracles.verdicts import parse_verdict, prob_first_wins
 
 if TYPE_CHECKING:
-    from sealign.config import RunConfig
+    from sealign.oracles.settings import OracleSettings
 
 DEFAULT_TEMPLATE = """\
 Please act as an impartial judge and evaluate the quality of the responses provided by two AI \
@@ -228,7 +228,7 @@ class JudgeOracle:
         return replies
 
 
-def build(config: RunConfig, seed_offset: int = 0) -> JudgeOracle:
+def build(config: OracleSettings, seed_offset: int = 0) -> JudgeOracle:
     if config.judge_timeout <= 0 or config.judge_retries < 0:
         raise ConfigError("judge_timeout must be > 0 and judge_retries >= 0")
     cache = None
