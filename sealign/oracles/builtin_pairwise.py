@@ -45,6 +45,8 @@ from sealign.cache import build_once, default_cache_dir
 from sealign.policy.builtin import BootstrapSpec, ensure_sft_policy
 from sealign.tasks import summarize
 
+TASK = summarize.TASK
+"""The task whose offline data it is trained on: it ranks answers to that task's prompts only."""
 PAIRWISE_VERSION = 1  # bump when anything below changes what gets built
 ADDED_TOKENS = ["[CONTEXT]", "[RESPONSE A]", "[RESPONSE B]", "A", "B", "\n"]
 

@@ -16,7 +16,8 @@ from pathlib import Path
 import torch
 
 from sealign.cache import build_once, default_cache_dir
-from sealign.tasks import get_task
+from sealign.errors import ConfigError
+from sealign.tasks import DEFAULT_TASK, get_task
 
 BOOTSTRAP_VERSION = 1  # bump when anything below changes what gets built
 
@@ -32,22 +33,22 @@ class BootstrapSpec:
     sft_batch_size: int = 64
     sft_lr: float = 2e-3
     demo_keep_fact: float = 0.5
-    task: str = "tldr"  # a task with generated posts and noisy demonstrations (tldr, tldr-hard)
+    task: str = DEFAULT_TASK  # a task with demonstrations (tldr, tldr-hard)
 
     @property
     def cache_key(self) -> str:
         settings = asdict(self)
         task = settings.pop("task")
         fields = "-".join(f"{v}" for v in settings.values())
-        return f"builtin-v{BOOTSTRAP_VERSION}-{fields}" if task == "tldr" else \
+        # the default task's policy keeps the key it had before there were other tasks
+        return f"builtin-v{BOOTSTRAP_VERSION}-{fields}" if task == DEFAULT_TASK else \
             f"builtin-{task}-v{BOOTSTRAP_VERSION}-{fields}"
 
 
 def bootstrap_task(task: str) -> str:
-    """The task the built-in policy is trained on for runs of ``task``: its own where it generates
-    posts and demonstrations to learn from (tldr, tldr-hard), else tldr."""
-    module = get_task(task)
-    return task if hasattr(module, "noisy_demonstration") and hasattr(module, "make_posts") else "tldr"
+    """The task the built-in policy is trained on for runs of ``task``: its own where it has
+    demonstrations to learn from (tldr, tldr-hard), else the default task (tldr)."""
+    return task if get_task(task).demonstrations is not None else DEFAULT_TASK
 
 
 def ensure_sft_policy(cache_dir: Path | None = None, spec: BootstrapSpec = BootstrapSpec(),
@@ -80,13 +81,15 @@ def build_sft_policy(out_dir: Path, spec: BootstrapSpec) -> None:
 
     from sealign.policy.hf import HFPolicy
 
-    summarize = get_task(spec.task)
+    demos = get_task(spec.task).demonstrations
+    if demos is None:
+        raise ConfigError(f"the {spec.task} task has no demonstrations to train the built-in policy on")
     torch.manual_seed(spec.seed)
     rng = random.Random(spec.seed)
-    corpus_posts = summarize.make_posts(4000, seed=10_000 + spec.seed)
+    corpus_posts = demos.make_examples(4000, 10_000 + spec.seed)
     corpus = [p.prompt for p in corpus_posts]
-    corpus += [summarize.noisy_demonstration(p, rng) for p in corpus_posts]
-    corpus += [summarize.ideal_summary(p) for p in corpus_posts[:200]] + list(summarize.FILLERS)
+    corpus += [demos.noisy_demonstration(p, rng) for p in corpus_posts]
+    corpus += [demos.ideal_response(p) for p in corpus_posts[:200]] + list(demos.extra_words)
     tokenizer = train_tokenizer(corpus, spec.vocab_size)
 
     config = LlamaConfig(
@@ -115,10 +118,10 @@ def build_sft_policy(out_dir: Path, spec: BootstrapSpec) -> None:
     data_rng = random.Random(spec.seed + 1)
     policy.model.train()
     for _ in range(spec.sft_steps):
-        posts = [summarize.make_post(data_rng) for _ in range(spec.sft_batch_size)]
-        demos = [summarize.noisy_demonstration(p, data_rng, spec.demo_keep_fact) for p in posts]
+        posts = [demos.make_example(data_rng) for _ in range(spec.sft_batch_size)]
+        answers = [demos.noisy_demonstration(p, data_rng, spec.demo_keep_fact) for p in posts]
         logps, lengths = policy.sequence_logprobs(
-            policy.encode_prompts([p.prompt for p in posts]), policy.encode_responses(demos)
+            policy.encode_prompts([p.prompt for p in posts]), policy.encode_responses(answers)
         )
         loss = -(logps.sum() / lengths.sum())
         optimizer.zero_grad(set_to_none=True)
