@@ -178,14 +178,6 @@ def test_bootstrap_weights_differ_per_head_and_are_fixed():
     assert (weights >= 0).all() and weights.mean() == pytest.approx(1.0, abs=0.25)
 
 
-def test_sample_reward_fn_is_one_head():
-    model = EnsembleRewardModel(3, num_heads=5, width=4)
-    x = torch.randn(7, 3)
-    fn = model.sample_reward_fn(np.random.default_rng(3))
-    k = int(np.random.default_rng(3).integers(5))
-    assert torch.equal(fn(x), model.rewards(x)[k])
-
-
 # ---------------------------------------------------------------------------------- with an LLM
 @pytest.fixture(scope="module")
 def tiny_policy():

@@ -73,14 +73,6 @@ def distinct(source: str, rows: list[PromptRow]) -> list[PromptRow]:
     return list(first.values())
 
 
-def read_prompt_file(path: Path, field: str) -> list[str]:
-    """The distinct prompts of a .jsonl / .json file, in file order.
-
-    Any fault in the file is refused with one line naming the line or row and the fix.
-    """
-    return [row.text for row in distinct(str(path), read_prompt_rows(path, field))]
-
-
 def read_prompt_rows(path: Path, field: str, reference_field: str = "") -> list[PromptRow]:
     """Every row of a .jsonl / .json prompt file (where: 'PATH:LINE' or 'PATH row N')."""
     if path.suffix not in FILE_SUFFIXES:
