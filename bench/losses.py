@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from sealign.config import RunConfig, apply_overrides  # noqa: E402
 from sealign.loop import run  # noqa: E402
-from sealign.losses import loss_names  # noqa: E402
+from sealign.losses import LOSSES  # noqa: E402
 from sealign.recipes import get_recipe  # noqa: E402
 
 # Settings that differ from the defaults for one loss, with the reason (see docs/losses.md).
@@ -46,7 +46,7 @@ def bench_config(loss: str, budget: int, seed: int, out_dir: Path) -> RunConfig:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--losses", nargs="+", default=loss_names(), choices=loss_names())
+    parser.add_argument("--losses", nargs="+", default=sorted(LOSSES), choices=sorted(LOSSES))
     parser.add_argument("--budget", type=int, default=512)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "losses.md")

@@ -70,7 +70,6 @@ BENCH_SETS = {
     "lora_dropout": "both sides use sealign's default", "lora_targets": "both sides adapt all linear layers",
     "explorer": "use --explorer", "runtime": "use --runtime", "actors": "use --actors",
     "staleness": "use --staleness", "out_dir": "a scratch folder", "run_name": "a scratch folder",
-    "extra": "plug-in settings are not supported here",
 }
 
 

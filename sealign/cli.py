@@ -1,4 +1,5 @@
-"""`sealign run | plot | presets`: one entry point. User mistakes end in one line, not a traceback."""
+"""`sealign run | plot | summary | compare | presets | models | export | report | serve-feedback | raters`:
+one entry point (``USAGE`` says what each does). User mistakes end in one line, not a traceback."""
 
 from __future__ import annotations
 

@@ -24,12 +24,12 @@ from sealign.oracles import REGISTRY as ORACLES
 from sealign.oracles import Oracle, build_oracle
 from sealign.oracles.budget import CostBudget
 from sealign.policy import load_policy
+from sealign.policy.builtin import bootstrap_task
 from sealign.policy.hf import HFPolicy
 from sealign.policy.registry import check_policy_name, resolve_policy
 from sealign.round_selection import require_scorer
 from sealign.runtime import ActorHandle, build_runtime
-from sealign.tasks import get_task, task_eval_scores
-from sealign.tasks.builtin import bootstrap_task
+from sealign.tasks import get_task
 from sealign.trackers import check_installed
 from sealign.types import PreferenceBatch, Prompt
 from sealign.warm_start import read_offline_rows, tokenize
@@ -95,9 +95,9 @@ def assemble(config: RunConfig, log=print) -> RunParts:
     runtime = build_runtime(config)
     oracle = runtime.oracle()
     judge_kind = eval_judge_kind(config)
-    if config.policy == "builtin" and bootstrap_task(config.task) != config.task:
-        log(f"note: the built-in policy was trained on the tldr task only; for --task {config.task} use a real "
-            "model (--preset real, or --policy smollm2-135m)")
+    if config.policy == "builtin" and (trained_on := bootstrap_task(config.task)) != config.task:
+        log(f"note: the built-in policy was trained on the {trained_on} task only; for --task {config.task} use a "
+            "real model (--preset real, or --policy smollm2-135m)")
     policy_path = resolve_policy_path(config, log)  # a one-time build (SFT, conversion) uses every core
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -128,7 +128,7 @@ def assemble(config: RunConfig, log=print) -> RunParts:
         both_orders=judge_kind == "oracle", prob_temperature=win_prob_temperature(config),
         judge_name="reward" if judge_kind == "reward" else f"oracle:{config.oracle}",
         against=config.eval_against,
-        extra_scores=task_eval_scores(config.task) if uses_task_reward else None,
+        extra_scores=dict(get_task(config.task).eval_scores) if uses_task_reward else None,
     )
     prompt_order = PromptOrder(train_prompts, config.batch_size, config.seed)
     actor = (runtime.actor(policy, policy_path, prompt_order, reference=learner.reference)

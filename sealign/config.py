@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -205,27 +205,19 @@ class RuntimeSettings:
         ]
 
 
-@dataclass
-class PluginSettings:
-    """Free-form settings for plug-ins."""
-
-    extra: dict[str, str] = field(default_factory=dict)
-    """Free-form settings for plug-ins (explorers, oracles, losses) not known here."""
-
-
 PARTS: dict[str, type] = {
     "run": RunSettings, "data": DataSettings, "policy": PolicySettings, "exploration": ExplorationSettings,
     "learning": LearningSettings, "oracle": OracleSettings, "judge": JudgeSettings,
     "reward_server": RewardServerSettings, "human": HumanSettings,
     "schedule": ScheduleSettings, "loss": LossSettings, "optimiser": OptimiserSettings, "evaluation": EvalSettings,
-    "runtime": RuntimeSettings, "generation": BackendSettings, "lora": LoraSettings, "plugins": PluginSettings,
+    "runtime": RuntimeSettings, "generation": BackendSettings, "lora": LoraSettings,
 }
 """Each part's settings by group name, in the order of config.yaml and of `sealign run --help`."""
 
 
 # Dataclass fields come from the bases in reverse order: the last base's fields are first.
 @dataclass
-class RunConfig(PluginSettings, LoraSettings, BackendSettings, RuntimeSettings, EvalSettings, OptimiserSettings,
+class RunConfig(LoraSettings, BackendSettings, RuntimeSettings, EvalSettings, OptimiserSettings,
                 LossSettings, ScheduleSettings, HumanSettings, RewardServerSettings, JudgeSettings, OracleSettings,
                 LearningSettings,
                 ExplorationSettings, PolicySettings, DataSettings, RunSettings):
@@ -332,8 +324,15 @@ def check_out_dir(out_dir: str) -> None:
             return
 
 
+RETIRED = {"extra": {}}
+"""Settings that were removed, with the value every run had: the config.yaml of an older run holds
+them (``sealign run --config``, ``--resume``), and that value is dropped as it is read; another is
+refused as unknown."""
+
+
 def apply_overrides(config: RunConfig, overrides: dict, source: str) -> RunConfig:
     """A copy of ``config`` with ``overrides`` applied; unknown keys and wrong types are refused."""
+    overrides = {key: value for key, value in overrides.items() if key not in RETIRED or value != RETIRED[key]}
     unknown = sorted({str(key) for key in overrides} - FIELD_NAMES)  # YAML keys may be ints or bools
     if unknown:
         close = [f for f in FIELD_NAMES if any(u.replace("-", "_") == f for u in unknown)]
@@ -364,9 +363,6 @@ def _coerce(key: str, value, hint, source: str):
     elif hint is str:
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             return str(value)
-    elif origin is dict:
-        if isinstance(value, dict):
-            return {str(k): str(v) for k, v in value.items()}
     type_name = getattr(hint, "__name__", str(hint))
     raise ConfigError(f"{source}: {key} must be {type_name} (got {value!r})")
 

@@ -18,10 +18,11 @@ from pathlib import Path
 from sealign.data.preferences import load_preference_data
 from sealign.data.prompts import load_prompts
 from sealign.errors import ConfigError
+from sealign.oracles import builtin_pairwise
 from sealign.oracles.factories import load_reward_fn
 from sealign.oracles.pairwise import PairwisePreferenceOracle
-from sealign.tasks import builtin_pairwise, task_preference_data
-from sealign.tasks.builtin import BootstrapSpec
+from sealign.policy.builtin import BootstrapSpec
+from sealign.tasks import task_preference_data
 
 
 def ranker_path(config) -> str:
@@ -35,9 +36,10 @@ def ranker_path(config) -> str:
             raise ConfigError(f"--ranker-model {config.ranker_model!r} has no config.json; pass a folder written "
                               "by save_pretrained, a Hub model name, or 'builtin'")
         return config.ranker_model
-    if config.prompts != "builtin" or config.task != "tldr":
-        raise ConfigError("--ranker-model builtin is trained on the built-in task only (tldr); with other prompts "
-                          "pass a pairwise preference model of your own (--ranker-model PATH)")
+    if config.prompts != "builtin" or config.task != builtin_pairwise.TASK.name:
+        raise ConfigError(f"--ranker-model builtin is trained on the built-in task only "
+                          f"({builtin_pairwise.TASK.name}); with other prompts pass a pairwise preference model of "
+                          "your own (--ranker-model PATH)")
     cache = Path(config.cache_dir) if config.cache_dir else None
     spec = builtin_pairwise.PairwiseSpec(base=BootstrapSpec(sft_steps=config.sft_steps))
     return str(builtin_pairwise.ensure_pairwise_model(cache, spec))
@@ -80,9 +82,10 @@ def resolve_features(config):
     (built once): a preference-trained encoder for the heads, as oat's PairRM backbone is."""
     if config.explore_features != "pairwise":
         return config
-    if config.prompts != "builtin" or config.task != "tldr":
-        raise ConfigError("--explore-features pairwise is the built-in task's preference model (tldr); with other "
-                          "prompts pass an encoder folder of your own (--explore-features PATH)")
+    if config.prompts != "builtin" or config.task != builtin_pairwise.TASK.name:
+        raise ConfigError(f"--explore-features pairwise is the built-in task's preference model "
+                          f"({builtin_pairwise.TASK.name}); with other prompts pass an encoder folder of your own "
+                          "(--explore-features PATH)")
     cache = Path(config.cache_dir) if config.cache_dir else None
     spec = builtin_pairwise.PairwiseSpec(base=BootstrapSpec(sft_steps=config.sft_steps))
     return dataclasses.replace(config, explore_features=str(builtin_pairwise.ensure_pairwise_model(cache, spec)))

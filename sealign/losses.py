@@ -285,15 +285,8 @@ LOSSES: dict[str, Loss] = {
 PAIR_LOSSES = {name: loss.fn for name, loss in LOSSES.items() if loss.input == "pairs"}
 """Pairwise preference losses, ``f(PairLogps, **hyper) -> LossOutput``."""
 
-SIGNAL_LOSSES = {name: loss.fn for name, loss in LOSSES.items() if loss.input == "signals"}
-"""Losses on (prompt, response, signal) triples, ``f(logps, signals, **hyper) -> LossOutput``."""
-
 PAIR_SETTINGS = {"sft_weight": "sft_weight"}
 """``compute_loss``'s own keyword, applied on top of any pairwise loss."""
-
-
-def loss_names() -> list[str]:
-    return sorted(LOSSES)
 
 
 def compute_loss(name: str, logps: PairLogps, sft_weight: float = 0.0, **hyper) -> LossOutput:

@@ -17,8 +17,8 @@ from sealign.tasks import task_preference_data
 from sealign.types import PreferenceBatch
 
 BUILTIN = "builtin"
-"""The run's task's own offline preference data (tldr, tldr-hard: two noisy human-like summaries per
-training post)."""
+"""The run's task's own offline preference data (its ``Task.preference_data``; tldr's and tldr-hard's:
+two noisy human-like summaries per training post)."""
 
 
 def read_offline_rows(config, train_prompts) -> list[PreferenceRow]:

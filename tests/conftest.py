@@ -36,8 +36,8 @@ def tiny_policy():
     """A randomly initialised 2-layer Llama with a BPE tokenizer trained on task text."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
+    from sealign.policy.builtin import train_tokenizer
     from sealign.policy.hf import HFPolicy
-    from sealign.tasks.builtin import train_tokenizer
 
     posts = summarize.make_posts(200, seed=3)
     tokenizer = train_tokenizer([p.prompt for p in posts] + [summarize.ideal_summary(p) for p in posts], 300)
@@ -115,7 +115,7 @@ def built_once(tmp_path_factory, name: str, build) -> Path:
 @pytest.fixture(scope="session")
 def sft_cache(tmp_path_factory):
     """A cache directory holding the built-in SFT policy with TEST_SFT_STEPS steps."""
-    from sealign.tasks.builtin import BootstrapSpec, ensure_sft_policy
+    from sealign.policy.builtin import BootstrapSpec, ensure_sft_policy
 
     spec = BootstrapSpec(sft_steps=TEST_SFT_STEPS)
     return built_once(tmp_path_factory, "sealign-cache",
@@ -127,7 +127,7 @@ def demo_sft_cache(tmp_path_factory):
     """A cache holding the built-in SFT policy at the demo's default length (700 steps, ~90 s to
     build): for the recipes whose premise needs a decent policy (SELM ranks its own samples against
     a dataset's responses)."""
-    from sealign.tasks.builtin import BootstrapSpec, ensure_sft_policy
+    from sealign.policy.builtin import BootstrapSpec, ensure_sft_policy
 
     return built_once(tmp_path_factory, "sealign-demo-cache",
                       lambda cache: ensure_sft_policy(cache, BootstrapSpec(), log=lambda _: None))

@@ -10,8 +10,9 @@ import time
 
 import pytest
 
-from sealign.tasks import builtin
-from sealign.tasks.builtin import BootstrapSpec, build_once, ensure_sft_policy
+from sealign.cache import build_once
+from sealign.policy import builtin
+from sealign.policy.builtin import BootstrapSpec, ensure_sft_policy
 
 fork = pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="needs fork")
 

@@ -10,9 +10,9 @@ from sealign.config import RunConfig
 from sealign.exploration.base import queries_of
 from sealign.learner import PreferenceLearner
 from sealign.oracles.rule import RuleOracle
+from sealign.policy.builtin import train_tokenizer
 from sealign.policy.hf import HFPolicy
 from sealign.tasks import summarize
-from sealign.tasks.builtin import train_tokenizer
 from sealign.types import PreferenceBatch, Prompt
 
 # No newlines in the template, so the expected ids can be written down token by token.

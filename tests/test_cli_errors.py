@@ -77,6 +77,23 @@ def test_yaml_and_flags_compose(tmp_path):
     assert (config.preset, config.schedule, config.beta, config.lr) == ("offline-dpo", "offline", 0.3, 0.002)
 
 
+def test_an_older_runs_config_yaml_still_loads_without_its_retired_settings(tmp_path, capsys):
+    """``extra`` (free-form plug-in settings that nothing read) was removed: the ``extra: {}`` every
+    older config.yaml holds is dropped as it is read; a value someone set is refused as unknown."""
+    import yaml
+
+    from sealign.cli import resolve_config
+    from sealign.config import RunConfig
+
+    older = tmp_path / "config.yaml"
+    older.write_text(yaml.safe_dump({**RunConfig(beta=0.3).to_dict(), "extra": {}}, sort_keys=False))
+    assert resolve_config(["--config", str(older)]).beta == 0.3
+    older.write_text("beta: 0.3\nextra: {plugin: x}\n")
+    code, err = run_cli(["run", "--config", str(older)], capsys)
+    assert code == 2 and "unknown setting(s) extra" in err
+    assert "extra" not in RunConfig().to_dict()
+
+
 def test_first_line_of_an_error_falls_back_to_its_type_name():
     from sealign.errors import first_line
 

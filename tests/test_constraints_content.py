@@ -12,7 +12,7 @@ from collections import defaultdict
 
 import pytest
 
-from sealign.tasks import constraints, task_eval_scores
+from sealign.tasks import constraints, get_task
 from sealign.tasks.constraint_checks import KINDS, graded_credit, parse_constraints
 
 # Three sentences per topic, written without commas and without any word a prompt may forbid
@@ -191,7 +191,7 @@ def test_the_topic_is_read_from_the_request_and_a_hand_written_prompt_has_one_to
 
 
 def test_the_evaluation_records_the_strict_share_per_kind_and_the_content():
-    scores = task_eval_scores("constraints")
+    scores = get_task("constraints").eval_scores
     assert {"constraints_met", "content", *(f"constraints/{kind}" for kind in KINDS)} == set(scores)
     prompt = "Write a short note about dogs. Write everything in lowercase letters. Do not use any commas."
     assert scores["constraints/lowercase"](prompt, "dogs greet me at the door every evening.") == 1.0

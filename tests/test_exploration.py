@@ -178,21 +178,13 @@ def test_bootstrap_weights_differ_per_head_and_are_fixed():
     assert (weights >= 0).all() and weights.mean() == pytest.approx(1.0, abs=0.25)
 
 
-def test_sample_reward_fn_is_one_head():
-    model = EnsembleRewardModel(3, num_heads=5, width=4)
-    x = torch.randn(7, 3)
-    fn = model.sample_reward_fn(np.random.default_rng(3))
-    k = int(np.random.default_rng(3).integers(5))
-    assert torch.equal(fn(x), model.rewards(x)[k])
-
-
 # ---------------------------------------------------------------------------------- with an LLM
 @pytest.fixture(scope="module")
 def tiny_policy():
     from transformers import LlamaConfig, LlamaForCausalLM
 
+    from sealign.policy.builtin import train_tokenizer
     from sealign.policy.hf import HFPolicy
-    from sealign.tasks.builtin import train_tokenizer
 
     texts = ["the cat sat on the mat", "a dog ran in the park", "summarise: the meeting was long",
              "birds sing in the morning", "the rain fell all day"] * 4

@@ -429,10 +429,10 @@ def test_selm_asks_three_questions_per_prompt_and_never_overshoots_a_budget_that
 
 
 def test_a_tasks_own_readings_are_recorded_beside_the_reward_for_policy_and_baseline(tiny_policy):
-    from sealign.tasks import constraints, task_eval_scores
+    from sealign.tasks import constraints, get_task
 
-    assert task_eval_scores("constraints")["constraints_met"] is constraints.constraints_met
-    assert task_eval_scores("tldr") == {}
+    assert get_task("constraints").eval_scores["constraints_met"] is constraints.constraints_met
+    assert get_task("tldr").eval_scores == {}
     prompts = [Prompt("0", "the cat"), Prompt("1", "a dog")]
     lengths = lambda p, r: float(len(r))  # noqa: E731
     judge = BradleyTerrySimulator(lengths, temperature=1.0, deterministic=True)

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sealign.data.prompts import read_prompt_file
+from sealign.data.prompts import distinct, read_prompt_rows
 from sealign.errors import UserError
 from sealign.server.queue import FeedbackQueue
 
@@ -170,7 +170,7 @@ def load(data: bytes, suffix: str) -> list[str] | None:
         path = Path(folder) / f"prompts{suffix}"
         path.write_bytes(data)
         try:
-            texts = read_prompt_file(path, "prompt")
+            texts = [row.text for row in distinct(str(path), read_prompt_rows(path, "prompt"))]  # as a run reads it
         except UserError as err:
             assert "\n" not in str(err)  # one line, as the CLI prints it
             return None

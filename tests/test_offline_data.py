@@ -111,7 +111,7 @@ def test_the_builtin_offline_data_and_selms_are_the_runs_own_tasks(task):
     config = RunConfig(task=task, offline_data="builtin", explorer="selm-rank", num_train_prompts=16, batch_size=8,
                        seed=3)
     train, _ = load_prompts(config)
-    expected = get_task(task).builtin_preference_data([p.text for p in train], seed=3)
+    expected = get_task(task).preference_data([p.text for p in train], seed=3)
     rows = read_offline_rows(config, train)
     assert {row.prompt: (row.chosen, row.rejected) for row in rows} == expected
     assert selm_preference_data(config)["data"] == expected

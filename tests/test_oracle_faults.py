@@ -69,7 +69,7 @@ def test_simulator_refuses_a_reward_fn_that_returns_no_number():
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    from sealign.tasks.builtin import train_tokenizer
+    from sealign.policy.builtin import train_tokenizer
 
     posts = summarize.make_posts(60, seed=5)
     texts = [p.prompt for p in posts] + ["[CONTEXT] [RESPONSE A] [RESPONSE B] A B"] * 20

@@ -22,7 +22,7 @@ CHAT_TEMPLATE = ("{% for m in messages %}<s> {{ m['role'] }} : {{ m['content'] }
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    from sealign.tasks.builtin import train_tokenizer
+    from sealign.policy.builtin import train_tokenizer
 
     posts = summarize.make_posts(120, seed=5)
     texts = [p.prompt for p in posts] + [summarize.ideal_summary(p) for p in posts]
@@ -173,7 +173,7 @@ def test_pairwise_cancels_a_pure_position_bias(tokenizer, tmp_path):
 def test_pairwise_needs_single_label_tokens(tmp_path):
     from transformers import LlamaForCausalLM
 
-    from sealign.tasks.builtin import train_tokenizer
+    from sealign.policy.builtin import train_tokenizer
 
     lowercase = train_tokenizer(["just some lowercase words here"] * 10, 40)
     with pytest.raises(ConfigError, match="no single token for 'A'"):

@@ -15,8 +15,8 @@ from sealign.exploration import build_explorer, pair_rule
 from sealign.exploration.pairwise_rank import PairwiseRankExplorer, borda_scores, select_pair, win_matrices
 from sealign.explorer_inputs import explorer_inputs
 from sealign.oracles.pairwise import PairwisePreferenceOracle
+from sealign.policy.builtin import BootstrapSpec
 from sealign.tasks import summarize
-from sealign.tasks.builtin import BootstrapSpec
 from sealign.types import Candidate, Prompt
 from tests.conftest import TEST_SFT_STEPS, index_pairs
 
@@ -142,7 +142,7 @@ def test_identical_candidates_are_never_compared_and_an_all_identical_prompt_is_
 def tiny_pairwise_path(tmp_path_factory):
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from sealign.tasks.builtin import train_tokenizer
+    from sealign.policy.builtin import train_tokenizer
 
     posts = summarize.make_posts(100, seed=5)
     texts = [p.prompt for p in posts] + [summarize.ideal_summary(p) for p in posts]
@@ -212,7 +212,7 @@ SMALL = dict(base=BootstrapSpec(sft_steps=10), steps=100)
 
 @pytest.fixture(scope="module")
 def builtin_ranker(tmp_path_factory):
-    from sealign.tasks.builtin_pairwise import PairwiseSpec, ensure_pairwise_model
+    from sealign.oracles.builtin_pairwise import PairwiseSpec, ensure_pairwise_model
 
     cache = tmp_path_factory.mktemp("ranker-cache")
     spec = PairwiseSpec(**SMALL)
@@ -224,7 +224,7 @@ def builtin_ranker(tmp_path_factory):
 
 
 def test_builtin_pairwise_model_builds_reads_a_and_b_as_single_tokens_and_beats_chance(builtin_ranker):
-    from sealign.tasks.builtin_pairwise import ensure_pairwise_model, heldout_accuracy, heldout_pairs
+    from sealign.oracles.builtin_pairwise import ensure_pairwise_model, heldout_accuracy, heldout_pairs
 
     path, spec = builtin_ranker
     assert spec.base.cache_key in path.name and (path.parent / spec.base.cache_key / "config.json").exists()
@@ -241,7 +241,7 @@ def test_builtin_pairwise_model_builds_reads_a_and_b_as_single_tokens_and_beats_
 
 def test_builtin_ranker_is_the_default_of_the_explorer(tmp_path, monkeypatch):
     from sealign.explorer_inputs import ranker_path
-    from sealign.tasks import builtin_pairwise
+    from sealign.oracles import builtin_pairwise
 
     asked = []
     monkeypatch.setattr(builtin_pairwise, "ensure_pairwise_model",

@@ -4,8 +4,8 @@ import random
 
 import pytest
 
-from sealign.tasks import get_task, summarize_hard
-from sealign.tasks.builtin import BootstrapSpec, bootstrap_task
+from sealign.policy.builtin import BootstrapSpec, bootstrap_task
+from sealign.tasks import summarize, summarize_hard
 
 
 def test_the_key_facts_come_back_from_the_prompt_and_the_decoys_are_set_aside():
@@ -39,7 +39,7 @@ def test_complete_demonstrations_are_rare():
     rewards = [summarize_hard.reward(p, summarize_hard.noisy_demonstration(p, rng)) for p in posts]
     perfect = sum(r >= 0.9 for r in rewards) / len(rewards)
     assert 0.01 < perfect < 0.06  # ~ 0.5 ** 5 * 0.75 ** 4 + fillers within the length allowance
-    easy = get_task("tldr")
+    easy = summarize
     easy_rng = random.Random(0)
     easy_rewards = [easy.reward(p, easy.noisy_demonstration(p, easy_rng)) for p in easy.make_posts(4000, seed=1)]
     assert sum(r >= 0.9 for r in easy_rewards) / 4000 > 2 * perfect

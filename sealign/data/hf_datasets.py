@@ -1,6 +1,6 @@
 """Prompts from Hugging Face `datasets`: a .parquet / .csv file, a `save_to_disk` folder, or a Hub dataset.
 
-Rows go through the same field rules as a .jsonl file (sealign/data/prompts.py: a string field, or
+Rows go through the same field rules as a .jsonl file (sealign/data/rows.py: a string field, or
 a chat ``messages`` list whose last user turn is the prompt), and every fault is one line: a missing
 `datasets` package, a split or field the dataset does not have, a Hub that cannot be reached.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sealign.data.prompts import PromptRow, row_of
+from sealign.data.rows import PromptRow, row_of
 from sealign.errors import UserError, first_line
 
 BUILDERS = {".parquet": "parquet", ".csv": "csv"}

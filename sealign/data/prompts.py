@@ -7,23 +7,15 @@ import hashlib
 import json
 import logging
 import random
-from dataclasses import dataclass
 from pathlib import Path
 
+from sealign.data.rows import PromptRow, row_of
 from sealign.errors import UserError
 from sealign.types import Prompt
 
 logger = logging.getLogger(__name__)
 
 FILE_SUFFIXES = (".jsonl", ".json")
-
-
-@dataclass(frozen=True)
-class PromptRow:
-    where: str
-    """'PATH:LINE' (.jsonl), 'PATH row N' (.json) or 'SOURCE split S row N' (a dataset): for error messages."""
-    text: str
-    reference: str | None = None
 
 
 def prompt_id(text: str) -> str:
@@ -81,14 +73,6 @@ def distinct(source: str, rows: list[PromptRow]) -> list[PromptRow]:
     return list(first.values())
 
 
-def read_prompt_file(path: Path, field: str) -> list[str]:
-    """The distinct prompts of a .jsonl / .json file, in file order.
-
-    Any fault in the file is refused with one line naming the line or row and the fix.
-    """
-    return [row.text for row in distinct(str(path), read_prompt_rows(path, field))]
-
-
 def read_prompt_rows(path: Path, field: str, reference_field: str = "") -> list[PromptRow]:
     """Every row of a .jsonl / .json prompt file (where: 'PATH:LINE' or 'PATH row N')."""
     if path.suffix not in FILE_SUFFIXES:
@@ -100,12 +84,6 @@ def read_prompt_rows(path: Path, field: str, reference_field: str = "") -> list[
     if not rows:
         raise UserError(f"prompt file {path} holds no prompts; add rows like {{\"{field}\": \"...\"}}")
     return rows
-
-
-def row_of(where: str, value, field: str, reference_field: str) -> PromptRow:
-    """One source row as a prompt and, when asked for, its reference response."""
-    reference = _row_text(where, value, reference_field, role="assistant") if reference_field else None
-    return PromptRow(where, _row_text(where, value, field), reference)
 
 
 def _read_utf8(path: Path) -> str:
@@ -142,29 +120,6 @@ def _json_rows(path: Path, raw: str) -> list[tuple[str, object]]:
     if not isinstance(rows, list):
         raise UserError(f"{path}: expected a JSON list of prompts, not a {type(rows).__name__}")
     return [(f"{path} row {number}", row) for number, row in enumerate(rows, start=1)]
-
-
-def _row_text(where: str, row, field: str, role: str = "user") -> str:
-    """The string in ``row[field]``; for a chat ``messages`` list, the content of its last ``role`` turn
-    (the prompt is the last user turn; a reference the last assistant turn)."""
-    text = row if isinstance(row, str) and role == "user" else row.get(field) if isinstance(row, dict) else None
-    if isinstance(text, list):
-        turns = [m.get("content") for m in text if isinstance(m, dict) and m.get("role") == role]
-        if not turns:
-            raise UserError(f"{where}: the {field!r} messages have no {role!r} turn; the prompt is the last user "
-                            "turn, a reference the last assistant turn")
-        text = turns[-1]
-    if not isinstance(text, str) or not text.strip():
-        # repr() keeps the message on one line whatever characters the keys hold.
-        flag = "--prompt-field" if role == "user" else "--reference-field"
-        fields = f" (its fields: {', '.join(map(repr, row))[:80]}; set {flag})" if isinstance(row, dict) else ""
-        raise UserError(f"{where}: row has no non-empty string field {field!r}{fields}")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as err:  # a JSON escape like \ud800 decodes to a lone surrogate
-        raise UserError(f"{where}: the prompt holds a lone surrogate ({text[err.start]!r}), which is not "
-                        "text; fix the JSON escape") from err
-    return text
 
 
 def context_window(model_config) -> int | None:

@@ -23,9 +23,7 @@ heads overfit the bandit testbed). See docs/exploration.md.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -172,11 +170,6 @@ class EnsembleRewardModel:
         """
         rewards = self.rewards(features)
         return (rewards - rewards.mean(1, keepdim=True)).std(0, correction=0)
-
-    def sample_reward_fn(self, rng: np.random.Generator) -> Callable[[Tensor], Tensor]:
-        """One posterior sample: the reward function of a head drawn uniformly by ``rng``."""
-        k = int(rng.integers(self.num_heads))
-        return lambda features: self.rewards(features)[k]
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict:

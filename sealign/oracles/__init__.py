@@ -12,7 +12,7 @@ from sealign.oracles.budget import CostBudget
 from sealign.oracles.watch import SilenceWatch
 
 if TYPE_CHECKING:
-    from sealign.config import RunConfig
+    from sealign.oracles.settings import OracleSettings
 
 REGISTRY = {
     "bt-simulator": factories.bt_simulator,
@@ -27,7 +27,7 @@ REGISTRY = {
 """``build(config, seed_offset) -> Oracle`` by ``--oracle`` name."""
 
 
-def build_oracle(name: str, config: RunConfig, seed_offset: int = 0) -> Oracle:
+def build_oracle(name: str, config: OracleSettings, seed_offset: int = 0) -> Oracle:
     build = pick("oracle", name, REGISTRY)
     if config.oracle_max_cost < 0:
         raise ConfigError(f"oracle_max_cost must be >= 0 (got {config.oracle_max_cost})")

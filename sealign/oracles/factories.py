@@ -1,4 +1,4 @@
-"""Factories that turn a RunConfig into the simulated oracles of the built-in setting."""
+"""Factories that turn the run's settings into the simulated oracles of the built-in setting."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sealign.errors import ConfigError
 from sealign.oracles.simulator import BradleyTerrySimulator, RewardFn
 
 if TYPE_CHECKING:
-    from sealign.config import RunConfig
+    from sealign.oracles.settings import OracleSettings
 
 
 def load_reward_fn(spec: str, task: str = "tldr") -> RewardFn:
@@ -31,14 +31,14 @@ def load_reward_fn(spec: str, task: str = "tldr") -> RewardFn:
     return fn
 
 
-def bt_simulator(config: RunConfig, seed_offset: int = 0) -> BradleyTerrySimulator:
+def bt_simulator(config: OracleSettings, seed_offset: int = 0) -> BradleyTerrySimulator:
     return BradleyTerrySimulator(
         load_reward_fn(config.reward_fn, config.task), config.oracle_temperature, config.oracle_deterministic,
         seed=config.seed + seed_offset, consistent=config.oracle_consistent,
     )
 
 
-def ground_truth(config: RunConfig, seed_offset: int = 0) -> BradleyTerrySimulator:
+def ground_truth(config: OracleSettings, seed_offset: int = 0) -> BradleyTerrySimulator:
     """The noiseless judge used for evaluation: the higher reward wins, equal rewards tie."""
     return BradleyTerrySimulator(
         load_reward_fn(config.reward_fn, config.task), temperature=1.0, deterministic=True, name="ground-truth"

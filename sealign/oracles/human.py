@@ -18,7 +18,7 @@ from sealign.oracles.base import Verdict, check_lengths, winner_from_prob
 from sealign.server.queue import Answer, FeedbackQueue
 
 if TYPE_CHECKING:
-    from sealign.config import RunConfig
+    from sealign.oracles.settings import OracleSettings
 
 SCORE = {"a": 1.0, "tie": 0.5, "b": 0.0}
 
@@ -96,7 +96,7 @@ class HumanOracle:
                        cost_unit="rater_seconds")
 
 
-def build(config: RunConfig, seed_offset: int = 0) -> HumanOracle:
+def build(config: OracleSettings, seed_offset: int = 0) -> HumanOracle:
     db = config.human_db or str(config.run_dir / "human-queue.sqlite")
     return HumanOracle(db, config.name, timeout=config.human_timeout, max_pending=config.human_max_pending,
                        raters_per_pair=config.human_raters_per_pair)

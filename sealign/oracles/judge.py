@@ -31,7 +31,7 @@ from sealign.oracles.chat_client import ChatEndpoint, Reply, ReplyCache
 from sealign.oracles.verdicts import parse_verdict, prob_first_wins
 
 if TYPE_CHECKING:
-    from sealign.config import RunConfig
+    from sealign.oracles.settings import OracleSettings
 
 DEFAULT_TEMPLATE = """\
 Please act as an impartial judge and evaluate the quality of the responses provided by two AI \
@@ -228,12 +228,12 @@ class JudgeOracle:
         return replies
 
 
-def build(config: RunConfig, seed_offset: int = 0) -> JudgeOracle:
+def build(config: OracleSettings, seed_offset: int = 0) -> JudgeOracle:
     if config.judge_timeout <= 0 or config.judge_retries < 0:
         raise ConfigError("judge_timeout must be > 0 and judge_retries >= 0")
     cache = None
     if config.judge_cache != "off":
-        from sealign.tasks.builtin import default_cache_dir
+        from sealign.cache import default_cache_dir
 
         root = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
         cache = ReplyCache(config.judge_cache or root / "judge-cache.sqlite")

@@ -23,7 +23,7 @@ from sealign.oracles.base import Verdict, check_lengths, winner_from_prob
 from sealign.oracles.hf_models import has_chat_template, length_sorted_batches, load_model_and_tokenizer, pad_right
 
 if TYPE_CHECKING:
-    from sealign.config import RunConfig
+    from sealign.oracles.settings import OracleSettings
 
 TEMPLATE = "[CONTEXT] {context} [RESPONSE A] {response_a} [RESPONSE B] {response_b} \n"
 
@@ -109,7 +109,7 @@ class PairwisePreferenceOracle:
         return verdicts
 
 
-def build(config: RunConfig, seed_offset: int = 0) -> PairwisePreferenceOracle:
+def build(config: OracleSettings, seed_offset: int = 0) -> PairwisePreferenceOracle:
     if config.oracle_batch_size < 1 or config.oracle_max_length < 8:
         raise ConfigError("oracle_batch_size must be >= 1 and oracle_max_length >= 8")
     return PairwisePreferenceOracle.from_pretrained(

@@ -25,7 +25,7 @@ from sealign.oracles.hf_models import (
 from sealign.oracles.simulator import bradley_terry_prob, reward_problem
 
 if TYPE_CHECKING:
-    from sealign.config import RunConfig
+    from sealign.oracles.settings import OracleSettings
 
 
 class RewardModelOracle:
@@ -100,7 +100,7 @@ def verdict_from_rewards(reward_a: float, reward_b: float, temperature: float, d
     return Verdict(winner, prob_a, cost=cost, cost_unit=cost_unit)
 
 
-def build(config: RunConfig, seed_offset: int = 0) -> RewardModelOracle:
+def build(config: OracleSettings, seed_offset: int = 0) -> RewardModelOracle:
     if config.oracle_batch_size < 1 or config.oracle_max_length < 8:
         raise ConfigError("oracle_batch_size must be >= 1 and oracle_max_length >= 8")
     return RewardModelOracle.from_pretrained(

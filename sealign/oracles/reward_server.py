@@ -23,7 +23,7 @@ from sealign.oracles.reward_model import verdict_from_rewards
 from sealign.oracles.reward_protocols import protocol_for
 
 if TYPE_CHECKING:
-    from sealign.config import RunConfig
+    from sealign.oracles.settings import OracleSettings
 
 
 class RewardServerOracle:
@@ -72,13 +72,13 @@ def read_template(value: str) -> str:
     return value
 
 
-def build(config: RunConfig, seed_offset: int = 0) -> RewardServerOracle:
+def build(config: OracleSettings, seed_offset: int = 0) -> RewardServerOracle:
     if not config.reward_url:
         raise ConfigError("--oracle reward-server needs --reward-url, e.g. http://localhost:5000/get_reward "
                           "(OpenRLHF) or http://localhost:8000/pooling (vLLM)")
     cache = None
     if config.reward_cache != "off":
-        from sealign.tasks.builtin import default_cache_dir
+        from sealign.cache import default_cache_dir
 
         root = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
         cache = RewardCache(config.reward_cache or root / "reward-cache.sqlite")

@@ -17,7 +17,7 @@ from sealign.errors import UserError
 from sealign.oracles.base import Verdict, check_lengths
 
 if TYPE_CHECKING:
-    from sealign.config import RunConfig
+    from sealign.oracles.settings import OracleSettings
 
 Verifier = Callable[[str, str], "float | bool | None"]
 
@@ -61,7 +61,7 @@ class RuleOracle:
         return verdicts
 
 
-def build(config: RunConfig, seed_offset: int = 0) -> RuleOracle:
+def build(config: OracleSettings, seed_offset: int = 0) -> RuleOracle:
     from sealign.oracles.factories import load_reward_fn
 
     return RuleOracle(load_reward_fn(config.reward_fn, config.task))

@@ -1,4 +1,10 @@
-"""The oracles' settings and their checks (docs/oracles/). A leaf: imports nothing from sealign."""
+"""The oracles' settings and their checks (docs/oracles/). A leaf: imports nothing from sealign.
+
+An oracle's ``build(config: OracleSettings, seed_offset)`` is handed the run's whole config (``RunConfig``
+inherits every group here); it is annotated with the oracles' own group so that ``oracles/`` never
+imports ``config.py``, which sits above it. Besides these groups' fields a build reads only the run's
+``seed``, ``task``, ``device``, ``dtype``, ``cache_dir``, ``name`` and ``run_dir``.
+"""
 
 from __future__ import annotations
 

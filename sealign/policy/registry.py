@@ -75,8 +75,8 @@ def check_policy_name(name: str) -> None:
 
 def offline_model_folder(model: OfflineModel, cache_dir: Path | None = None, log=print) -> Path:
     """The cached `save_pretrained` folder of ``model``, converted from its shipped file on first use."""
+    from sealign.cache import build_once, default_cache_dir
     from sealign.policy.gguf import convert_gguf
-    from sealign.tasks.builtin import build_once, default_cache_dir
 
     target = (cache_dir or default_cache_dir()) / model.cache_key
     if (target / "config.json").exists():
@@ -89,10 +89,10 @@ def offline_model_folder(model: OfflineModel, cache_dir: Path | None = None, log
 
 def resolve_policy(name: str, cache_dir: Path | None, sft_steps: int, log=print, task: str = "tldr") -> str:
     """The folder (or Hub name) a policy called ``name`` loads from; builds or converts it once if needed
-    (the built-in policy for ``task``: sealign/tasks/builtin.py)."""
+    (the built-in policy for ``task``: sealign/policy/builtin.py)."""
     check_policy_name(name)
     if name == BUILTIN:
-        from sealign.tasks.builtin import BootstrapSpec, bootstrap_task, ensure_sft_policy
+        from sealign.policy.builtin import BootstrapSpec, bootstrap_task, ensure_sft_policy
 
         spec = BootstrapSpec(sft_steps=sft_steps, task=bootstrap_task(task))
         return str(ensure_sft_policy(cache_dir, spec, log=log))
@@ -103,7 +103,8 @@ def resolve_policy(name: str, cache_dir: Path | None, sft_steps: int, log=print,
 
 def available(cache_dir: Path | None = None) -> list[dict[str, str]]:
     """What ``sealign models`` lists: each named policy, whether it can be used here, and its cache folder."""
-    from sealign.tasks.builtin import BootstrapSpec, default_cache_dir
+    from sealign.cache import default_cache_dir
+    from sealign.policy.builtin import BootstrapSpec
 
     cache = cache_dir or default_cache_dir()
     builtin = cache / BootstrapSpec().cache_key

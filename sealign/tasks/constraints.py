@@ -35,6 +35,7 @@ from __future__ import annotations
 import random
 from functools import cache
 
+from sealign.tasks.base import Task
 from sealign.tasks.constraint_checks import (
     KINDS,
     Constraint,
@@ -267,3 +268,6 @@ def kind_met(kind: str):
 # model): how many constraints the answers really meet, per kind too, and how much content they have.
 EVAL_SCORES = {"constraints_met": constraints_met, "content": content,
                **{f"constraints/{kind}": kind_met(kind) for kind in KINDS}}
+
+TASK = Task(name="constraints", train_prompts=train_prompts, eval_prompts=eval_prompts, prompt_reward=prompt_reward,
+            eval_scores=EVAL_SCORES)

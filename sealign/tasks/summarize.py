@@ -20,6 +20,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from sealign.tasks.base import Demonstrations, Task
+
 ACTIVITIES = (
     "hiking", "cooking", "fishing", "skiing", "painting", "running", "dancing", "sailing",
     "camping", "climbing", "surfing", "cycling", "baking", "swimming", "gardening", "rowing",
@@ -189,3 +191,10 @@ def preference_pairs(prompts: list[str], seed: int, parse, demonstrate, score) -
         one, two = (demonstrate(post, rng) for _ in range(2))
         rows[prompt] = (one, two) if score(post, one) >= score(post, two) else (two, one)
     return rows
+
+
+TASK = Task(
+    name="tldr", train_prompts=train_prompts, eval_prompts=eval_prompts, prompt_reward=prompt_reward,
+    preference_data=builtin_preference_data,
+    demonstrations=Demonstrations(make_post, make_posts, noisy_demonstration, ideal_summary, FILLERS),
+)

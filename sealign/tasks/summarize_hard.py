@@ -26,6 +26,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from sealign.tasks.base import Demonstrations, Task
 from sealign.tasks.summarize import (
     ACTIVITIES,
     COMPANIONS,
@@ -40,8 +41,6 @@ from sealign.tasks.summarize import (
     preference_pairs,
     with_fillers,
 )
-
-__all__ = ["FILLERS"]  # the SFT bootstrap's corpus takes the task's fillers
 
 FACT_VOCABULARY = frozenset(ACTIVITIES + PLACES + COMPANIONS + VERDICTS + WHEN)
 IDEAL_WORDS = 10
@@ -178,3 +177,10 @@ def prompt_reward(prompt: str, summary: str) -> float:
 def builtin_preference_data(prompts: list[str], seed: int = 0) -> dict[str, tuple[str, str]]:
     """Two noisy human-like summaries per post, the better one (by the ground-truth reward) as chosen."""
     return preference_pairs(prompts, seed, post_from_prompt, noisy_demonstration, reward)
+
+
+TASK = Task(
+    name="tldr-hard", train_prompts=train_prompts, eval_prompts=eval_prompts, prompt_reward=prompt_reward,
+    preference_data=builtin_preference_data,
+    demonstrations=Demonstrations(make_post, make_posts, noisy_demonstration, ideal_summary, FILLERS),
+)

@@ -8,20 +8,16 @@ It is built once per (recipe version, seed) and cached; building takes about a m
 
 from __future__ import annotations
 
-import fcntl
 import math
-import os
 import random
-import shutil
-import tempfile
-import time
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
-from sealign.tasks import get_task
+from sealign.cache import build_once, default_cache_dir
+from sealign.errors import ConfigError
+from sealign.tasks import DEFAULT_TASK, get_task
 
 BOOTSTRAP_VERSION = 1  # bump when anything below changes what gets built
 
@@ -37,26 +33,22 @@ class BootstrapSpec:
     sft_batch_size: int = 64
     sft_lr: float = 2e-3
     demo_keep_fact: float = 0.5
-    task: str = "tldr"  # a task with generated posts and noisy demonstrations (tldr, tldr-hard)
+    task: str = DEFAULT_TASK  # a task with demonstrations (tldr, tldr-hard)
 
     @property
     def cache_key(self) -> str:
         settings = asdict(self)
         task = settings.pop("task")
         fields = "-".join(f"{v}" for v in settings.values())
-        return f"builtin-v{BOOTSTRAP_VERSION}-{fields}" if task == "tldr" else \
+        # the default task's policy keeps the key it had before there were other tasks
+        return f"builtin-v{BOOTSTRAP_VERSION}-{fields}" if task == DEFAULT_TASK else \
             f"builtin-{task}-v{BOOTSTRAP_VERSION}-{fields}"
 
 
 def bootstrap_task(task: str) -> str:
-    """The task the built-in policy is trained on for runs of ``task``: its own where it generates
-    posts and demonstrations to learn from (tldr, tldr-hard), else tldr."""
-    module = get_task(task)
-    return task if hasattr(module, "noisy_demonstration") and hasattr(module, "make_posts") else "tldr"
-
-
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("SEALIGN_CACHE", Path.home() / ".cache" / "sealign"))
+    """The task the built-in policy is trained on for runs of ``task``: its own where it has
+    demonstrations to learn from (tldr, tldr-hard), else the default task (tldr)."""
+    return task if get_task(task).demonstrations is not None else DEFAULT_TASK
 
 
 def ensure_sft_policy(cache_dir: Path | None = None, spec: BootstrapSpec = BootstrapSpec(),
@@ -64,60 +56,6 @@ def ensure_sft_policy(cache_dir: Path | None = None, spec: BootstrapSpec = Boots
     """Path of the cached SFT policy folder, building it first if it is missing."""
     target = (cache_dir or default_cache_dir()) / spec.cache_key
     return build_once(target, lambda folder: build_sft_policy(folder, spec), "the built-in SFT policy", log)
-
-
-def build_once(target: Path, build, what: str, log=print) -> Path:
-    """``target``, after ``build(folder)`` has filled it if it had no ``config.json`` yet.
-
-    Parallel runs on a cold cache (``sealign compare --jobs N``) build it once: the builder holds an
-    exclusive lock on ``.NAME.lock`` beside ``target``, and the others wait for it, then load its
-    result. The build writes a scratch folder renamed into place, so no run ever sees half a model;
-    a build killed half-way leaves its scratch folder behind, removed by the next build.
-    """
-    if (target / "config.json").exists():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with build_lock(target, what, log):
-        if (target / "config.json").exists():  # another process built it while this one waited
-            return target
-        remove_stale_scratch(target)
-        log(f"building {what} (once, cached in {target}) ...")
-        start = time.perf_counter()
-        scratch = Path(tempfile.mkdtemp(dir=target.parent, prefix=scratch_prefix(target)))
-        try:
-            build(scratch)
-            scratch.rename(target)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)  # a failed build leaves nothing half-written
-        log(f"built {what} in {time.perf_counter() - start:.0f}s")
-    return target
-
-
-@contextmanager
-def build_lock(target: Path, what: str, log=print):
-    """Hold ``.NAME.lock`` beside ``target`` exclusively, waiting for a process that holds it. The
-    kernel releases an ``flock`` when its holder dies, so a killed build never blocks the next one."""
-    with open(target.parent / f".{target.name}.lock", "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            log(f"waiting for another process building {what} ...")
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        yield  # closing the file releases the lock
-
-
-def scratch_prefix(target: Path) -> str:
-    return f".{target.name}.build-"
-
-
-def remove_stale_scratch(target: Path) -> None:
-    """Scratch folders of ``target`` left by killed builds, and a ``target`` without ``config.json``:
-    only the lock holder builds ``target``, so nothing else can be writing them."""
-    for leftover in target.parent.iterdir():
-        if leftover.name.startswith(scratch_prefix(target)):
-            shutil.rmtree(leftover, ignore_errors=True)
-    if target.exists():
-        shutil.rmtree(target)
 
 
 def train_tokenizer(texts: list[str], vocab_size: int):
@@ -143,13 +81,15 @@ def build_sft_policy(out_dir: Path, spec: BootstrapSpec) -> None:
 
     from sealign.policy.hf import HFPolicy
 
-    summarize = get_task(spec.task)
+    demos = get_task(spec.task).demonstrations
+    if demos is None:
+        raise ConfigError(f"the {spec.task} task has no demonstrations to train the built-in policy on")
     torch.manual_seed(spec.seed)
     rng = random.Random(spec.seed)
-    corpus_posts = summarize.make_posts(4000, seed=10_000 + spec.seed)
+    corpus_posts = demos.make_examples(4000, 10_000 + spec.seed)
     corpus = [p.prompt for p in corpus_posts]
-    corpus += [summarize.noisy_demonstration(p, rng) for p in corpus_posts]
-    corpus += [summarize.ideal_summary(p) for p in corpus_posts[:200]] + list(summarize.FILLERS)
+    corpus += [demos.noisy_demonstration(p, rng) for p in corpus_posts]
+    corpus += [demos.ideal_response(p) for p in corpus_posts[:200]] + list(demos.extra_words)
     tokenizer = train_tokenizer(corpus, spec.vocab_size)
 
     config = LlamaConfig(
@@ -178,10 +118,10 @@ def build_sft_policy(out_dir: Path, spec: BootstrapSpec) -> None:
     data_rng = random.Random(spec.seed + 1)
     policy.model.train()
     for _ in range(spec.sft_steps):
-        posts = [summarize.make_post(data_rng) for _ in range(spec.sft_batch_size)]
-        demos = [summarize.noisy_demonstration(p, data_rng, spec.demo_keep_fact) for p in posts]
+        posts = [demos.make_example(data_rng) for _ in range(spec.sft_batch_size)]
+        answers = [demos.noisy_demonstration(p, data_rng, spec.demo_keep_fact) for p in posts]
         logps, lengths = policy.sequence_logprobs(
-            policy.encode_prompts([p.prompt for p in posts]), policy.encode_responses(demos)
+            policy.encode_prompts([p.prompt for p in posts]), policy.encode_responses(answers)
         )
         loss = -(logps.sum() / lengths.sum())
         optimizer.zero_grad(set_to_none=True)

@@ -9,7 +9,7 @@ batch. Only the label token is trained, through the reading P(A) / (P(A) + P(B))
 over the two label logits (held-out accuracy after 300 steps: 0.80; 0.77 with the loss over the
 whole vocabulary, which first spends steps moving probability onto the two labels).
 
-- **Start**: the built-in SFT policy (`tasks/builtin.py`, the run's own: same BootstrapSpec) and its
+- **Start**: the built-in SFT policy (`policy/builtin.py`, the run's own: same BootstrapSpec) and its
   BPE tokenizer. That tokenizer has no upper case, brackets or newline ("A" is a word start + <unk>),
   so "[CONTEXT]", "[RESPONSE A]", "[RESPONSE B]", "A", "B" and "\\n" are added as tokens (no
   template character is then unknown) and their embeddings appended (mean-initialised).
@@ -41,9 +41,12 @@ from pathlib import Path
 
 import torch
 
+from sealign.cache import build_once, default_cache_dir
+from sealign.policy.builtin import BootstrapSpec, ensure_sft_policy
 from sealign.tasks import summarize
-from sealign.tasks.builtin import BootstrapSpec, build_once, default_cache_dir, ensure_sft_policy
 
+TASK = summarize.TASK
+"""The task whose offline data it is trained on: it ranks answers to that task's prompts only."""
 PAIRWISE_VERSION = 1  # bump when anything below changes what gets built
 ADDED_TOKENS = ["[CONTEXT]", "[RESPONSE A]", "[RESPONSE B]", "A", "B", "\n"]
 
