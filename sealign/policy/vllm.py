@@ -17,8 +17,7 @@ import importlib.util
 import torch
 
 from sealign.errors import UserError
-
-TokenIds = list[int]
+from sealign.types import TokenIds
 
 
 def check_available() -> None:
