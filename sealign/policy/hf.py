@@ -2,7 +2,7 @@
 
 The facade of the model layer: loading, text <-> token ids, the frozen and published weight copies,
 and thin calls into the decode loop (``decode.py``) and the scoring passes (``scoring.py``), which
-stand on the model's anatomy (``anatomy.py``).
+stand on the model's anatomy (``anatomy.py``). It implements ``base.TrainablePolicy``.
 """
 
 from __future__ import annotations
