@@ -6,7 +6,7 @@ from enum import IntEnum
 
 import numpy as np
 
-from sealign.policy.hf import HFPolicy
+from sealign.policy.base import Policy
 from sealign.types import Candidate, Prompt
 
 
@@ -28,7 +28,7 @@ def row_seed(seed: int, step: int, row: int, stream: int = Stream.QUERIES) -> in
 
 
 class Actor:
-    def __init__(self, policy: HFPolicy, num_candidates: int, temperature: float, top_p: float,
+    def __init__(self, policy: Policy, num_candidates: int, temperature: float, top_p: float,
                  max_new_tokens: int, seed: int, second_temperature: float = 0.0,
                  reference_candidates: int = 0, reference=None, feature_pooling: str | None = None):
         # explore_features='live': the policy's pooled hidden states ride along with each of its samples
@@ -82,7 +82,7 @@ class Actor:
     def _from_policy(self, prompt_ids, n: int, temperature: float, seeds: list[int]):
         """``n`` responses per prompt from the policy, and per response its features or None."""
         settings = dict(n=n, temperature=temperature, top_p=self.top_p, max_new_tokens=self.max_new_tokens, seeds=seeds)
-        if self.feature_pooling and hasattr(self.policy, "generate_with_features"):
+        if self.feature_pooling:
             responses, pooled = self.policy.generate_with_features(prompt_ids, pooling=self.feature_pooling, **settings)
             if pooled is not None:
                 return responses, [list(rows.unbind(0)) for rows in pooled]

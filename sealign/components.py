@@ -24,8 +24,8 @@ from sealign.oracles import REGISTRY as ORACLES
 from sealign.oracles import Oracle, build_oracle
 from sealign.oracles.budget import CostBudget
 from sealign.policy import load_policy
+from sealign.policy.base import TrainablePolicy
 from sealign.policy.builtin import bootstrap_task
-from sealign.policy.hf import HFPolicy
 from sealign.policy.registry import check_policy_name, resolve_policy
 from sealign.round_selection import require_scorer
 from sealign.runtime import ActorHandle, build_runtime
@@ -37,7 +37,7 @@ from sealign.warm_start import read_offline_rows, tokenize
 
 @dataclass
 class RunParts:
-    policy: HFPolicy
+    policy: TrainablePolicy
     actor: ActorHandle
     explorer: Explorer
     powers: ExplorerPowers

@@ -13,7 +13,7 @@ from sealign.collapse import answer_stats
 from sealign.errors import UserError
 from sealign.oracles.base import Oracle
 from sealign.oracles.simulator import bradley_terry_prob
-from sealign.policy.hf import HFPolicy
+from sealign.policy.base import Policy
 from sealign.types import Prompt
 
 HEADLINE_KEYS = {"sft": "eval/win_rate", "reference": "eval/win_rate_vs_reference"}
@@ -36,7 +36,7 @@ class WinRateEvaluator:
     progress bar, the plot and the summary.
     """
 
-    def __init__(self, policy: HFPolicy, prompts: list[Prompt], judge: Oracle, *, greedy: bool,
+    def __init__(self, policy: Policy, prompts: list[Prompt], judge: Oracle, *, greedy: bool,
                  temperature: float, max_new_tokens: int, seed: int, reward_fn=None, best_of_n: int = 0,
                  reward_model=None, bon_temperature: float = 1.0, top_p: float = 1.0, both_orders: bool = False,
                  prob_temperature: float | None = 1.0, against: str = "sft", judge_name: str = "reward",

@@ -23,8 +23,8 @@ from sealign.faults import fault_point
 from sealign.lookup import pick
 from sealign.losses import LOSSES, PAIR_SETTINGS, PairLogps, compute_loss
 from sealign.policy import hardware
+from sealign.policy.base import TrainablePolicy
 from sealign.policy.dropout import disable_dropout
-from sealign.policy.hf import HFPolicy
 from sealign.types import PreferenceBatch, SignalBatch
 
 
@@ -98,7 +98,7 @@ class PreferenceLearner:
     reference weights when the batch does not carry them. ``reinforce`` keeps an ``AnchorEMA``.
     """
 
-    def __init__(self, policy: HFPolicy, config, reference=None):
+    def __init__(self, policy: TrainablePolicy, config, reference=None):
         self.loss = pick("loss", config.loss, LOSSES)
         self.policy = policy
         self.config = config

@@ -10,8 +10,9 @@ import torch
 import torch.nn.functional as F
 
 from sealign.policy import hardware
+from sealign.policy.anatomy import unwrap
 from sealign.policy.attention import ATTENTION_NAME, _grouped_attention, cpu_bf16_attention
-from sealign.policy.hf import HFPolicy, unwrap
+from sealign.policy.hf import HFPolicy
 
 torch.set_num_threads(1)
 needs_onednn_bf16 = pytest.mark.skipif(

@@ -10,8 +10,9 @@ import torch
 from sealign.config import RunConfig
 from sealign.errors import UserError
 from sealign.learner import PreferenceLearner
-from sealign.policy import load_policy
-from sealign.policy.hf import LEAN_HEAD_MIN_VOCAB, HFPolicy, unwrap
+from sealign.policy import anatomy, load_policy
+from sealign.policy.anatomy import LEAN_HEAD_MIN_VOCAB, unwrap
+from sealign.policy.hf import HFPolicy
 from sealign.types import PreferenceBatch
 
 torch.set_num_threads(1)
@@ -50,7 +51,7 @@ def test_checkpointed_scores_and_gradients_equal_the_shared_prompt_path(tiny_pol
         logps, lengths = policy.sequence_logprobs(prompts, responses)
         (logps * torch.arange(1.0, len(logps) + 1)).sum().backward()
         results.append((logps.detach(), lengths, [p.grad.clone() for p in policy.model.parameters()]))
-    assert checkpointed.checkpointing(checkpointed.model) and not plain.checkpointing(plain.model)
+    assert anatomy.checkpointing(checkpointed.model) and not anatomy.checkpointing(plain.model)
     torch.testing.assert_close(results[1][0], results[0][0], atol=1e-5, rtol=1e-5)
     assert torch.equal(results[1][1], results[0][1])
     for got, want in zip(results[1][2], results[0][2]):
@@ -62,9 +63,9 @@ def test_checkpointing_is_inactive_without_gradients_or_outside_training(tiny_po
     policy.enable_gradient_checkpointing()
     policy.model.train()
     with torch.no_grad():
-        assert not policy.checkpointing(policy.model)
+        assert not anatomy.checkpointing(policy.model)
     policy.model.eval()
-    assert not policy.checkpointing(policy.model)
+    assert not anatomy.checkpointing(policy.model)
 
 
 def test_a_learner_step_with_checkpointing_moves_the_weights_as_without(tiny_policy_folder):
@@ -73,7 +74,7 @@ def test_a_learner_step_with_checkpointing_moves_the_weights_as_without(tiny_pol
         config = RunConfig(lr=1e-2, warmup_steps=1, micro_batch_size=2, device="cpu",
                            gradient_checkpointing=checkpointing).validate()
         policy = load_policy(config, str(tiny_policy_folder))
-        assert policy.checkpointing(policy.model) is False  # loaded in eval mode; the learner trains it
+        assert anatomy.checkpointing(policy.model) is False  # loaded in eval mode; the learner trains it
         learner = PreferenceLearner(policy, config)
         metrics = learner.step(batch_of(policy))
         assert torch.isfinite(torch.tensor(metrics["loss"]))

@@ -98,9 +98,9 @@ def test_a_sea_run_on_live_features_feeds_every_answer_to_its_heads(tmp_path, ti
 
 
 def test_a_model_whose_head_cannot_be_split_samples_the_same_without_features(stopping_policy, monkeypatch):
-    from sealign.policy import hf
+    from sealign.policy import decode
 
-    monkeypatch.setattr(hf, "split_head", lambda model: None)  # e.g. Gemma 2's soft-capped logits
+    monkeypatch.setattr(decode, "split_head", lambda model: None)  # e.g. Gemma 2's soft-capped logits
     prompts = stopping_policy.encode_prompts(TEXTS)
     settings = dict(n=2, max_new_tokens=6, seeds=[4, 5, 6])
     responses, features = stopping_policy.generate_with_features(prompts, **settings)

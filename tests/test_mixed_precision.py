@@ -14,7 +14,7 @@ from sealign.errors import ConfigError
 from sealign.exploration.features import build_features
 from sealign.learner import PreferenceLearner
 from sealign.policy import load_policy
-from sealign.policy.hf import store_frozen_linears
+from sealign.policy.anatomy import store_frozen_linears
 from sealign.types import Candidate, PreferenceBatch, Prompt
 
 torch.set_num_threads(1)
@@ -182,11 +182,11 @@ def test_the_rounding_rule_reads_the_dtype_spacing_and_spares_lora(settings, ref
 def test_lean_head_scores_and_gradients_match_the_full_logits(base_dir, lora_r, monkeypatch):
     """The large-vocabulary path (backbone, then the head at response tokens in checkpointed chunks)
     gives the log-probabilities and gradients of the one-pass path, for the policy and its reference."""
-    from sealign.policy import hf
+    from sealign.policy import anatomy, scoring
 
     def logps_and_grads(lean: bool):
-        monkeypatch.setattr(hf, "LEAN_HEAD_MIN_VOCAB", 0 if lean else 10**9)
-        monkeypatch.setattr(hf, "head_logprobs", functools.partial(original_head_logprobs, chunk_tokens=3))
+        monkeypatch.setattr(anatomy, "LEAN_HEAD_MIN_VOCAB", 0 if lean else 10**9)
+        monkeypatch.setattr(scoring, "head_logprobs", functools.partial(original_head_logprobs, chunk_tokens=3))
         policy = load_policy(config(lora_r=lora_r), str(base_dir))
         batch = make_batch(policy)
         prompts, responses = batch.prompt_ids * 2, batch.chosen_ids + batch.rejected_ids
@@ -197,10 +197,10 @@ def test_lean_head_scores_and_gradients_match_the_full_logits(base_dir, lora_r, 
             reference = policy.sequence_logprobs(prompts, responses, model=policy.frozen_copy())[0]
         return logps.detach(), lengths, grads, reference
 
-    from sealign.policy.hf import head_logprobs as original_head_logprobs
+    from sealign.policy.scoring import head_logprobs as original_head_logprobs
 
     lean, full = logps_and_grads(True), logps_and_grads(False)
-    assert hf.backbone_and_head(load_policy(config(), str(base_dir)).model) is None  # 300 tokens: one pass
+    assert anatomy.backbone_and_head(load_policy(config(), str(base_dir)).model) is None  # 300 tokens: one pass
     assert torch.allclose(lean[0], full[0], atol=1e-5) and torch.equal(lean[1], full[1])
     worst = max((a - b).abs().max().item() / (b.abs().max().item() + 1e-12) for a, b in zip(lean[2], full[2]))
     assert worst < 1e-4, worst

@@ -90,7 +90,7 @@ def test_seeded_generation_does_not_depend_on_the_rest_of_the_batch(tiny_policy)
 
 
 def test_top_p_keeps_the_nucleus():
-    from sealign.policy.hf import pick_tokens
+    from sealign.policy.decode import pick_tokens
 
     logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]])).repeat(400, 1)
     uniforms = torch.linspace(0, 0.999, 400, dtype=torch.float64)
@@ -102,7 +102,7 @@ def test_top_p_keeps_the_nucleus():
 
 
 def test_last_logits_keeps_only_the_last_position_and_falls_back(tiny_policy):
-    from sealign.policy.hf import last_logits
+    from sealign.policy.anatomy import last_logits
 
     ids = torch.tensor([[1, 5, 7, 9]])
     full = tiny_policy.model(input_ids=ids).logits[:, -1]

@@ -15,7 +15,7 @@ def load_model_and_tokenizer(auto_class, name_or_path: str, device: str, dtype: 
     Every failure a user can fix (empty name, a folder that is not a saved model, a name the
     Hub does not know, no network) becomes one ConfigError line.
     """
-    from sealign.policy.hf import pick_device
+    from sealign.policy.anatomy import pick_device
 
     if not name_or_path:
         raise ConfigError(f"the {oracle} oracle needs --oracle-model (a local model folder or a Hub name)")

@@ -1,4 +1,5 @@
-"""Policies: `hf.HFPolicy` (transformers; CPU or GPU), LoRA adapters (`lora`), vLLM generation (`vllm`)."""
+"""Policies: the `base.Policy` protocol, `hf.HFPolicy` (transformers; CPU or GPU), LoRA adapters (`lora`),
+vLLM generation (`vllm`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ def load_policy(config, path: str):
     ``config.lora_r > 0``. Every process of a run (the Ray runtime's too) builds it this way."""
     import torch
 
-    from sealign.policy.hf import HFPolicy, store_frozen_linears
+    from sealign.policy.anatomy import store_frozen_linears
+    from sealign.policy.hf import HFPolicy
 
     policy = HFPolicy.from_pretrained(path, config.device, config.dtype, config.mixed_precision)
     if config.lora_r > 0:

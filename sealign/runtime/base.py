@@ -6,7 +6,7 @@ from typing import Protocol
 
 from sealign.data.prompts import PromptOrder
 from sealign.oracles.base import Oracle
-from sealign.policy.hf import HFPolicy
+from sealign.policy.base import TrainablePolicy
 from sealign.types import Candidate, Prompt
 
 
@@ -29,6 +29,6 @@ class Runtime(Protocol):
 
     def oracle(self) -> Oracle: ...
 
-    def learner(self, policy: HFPolicy, policy_path: str): ...
+    def learner(self, policy: TrainablePolicy, policy_path: str): ...
 
-    def actor(self, policy: HFPolicy, policy_path: str, prompt_order: PromptOrder) -> ActorHandle: ...
+    def actor(self, policy: TrainablePolicy, policy_path: str, prompt_order: PromptOrder) -> ActorHandle: ...

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sealign.actor import Actor
 from sealign.learner import PreferenceLearner
 from sealign.oracles import Oracle, build_oracle
-from sealign.policy.hf import HFPolicy
+from sealign.policy.base import Policy, TrainablePolicy
 from sealign.types import Candidate, Prompt
 
 
@@ -13,7 +13,7 @@ class LocalActor:
     """The in-process actor. With the hf backend it samples from the learner's own policy object,
     so there is nothing to sync; a separate generation engine (vLLM) is handed the new weights."""
 
-    def __init__(self, actor: Actor, policy: HFPolicy):
+    def __init__(self, actor: Actor, policy: Policy):
         self.actor = actor
         self.policy = policy
 
@@ -25,7 +25,7 @@ class LocalActor:
             self.actor.policy.load_trainable_state(self.policy.trainable_state())
 
 
-def generation_policy(config, policy: HFPolicy, policy_path: str):
+def generation_policy(config, policy: TrainablePolicy, policy_path: str) -> Policy:
     """The policy the actor samples from: ``policy`` itself, or a vLLM engine over its weights."""
     if config.policy_backend == "vllm":
         from sealign.policy.vllm import VLLMPolicy
@@ -47,10 +47,10 @@ class LocalRuntime:
     def oracle(self) -> Oracle:
         return build_oracle(self.config.oracle, self.config)
 
-    def learner(self, policy: HFPolicy, policy_path: str) -> PreferenceLearner:
+    def learner(self, policy: TrainablePolicy, policy_path: str) -> PreferenceLearner:
         return PreferenceLearner(policy, self.config)
 
-    def actor(self, policy: HFPolicy, policy_path: str, prompt_order, reference=None) -> LocalActor:
+    def actor(self, policy: TrainablePolicy, policy_path: str, prompt_order, reference=None) -> LocalActor:
         """``reference``: the learner's reference network, for ``reference_candidates`` (XPO)."""
         return LocalActor(make_actor(self.config, generation_policy(self.config, policy, policy_path), reference),
                           policy)
