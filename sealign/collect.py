@@ -49,14 +49,21 @@ class Batch:
 
 class Replay:
     """The logged (answers, unanswered count) of every step from ``since_step`` on: answered before a
-    crash, not yet learned from. They are replayed, never asked (or paid for) twice."""
+    crash, not yet learned from. They are replayed, never asked (or paid for) twice.
 
-    def __init__(self, feedback: FeedbackLog, since_step: int):
+    ``reference_b`` (``ExplorerPowers.reference_b``, XPO): each answer's ``b`` was sampled from the
+    reference policy. The log has no column for ``Candidate.source`` (and no schema change is made for
+    it), so this is the one place it is derived again, from the run's explorer rather than from the log.
+    """
+
+    def __init__(self, feedback: FeedbackLog, since_step: int, reference_b: bool = False):
         self.logged: dict[int, tuple[list[Comparison], int]] = {
             step: ([], skipped) for step, skipped in feedback.asked_steps().items() if step >= since_step
         }
         for comparison in feedback.read(source=None):
             if comparison.step >= since_step:
+                if reference_b and comparison.source == "oracle":
+                    comparison.b.source = "reference"
                 self.logged.setdefault(comparison.step, ([], 0))[0].append(comparison)
 
     def pop(self, step: int) -> tuple[list[Comparison], int] | None:

@@ -131,9 +131,9 @@ def learn_policy(config: RunConfig, parts: RunParts, answers: list[Comparison],
         return parts.learner.reinforce_step(SignalBatch.from_model_labels(labels))
     if parts.powers.pair_deriver is not None:  # the derived pairs replace the raw answers
         return parts.learner.step(PreferenceBatch.from_comparisons(labels))
-    # XPO's query pairs a policy sample with a reference sample (b): the bonus goes on that same sample.
-    return parts.learner.step(PreferenceBatch.from_comparisons(answers + labels,
-                                                               b_is_reference_sample=config.explorer == "xpo"))
+    # XPO's query pairs a policy sample with a reference sample (b, ``Candidate.source``): the bonus
+    # goes on that same sample.
+    return parts.learner.step(PreferenceBatch.from_comparisons(answers + labels))
 
 
 def learn_query_free(config: RunConfig, parts: RunParts, prompts, step: int) -> dict[str, float]:
