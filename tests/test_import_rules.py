@@ -27,8 +27,9 @@ ONLY = {
 ABOVE_THE_PARTS = {"cli", "loop", "loop_state", "collect", "schedules", "components", "explorer_inputs", "summary"}
 NEVER = {
     **{room: ABOVE_THE_PARTS for room in ("exploration", "oracles", "tasks", "policy", "runtime", "data", "recipes",
-                                          "trackers", "server", "losses", "learner", "reference", "checkpoint", "actor",
-                                          "eval", "model_labels", "round_selection", "warm_start", "types", "config")},
+                                          "trackers", "server", "losses", "learner", "reference", "checkpoint",
+                                          "label_plan", "actor", "eval", "model_labels", "round_selection",
+                                          "warm_start", "types", "config")},
     "tasks": ABOVE_THE_PARTS | {"exploration", "data"},
     "oracles": ABOVE_THE_PARTS | {"exploration"},
 }
