@@ -135,8 +135,7 @@ def assemble(config: RunConfig, log=print) -> RunParts:
         extra_scores=task_eval_scores(config.task) if uses_task_reward else None,
     )
     prompt_order = PromptOrder(train_prompts, config.batch_size, config.seed)
-    actor = (runtime.actor(policy, policy_path, prompt_order, reference=learner.reference)
-             if config.reference_candidates else runtime.actor(policy, policy_path, prompt_order))
+    actor = runtime.actor(policy, policy_path, prompt_order)
     offline_data = tokenize(offline_rows, policy, config.offline_data) if offline_rows else None
     return RunParts(policy=policy, actor=actor, explorer=explorer, powers=powers, label_plan=label_plan,
                     reward_model=powers.reward_model,

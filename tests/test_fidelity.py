@@ -56,7 +56,7 @@ def test_a_second_process_resuming_a_running_run_exits_at_once_in_one_line(tmp_p
     (dict(schedule="iterative", learn_policy=False), "learn_policy false .* needs --schedule online"),
     (dict(schedule="iterative", round_reference="last", lora_r=8), "LoRA"),
     (dict(explorer="xpo"), "--reference-candidates 1"),
-    (dict(reference_candidates=1, runtime="ray"), "needs --runtime local"),
+    (dict(reference_candidates=1, policy_backend="vllm"), "needs --policy-backend hf"),
 ])
 def test_settings_a_schedule_would_ignore_are_refused(settings, message):
     with pytest.raises(ConfigError, match=message):
