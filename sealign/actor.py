@@ -74,8 +74,10 @@ class Actor:
             )
             responses = [a + b for a, b in zip(responses, from_reference)]
             features = [a + [None] * self.reference_candidates for a in features]
+        sources = ["policy"] * from_policy + ["reference"] * self.reference_candidates
         return [
-            [Candidate(prompt, ids, r, self.policy.decode(r), f) for r, f in zip(group, group_features)]
+            [Candidate(prompt, ids, r, self.policy.decode(r), f, source=s)
+             for r, f, s in zip(group, group_features, sources)]
             for prompt, ids, group, group_features in zip(prompts, prompt_ids, responses, features)
         ]
 

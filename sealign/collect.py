@@ -49,14 +49,21 @@ class Batch:
 
 class Replay:
     """The logged (answers, unanswered count) of every step from ``since_step`` on: answered before a
-    crash, not yet learned from. They are replayed, never asked (or paid for) twice."""
+    crash, not yet learned from. They are replayed, never asked (or paid for) twice.
 
-    def __init__(self, feedback: FeedbackLog, since_step: int):
+    ``reference_b`` (``LabelPlan.reference_b``, XPO): each answer's ``b`` was sampled from the reference
+    policy. The log has no column for ``Candidate.source`` (and no schema change is made for it), so
+    this is the one place it is derived again, from the run's explorer rather than from the log.
+    """
+
+    def __init__(self, feedback: FeedbackLog, since_step: int, reference_b: bool = False):
         self.logged: dict[int, tuple[list[Comparison], int]] = {
             step: ([], skipped) for step, skipped in feedback.asked_steps().items() if step >= since_step
         }
         for comparison in feedback.read(source=None):
             if comparison.step >= since_step:
+                if reference_b and comparison.source == "oracle":
+                    comparison.b.source = "reference"
                 self.logged.setdefault(comparison.step, ([], 0))[0].append(comparison)
 
     def pop(self, step: int) -> tuple[list[Comparison], int] | None:
@@ -68,12 +75,12 @@ def collect_or_replay(config: RunConfig, parts: RunParts, step: int, query_limit
     """Step ``step``'s answers: replayed from the log, or asked now and logged. ``query_limit`` caps the
     queries spent by the end of the step (the budget, or the current round's share of it)."""
     timer = PhaseTimer()
+    plan = parts.label_plan
     replayed = replay.pop(step)
     candidates = queries = None
     identical = 0
     replacing_labels: list[Comparison] = []  # ERM sync (oat's rule): labels asked of no one
-    if replayed is None or (needs_model_labels(config, parts, step)
-                            and all(c.source == "oracle" for c in replayed[0])):
+    if replayed is None or (plan.labels_after_answers(step) and all(c.source == "oracle" for c in replayed[0])):
         # Live, or killed after the answers were logged but before their model labels were: the
         # selection is redone so that the labels can be.
         # Neither the budget nor a round's share of it is overshot, also by an explorer that asks
@@ -83,16 +90,16 @@ def collect_or_replay(config: RunConfig, parts: RunParts, step: int, query_limit
         # ERM sync samples the whole batch even when little room is left (a budget's tail, the query grid):
         # its labels cost nothing, and a step cut to its last few asked pairs would still be a full update.
         prompts = parts.prompt_order.batch(step)
-        if not erm_replaces(config, step):
+        if plan.erm(step) != "replace":
             prompts = prompts[: -(-room // per_prompt)]
         with timer("generate"):
             candidates = parts.actor.sample(prompts, step)
         fault_point("generated", step)
         with timer("explore"):
             queries = parts.explorer.select(candidates, np.random.default_rng([config.seed, step]))
-            if erm_replaces(config, step):
+            if plan.erm(step) == "replace":
                 queries, replacing_labels = model_labels.replace_with_model_labels(
-                    parts.reward_model, candidates, queries, config.erm_sync,
+                    parts.reward_model, candidates, queries, plan.erm_sync,
                     np.random.default_rng([config.seed, step, 2]), step, config.name)
             queries = within_room(queries, room)
             if not config.ask_identical_pairs and per_prompt == 1:
@@ -144,28 +151,19 @@ def update_explorer(config: RunConfig, parts: RunParts, batch: Batch, queries_so
             "answers/identical_not_asked": batch.identical_dropped, **explorer_metrics}
 
 
-def needs_model_labels(config: RunConfig, parts: RunParts, step: int) -> bool:
-    """Whether step ``step`` labels pairs without a query (see ``label_with_reward_model``)."""
-    return (parts.powers.pair_deriver is not None or config.policy_signal == "reward-model"
-            or (config.erm_sync > 0 and config.erm_mode == "add" and step >= config.erm_burn_in))
-
-
-def erm_replaces(config: RunConfig, step: int) -> bool:
-    """Whether step ``step`` labels some prompts by the reward model instead of asking (oat's ERM sync)."""
-    return config.erm_sync > 0 and config.erm_mode == "replace" and step >= config.erm_burn_in
-
-
 def label_with_reward_model(config: RunConfig, parts: RunParts, batch: Batch) -> list[Comparison]:
-    """Pairs labelled for the policy without a query: an explorer's own derived pairs (SELM keeps the
-    best and worst of each ranked triple), Asghari et al.'s reward-model signals, or ERM sync."""
-    if parts.powers.pair_deriver is not None:
+    """Pairs labelled for the policy after the answers, without a query (``LabelPlan.labels_after_answers``):
+    an explorer's own derived pairs (SELM keeps the best and worst of each ranked triple), Asghari et
+    al.'s reward-model signals, or ERM sync's added pairs."""
+    plan = parts.label_plan
+    if plan.derived_source is not None:
         return parts.powers.pair_deriver.training_pairs(batch.answers)
-    if config.policy_signal == "reward-model":
+    if plan.reward_model_signals:
         return model_labels.signal_labels(parts.reward_model, batch.candidates, batch.queries, batch.step,
                                           config.name)
-    if config.erm_sync and config.erm_mode == "add" and batch.step >= config.erm_burn_in:
+    if plan.erm(batch.step) == "add":
         return model_labels.erm_sync_labels(parts.reward_model, batch.candidates, batch.queries, len(batch.answers),
-                                            config.erm_sync, batch.step, config.name)
+                                            plan.erm_sync, batch.step, config.name)
     return []
 
 

@@ -16,6 +16,7 @@ from sealign.exploration import REGISTRY as EXPLORERS
 from sealign.exploration import Explorer, build_explorer
 from sealign.exploration.base import ExplorerPowers, RewardModel, powers_of
 from sealign.explorer_inputs import explorer_inputs, resolve_features
+from sealign.label_plan import LabelPlan
 from sealign.learner import PreferenceLearner
 from sealign.lookup import pick
 from sealign.losses import LOSSES
@@ -42,6 +43,8 @@ class RunParts:
     explorer: Explorer
     powers: ExplorerPowers
     """What the explorer can do besides select and update (found once, here)."""
+    label_plan: LabelPlan
+    """What each step's policy update learns from (decided once, here, from the settings and the powers)."""
     reward_model: RewardModel | None
     """The explorer's learned reward model, when it has one: model labels, Best-of-N, the best round."""
     oracle: Oracle
@@ -108,7 +111,8 @@ def assemble(config: RunConfig, log=print) -> RunParts:
     explorer_config = resolve_features(config)
     explorer = build_explorer(explorer_config, policy, **explorer_inputs(explorer_config, policy))
     powers = powers_of(explorer)
-    for wanted, what in [(config.erm_sync > 0, "--erm-sync"), (config.policy_signal == "reward-model",
+    label_plan = LabelPlan.build(config, powers)
+    for wanted, what in [(label_plan.erm_sync > 0, "--erm-sync"), (label_plan.reward_model_signals,
                          "--policy-signal reward-model"), (config.eval_best_of_n > 1, "--eval-best-of-n")]:
         if wanted:
             require_reward_model(powers.reward_model, what)
@@ -131,10 +135,10 @@ def assemble(config: RunConfig, log=print) -> RunParts:
         extra_scores=dict(get_task(config.task).eval_scores) if uses_task_reward else None,
     )
     prompt_order = PromptOrder(train_prompts, config.batch_size, config.seed)
-    actor = (runtime.actor(policy, policy_path, prompt_order, reference=learner.reference)
-             if config.reference_candidates else runtime.actor(policy, policy_path, prompt_order))
+    actor = runtime.actor(policy, policy_path, prompt_order)
     offline_data = tokenize(offline_rows, policy, config.offline_data) if offline_rows else None
-    return RunParts(policy=policy, actor=actor, explorer=explorer, powers=powers, reward_model=powers.reward_model,
+    return RunParts(policy=policy, actor=actor, explorer=explorer, powers=powers, label_plan=label_plan,
+                    reward_model=powers.reward_model,
                     oracle=oracle, oracle_budget=oracle if isinstance(oracle, CostBudget) else None,
                     learner=learner, evaluator=evaluator, prompt_order=prompt_order, eval_prompts=eval_prompts,
                     validation_prompts=validation_prompts, offline_data=offline_data)

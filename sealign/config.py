@@ -273,9 +273,9 @@ class RunConfig(LoraSettings, BackendSettings, RuntimeSettings, EvalSettings, Op
             (self.lora_r == 0 or self.round_reference != "last",
              "round_reference 'last' (SELM) copies the policy into the reference, which LoRA's reference "
              "(the adapters switched off) cannot hold; use --lora-r 0"),
-            (self.reference_candidates == 0 or (self.runtime == "local" and self.policy_backend == "hf"),
-             "reference_candidates samples with the learner's reference network: it needs --runtime local "
-             "and --policy-backend hf"),
+            (self.reference_candidates == 0 or self.policy_backend == "hf",
+             "reference_candidates samples with a frozen copy of the policy's initial network: it needs "
+             "--policy-backend hf"),
             (self.eval_against != "reference" or bool(self.reference_field),
              "--eval-against reference needs the prompts' reference responses: set --reference-field"),
             # LoRA's adapters train in float32 whatever --dtype (peft casts bf16/fp16 adapters up): only a

@@ -3,28 +3,28 @@
 Two inputs: ``step(PreferenceBatch)`` for the pairwise losses of ``sealign.losses.PAIR_LOSSES`` (and
 for ``reinforce``, which turns each pair into two signed signals), and
 ``reinforce_step(SignalBatch)`` for Asghari et al.'s update on (prompt, response, signal) triples,
-regularised toward an EMA anchor of the policy (``AnchorEMA``).
+regularised toward an EMA anchor of the policy (``AnchorEMA``). The reference network and its
+lifecycle are ``sealign.reference.ReferenceModel``; atomic writes and RNG states ``sealign.checkpoint``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
-import os
-import pickle
 import random
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import Tensor
 
-from sealign.errors import UserError, first_line
+from sealign import checkpoint
 from sealign.faults import fault_point
 from sealign.lookup import pick
 from sealign.losses import LOSSES, PAIR_SETTINGS, PairLogps, compute_loss
 from sealign.policy import hardware
 from sealign.policy.base import TrainablePolicy
 from sealign.policy.dropout import disable_dropout
+from sealign.reference import build_reference
 from sealign.types import PreferenceBatch, SignalBatch
 
 
@@ -104,12 +104,9 @@ class PreferenceLearner:
         self.config = config
         self.loss_name = config.loss
         self.hyper = loss_hyperparameters(config.loss, config)
-        self.reference = (reference or policy.frozen_copy()) if self.loss.uses_reference else None
-        if not getattr(config, "keep_dropout", False):  # the policy, and the reference where it is a network
-            for network in (policy.model, self.reference):
-                if isinstance(network, torch.nn.Module):
-                    disable_dropout(network)
-        self.reference_file = self._offloaded(self.reference) if getattr(config, "offload_reference", False) else None
+        self.reference_model = build_reference(policy, config, self.loss.uses_reference, reference)
+        if not getattr(config, "keep_dropout", False):
+            disable_dropout(policy.model)
         self.anchor = (AnchorEMA(policy.model, config.anchor_tau, config.anchor_weight)
                        if self.loss.input == "signals" else None)
         self.optimizer = adamw([p for p in policy.model.parameters() if p.requires_grad], lr=config.lr,
@@ -119,12 +116,18 @@ class PreferenceLearner:
             self.optimizer, lambda step: min(1.0, (step + 1) / warmup)
         )
         self.steps = 0
-        self.reference_moved = False  # True once pi_ref was set to an iterate: checkpoints must keep it
-        self._reference_memo: dict | None = None  # (prompt, response) -> log pi_ref, within train_epochs
         self.initial_state = (
             {k: v.detach().clone() for k, v in policy.model.state_dict().items()}
             if getattr(config, "round_init", "last") == "sft" else None
         )
+
+    @property
+    def reference(self):  # the reference's network (None for a reference-free loss)
+        return self.reference_model and self.reference_model.network
+
+    @property
+    def reference_file(self):  # --offload-reference: the file the reference's weights live in (else None)
+        return self.reference_model and self.reference_model.file
 
     # ------------------------------------------------------------------ pairwise losses
     def step(self, batch: PreferenceBatch) -> dict[str, float]:
@@ -135,18 +138,15 @@ class PreferenceLearner:
             return self.reinforce_step(SignalBatch.from_preferences(batch))
         if self.loss.needs_ref_sample and batch.ref_sample_ids is None:
             batch = self.with_reference_samples(batch)
-        if self.reference_file is None:
+        reference = self.reference_model
+        if reference is None or not reference.offloaded:
             return self._optimise(batch, self._pair_loss)
         # The reference's pages and the policy's gradients are never resident together: the whole
         # batch is scored with the reference first, then its weights leave memory until next step.
-        outer_memo = self._reference_memo
-        self._reference_memo = {} if outer_memo is None else outer_memo
-        try:
-            self._reference_logprobs(batch.prompt_ids + batch.prompt_ids, batch.chosen_ids + batch.rejected_ids)
-            self.reference_file.release()
+        with reference.remembering():
+            reference.logprobs(batch.prompt_ids + batch.prompt_ids, batch.chosen_ids + batch.rejected_ids)
+            reference.release()
             return self._optimise(batch, self._pair_loss)
-        finally:
-            self._reference_memo = outer_memo
 
     def _pair_loss(self, part: PreferenceBatch):
         return compute_loss(self.loss_name, self._pair_logps(part), **self.hyper)
@@ -188,13 +188,10 @@ class PreferenceLearner:
     def with_reference_samples(self, batch: PreferenceBatch) -> PreferenceBatch:
         """``batch`` with one response per pair sampled from the frozen reference policy, at the
         candidates' temperature / top-p; the randomness depends only on (seed, learner step)."""
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.config.seed * 1_000_003 + 500_009 + self.steps)
-            samples = self.policy.generate(
-                batch.prompt_ids, n=1, temperature=self.config.temperature, top_p=self.config.top_p,
-                max_new_tokens=self.config.max_new_tokens, model=self.reference,
-            )
-        return PreferenceBatch(batch.prompt_ids, batch.chosen_ids, batch.rejected_ids, [g[0] for g in samples])
+        config = self.config
+        samples = self.reference_model.sample(batch.prompt_ids, config.seed * 1_000_003 + 500_009 + self.steps,
+                                              config.temperature, config.top_p, config.max_new_tokens)
+        return PreferenceBatch(batch.prompt_ids, batch.chosen_ids, batch.rejected_ids, samples)
 
     def load_weights(self, state: dict) -> None:
         """Set the trainable weights to ``state`` (a ``policy.trainable_state()``), e.g. an earlier
@@ -203,35 +200,8 @@ class PreferenceLearner:
 
     def sync_reference(self) -> None:
         """Set pi_ref to the current policy (SELM Algorithm 1, line 4: ``pi_ref = pi_t``)."""
-        if self.reference is not None:
-            self._own_reference().load_state_dict(self.policy.model.state_dict())
-            self.reference_moved = True
-
-    def _own_reference(self):
-        """The reference, made this learner's own before it first moves: until then it is the
-        policy's shared frozen initial copy, which the explorer's features also read."""
-        if not self.reference_moved and self.policy.is_initial(self.reference):
-            self.reference = self.policy.detached_copy()
-            if self.reference_file is not None:
-                self.reference_file = self._offloaded(self.reference)
-        return self.reference
-
-    def _offloaded(self, reference):
-        """``--offload-reference``: ``reference``'s weights moved to a file in the run's folder."""
-        from sealign.policy.offload import FileBackedWeights
-
-        if reference is None:
-            raise UserError(f"--offload-reference: loss {self.loss_name!r} uses no reference model; "
-                            "run without --offload-reference")
-        if self.policy.is_lora:
-            raise UserError("--offload-reference: a LoRA policy's reference is the policy itself with its "
-                            "adapters off (no second copy to offload); run without --offload-reference")
-        if self.policy.device.type != "cpu":
-            raise UserError(f"--offload-reference keeps the reference in CPU memory mapped from a file; this "
-                            f"policy is on {self.policy.device.type}: run without --offload-reference")
-        directory = Path(self.config.run_dir)
-        directory.mkdir(parents=True, exist_ok=True)
-        return FileBackedWeights(reference, directory)
+        if self.reference_model is not None:
+            self.reference_model.sync()
 
     def restart_from_initial(self) -> None:
         """Back to the starting weights with a fresh optimiser: RLHFlow's "train each iteration from
@@ -251,26 +221,13 @@ class PreferenceLearner:
         all_responses = responses + (part.ref_sample_ids if with_sample else [])
         logps, lengths = self.policy.sequence_logprobs(all_prompts, all_responses)
         ref_chosen = ref_rejected = ref_sample = ref_sample_len = None
-        if self.reference is not None:
-            ref = self._reference_logprobs(prompts, responses)
+        if self.reference_model is not None:
+            ref = self.reference_model.logprobs(prompts, responses)
             ref_chosen, ref_rejected = ref[:n], ref[n:]
         if with_sample:
             ref_sample, ref_sample_len = logps[2 * n:], lengths[2 * n:]
         return PairLogps(logps[:n], logps[n:2 * n], ref_chosen, ref_rejected, lengths[:n], lengths[n:2 * n],
                          ref_sample, ref_sample_len)
-
-    def _reference_logprobs(self, prompts: list[list[int]], responses: list[list[int]]) -> Tensor:
-        """log pi_ref(y|x) ``[B]``; during ``train_epochs`` each pair's value is computed once and
-        reused on the later epochs (the reference is frozen there), not recomputed every epoch."""
-        keys = ([(tuple(p), tuple(r)) for p, r in zip(prompts, responses)]
-                if self._reference_memo is not None else None)
-        if keys is not None and all(k in self._reference_memo for k in keys):
-            return torch.tensor([self._reference_memo[k] for k in keys], device=self.policy.device)
-        with torch.no_grad():
-            ref, _ = self.policy.sequence_logprobs(prompts, responses, model=self.reference)
-        if keys is not None:
-            self._reference_memo.update(zip(keys, ref.tolist()))
-        return ref
 
     # ------------------------------------------------------------------ reinforce (Asghari et al. 2026)
     def reinforce_step(self, batch: SignalBatch) -> dict[str, float]:
@@ -295,11 +252,11 @@ class PreferenceLearner:
 
     def train_epochs(self, data: PreferenceBatch, epochs: int, batch_size: int, seed: int,
                      on_step=None) -> None:
-        """Offline training: ``epochs`` shuffled passes over ``data`` in batches of ``batch_size``."""
+        """Offline training: ``epochs`` shuffled passes over ``data`` in batches of ``batch_size``; the
+        reference's log-probs of each pair are computed once and reused on the later epochs."""
         order_rng = random.Random(seed)
         steps_per_epoch = math.ceil(len(data) / batch_size)
-        self._reference_memo = {} if epochs > 1 else None
-        try:
+        with (self.reference_model.remembering() if self.reference_model and epochs > 1 else contextlib.nullcontext()):
             for epoch in range(epochs):
                 order = list(range(len(data)))
                 order_rng.shuffle(order)
@@ -308,8 +265,6 @@ class PreferenceLearner:
                     metrics = self.step(shuffled.slice(k * batch_size, (k + 1) * batch_size))
                     if on_step:
                         on_step(epoch, k, metrics)
-        finally:
-            self._reference_memo = None
 
     # ------------------------------------------------------------------ checkpoints
     def save(self, path: Path, extra: dict | None = None) -> None:
@@ -319,39 +274,26 @@ class PreferenceLearner:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "steps": self.steps,
-            "reference": self.reference.state_dict() if self.reference_moved else None,
-            "rng": {
-                "torch": torch.get_rng_state(),
-                "numpy": np.random.get_state(),
-                "python": random.getstate(),
-            },
+            "reference": self.reference_model.state_dict() if self.reference_model is not None else None,
+            "rng": checkpoint.rng_states(),
             "extra": extra or {},
         }
         if self.anchor is not None:
             state["anchor"] = self.anchor.state_dict()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        torch.save(state, tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        fault_point("checkpoint", self.steps)  # a crash here leaves the previous checkpoint intact
-        os.replace(tmp, path)
+        # A crash at the fault point, after the fsync and before the rename, leaves the previous checkpoint intact.
+        checkpoint.atomic_write(path, lambda f: torch.save(state, f),
+                                before_replace=lambda: fault_point("checkpoint", self.steps))
 
     def load(self, path: Path) -> dict:
-        try:
-            state = torch.load(path, map_location=self.policy.device, weights_only=False)
+        with checkpoint.reading(path):
+            state = checkpoint.load(path, self.policy.device)
             self.policy.model.load_state_dict(state["model"])
-        except (OSError, RuntimeError, KeyError, EOFError, pickle.UnpicklingError) as err:
-            raise UserError(f"checkpoint {path} is missing or corrupt ({first_line(err)})") from err
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.steps = state["steps"]
         if state.get("reference") is not None:
-            self._own_reference().load_state_dict(state["reference"])
-            self.reference_moved = True
+            self.reference_model.move_to(state["reference"])
         if self.anchor is not None and "anchor" in state:
             self.anchor.load_state_dict(state["anchor"])
-        torch.set_rng_state(state["rng"]["torch"])
-        np.random.set_state(state["rng"]["numpy"])
-        random.setstate(state["rng"]["python"])
+        checkpoint.restore_rng_states(state["rng"])
         return state["extra"]

@@ -98,7 +98,7 @@ def loop_to_budget(config: RunConfig, parts: RunParts, state: LoopState, log, fe
     """The loop itself: five verbs per step."""
     metrics = MetricsWriter(config.run_dir / "metrics.jsonl", append=True, lines=state.metrics_lines,
                             mirrors=trackers)
-    replay = Replay(feedback, since_step=state.step)  # answered, not yet learned from
+    replay = Replay(feedback, since_step=state.step, reference_b=parts.label_plan.reference_b)  # not yet learned from
     schedule = pick("schedule", config.schedule, SCHEDULES)(config, parts, feedback, metrics, log)
     start = time.perf_counter() - state.elapsed_s
     watch = CollapseWatch(log)  # empty, repeated or endless answers, a KL far out: one line, and --stop-on-collapse

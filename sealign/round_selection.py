@@ -13,12 +13,12 @@ evaluation prompts.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import torch
 
 from sealign.actor import Stream, row_seed
+from sealign.checkpoint import atomic_write
 from sealign.errors import ConfigError
 from sealign.exploration.base import RewardModel
 from sealign.types import Candidate, Prompt
@@ -42,9 +42,9 @@ def record_round(config, parts, run_dir: Path, round_number: int, prompts: list[
                                 seeds=[row_seed(config.seed, 0, i, Stream.VALIDATION) for i in range(len(prompts))])
     rows = [{"prompt": p.text, "prompt_ids": list(ids), "token_ids": list(group[0]), "text": policy.decode(group[0])}
             for p, ids, group in zip(prompts, prompt_ids, responses)]
-    _atomic(folder / f"round-{round_number}.jsonl", lambda f: f.write("".join(json.dumps(r) + "\n" for r in rows)),
-            mode="w")
-    _atomic(folder / f"round-{round_number}.pt", lambda f: torch.save(policy.trainable_state(), f), mode="wb")
+    atomic_write(folder / f"round-{round_number}.jsonl",
+                 lambda f: f.write("".join(json.dumps(r) + "\n" for r in rows)), mode="w")
+    atomic_write(folder / f"round-{round_number}.pt", lambda f: torch.save(policy.trainable_state(), f), mode="wb")
 
 
 def select_best_round(parts, run_dir: Path, rounds: int, prompts: list[Prompt]) -> dict[str, float]:
@@ -63,12 +63,3 @@ def select_best_round(parts, run_dir: Path, rounds: int, prompts: list[Prompt]) 
         parts.learner.load_weights(weights)
         parts.actor.sync_weights(parts.learner)
     return {"validation/best_round": best, **{f"validation/round_{k + 1}": s for k, s in enumerate(scores)}}
-
-
-def _atomic(path: Path, write, mode: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, mode) as f:
-        write(f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)

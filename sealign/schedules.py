@@ -62,12 +62,12 @@ class OnlineSchedule:
 
     def on_answers(self, batch: Batch) -> dict[str, float]:
         config, parts = self.config, self.parts
-        if not config.learn_policy:
+        if not parts.label_plan.policy_learns:
             return {}
         with batch.timer("learn"):
-            record = learn_policy(config, parts, batch.answers, batch.labels)
+            record = learn_policy(parts, batch.answers, batch.labels)
         parts.actor.sync_weights(parts.learner)  # the runtime's hook: actors get the update
-        if config.query_free_batch:
+        if parts.label_plan.query_free_batch:
             with batch.timer("query_free"):
                 record.update(learn_query_free(config, parts, self.free_order.batch(batch.step), batch.step))
             parts.actor.sync_weights(parts.learner)
@@ -129,17 +129,14 @@ SCHEDULES: dict[str, type[Schedule]] = {
 traits are in ``schedule_settings.SCHEDULE_TRAITS``."""
 
 
-def learn_policy(config: RunConfig, parts: RunParts, answers: list[Comparison],
-                 labels: list[Comparison]) -> dict[str, float]:
-    """One policy update on this step's data: oracle preferences (plus ERM-sync labels), or reinforce
-    signals from the reward model."""
-    if config.policy_signal == "reward-model":
-        return parts.learner.reinforce_step(SignalBatch.from_model_labels(labels))
-    if parts.powers.pair_deriver is not None:  # the derived pairs replace the raw answers
-        return parts.learner.step(PreferenceBatch.from_comparisons(labels))
-    # XPO's query pairs a policy sample with a reference sample (b): the bonus goes on that same sample.
-    return parts.learner.step(PreferenceBatch.from_comparisons(answers + labels,
-                                                               b_is_reference_sample=config.explorer == "xpo"))
+def learn_policy(parts: RunParts, answers: list[Comparison], labels: list[Comparison]) -> dict[str, float]:
+    """One policy update on this step's data (``LabelPlan.policy_data``): oracle preferences (plus
+    ERM-sync labels), an explorer's derived pairs, or reinforce signals from the reward model. XPO's
+    reference samples (``Candidate.source``) ride along as the batch's ``ref_sample_ids``."""
+    data = parts.label_plan.policy_data(answers, labels)
+    if parts.label_plan.reward_model_signals:
+        return parts.learner.reinforce_step(SignalBatch.from_model_labels(data))
+    return parts.learner.step(PreferenceBatch.from_comparisons(data))
 
 
 def learn_query_free(config: RunConfig, parts: RunParts, prompts, step: int) -> dict[str, float]:
@@ -163,8 +160,7 @@ def train_round(config: RunConfig, parts: RunParts, feedback: FeedbackLog, metri
                 state: LoopState, log) -> None:
     """Train on the round's data, then start the next round."""
     # An explorer that derives its own training pairs (SELM) trains the rounds on those.
-    deriver = parts.powers.pair_deriver
-    answers = feedback.read(source=deriver.label_source if deriver is not None else "oracle")
+    answers = feedback.read(source=parts.label_plan.round_source)
     if config.round_data == "latest":
         answers = [c for c in answers if c.step >= state.round_start_step]
     data = PreferenceBatch.from_comparisons(answers)

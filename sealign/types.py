@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 
 TokenIds = list[int]
 Winner = Literal["a", "b", "tie"]
+Source = Literal["policy", "reference", "dataset"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,10 @@ class Candidate:
     features: Tensor | None = field(default=None, compare=False, repr=False)
     """The sampling policy's own pooled hidden states ``[H]`` from the pass that sampled it, when the
     actor was asked for them (``explore_features='live'``); never logged."""
+    source: Source = field(default="policy", compare=False)
+    """Where it came from: the policy, the reference policy (the actor's ``reference_candidates``,
+    XPO) or a dataset (SELM's y_w, y_l). Not a column of the feedback log: a logged candidate reads
+    back as "policy", and ``collect.Replay`` restores a replayed answer's reference sample."""
 
 
 @dataclass
@@ -69,8 +74,8 @@ class Comparison:
 class PreferenceBatch:
     """Token ids of (prompt, chosen, rejected) triples, the learner's input. Ties are never here.
 
-    ``ref_sample_ids``: optionally one response per pair sampled from the reference policy (SELM,
-    XPO); None lets the learner sample them itself when its loss needs them.
+    ``ref_sample_ids``: optionally one response per pair sampled from the reference policy (XPO's
+    queried one); None lets the learner sample them itself when its loss needs them (SELM).
     """
 
     prompt_ids: list[TokenIds] = field(default_factory=list)
@@ -82,21 +87,16 @@ class PreferenceBatch:
         return len(self.prompt_ids)
 
     @classmethod
-    def from_comparisons(cls, comparisons: list[Comparison], b_is_reference_sample: bool = False) -> PreferenceBatch:
+    def from_comparisons(cls, comparisons: list[Comparison]) -> PreferenceBatch:
         """The comparisons that carry a preference: not tied, and not two copies of one response (zero
         gradient; oat masks them too), which would only dilute the batch mean and count as wrong in
-        ``rewards/accuracy``. ``b_is_reference_sample``: response b of each was sampled from the
-        reference policy (XPO's query) and is the pair's ``ref_sample_ids`` too."""
-        batch = cls(ref_sample_ids=[] if b_is_reference_sample else None)
-        for c in comparisons:
-            if c.winner == "tie" or c.a.token_ids == c.b.token_ids:
-                continue
-            batch.prompt_ids.append(c.a.prompt_ids)
-            batch.chosen_ids.append(c.chosen.token_ids)
-            batch.rejected_ids.append(c.rejected.token_ids)
-            if b_is_reference_sample:
-                batch.ref_sample_ids.append(c.b.token_ids)
-        return batch
+        ``rewards/accuracy``. When every kept pair's response b was sampled from the reference policy
+        (``Candidate.source``: XPO's query), those b are the pairs' ``ref_sample_ids`` too, whichever
+        side won; otherwise there are none (a batch with some is left to the learner's own samples)."""
+        kept = [c for c in comparisons if c.winner != "tie" and c.a.token_ids != c.b.token_ids]
+        b_from_reference = bool(kept) and all(c.b.source == "reference" for c in kept)
+        return cls([c.a.prompt_ids for c in kept], [c.chosen.token_ids for c in kept],
+                   [c.rejected.token_ids for c in kept], [c.b.token_ids for c in kept] if b_from_reference else None)
 
     def slice(self, start: int, stop: int) -> PreferenceBatch:
         return self.select(range(start, min(stop, len(self))))

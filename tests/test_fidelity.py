@@ -56,7 +56,7 @@ def test_a_second_process_resuming_a_running_run_exits_at_once_in_one_line(tmp_p
     (dict(schedule="iterative", learn_policy=False), "learn_policy false .* needs --schedule online"),
     (dict(schedule="iterative", round_reference="last", lora_r=8), "LoRA"),
     (dict(explorer="xpo"), "--reference-candidates 1"),
-    (dict(reference_candidates=1, runtime="ray"), "needs --runtime local"),
+    (dict(reference_candidates=1, policy_backend="vllm"), "needs --policy-backend hf"),
 ])
 def test_settings_a_schedule_would_ignore_are_refused(settings, message):
     with pytest.raises(ConfigError, match=message):
@@ -136,11 +136,17 @@ def answer(a: Candidate, b: Candidate, winner: str) -> Comparison:
 
 def test_xpo_bonus_sample_is_the_queried_reference_response_whichever_side_wins():
     policy_sample, reference_sample = group_of(["mine", "ref"])
+    reference_sample.source = "reference"  # as the actor marks its reference_candidates
     batch = PreferenceBatch.from_comparisons(
         [answer(policy_sample, reference_sample, "a"), answer(policy_sample, reference_sample, "b"),
-         answer(policy_sample, reference_sample, "tie")], b_is_reference_sample=True)
+         answer(policy_sample, reference_sample, "tie")])
     assert len(batch) == 2 and batch.ref_sample_ids == [list(b"ref")] * 2
     assert batch.chosen_ids == [list(b"mine"), list(b"ref")]
+    # Policy samples only, or some pairs without a reference sample: none (the learner samples its own).
+    other = group_of(["other"])[0]
+    assert PreferenceBatch.from_comparisons([answer(policy_sample, other, "a")]).ref_sample_ids is None
+    assert PreferenceBatch.from_comparisons([answer(policy_sample, reference_sample, "a"),
+                                             answer(policy_sample, other, "a")]).ref_sample_ids is None
 
 
 def test_identical_responses_never_reach_the_learner():
@@ -170,6 +176,7 @@ def test_actor_samples_the_last_candidates_from_the_reference(tiny_policy):
                              max_new_tokens=6, seeds=[row_seed(0, 4, 2 << 32 | i) for i in range(2)])
     assert [g[-1].token_ids for g in groups] == [e[0] for e in expected]
     assert all(len(g) == 3 for g in groups)
+    assert [[c.source for c in g] for g in groups] == [["policy", "policy", "reference"]] * 2
 
 
 # ----------------------------------------------------------------------------- D3: ERM sync replaces queries

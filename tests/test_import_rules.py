@@ -34,7 +34,8 @@ ONLY = {
 # The loop and the assembly sit above every part.
 ABOVE_THE_PARTS = {"cli", "loop", "loop_state", "collect", "schedules", "components", "explorer_inputs", "summary"}
 PARTS = ("exploration", "oracles", "tasks", "policy", "runtime", "data", "recipes", "trackers", "server", "losses",
-         "learner", "actor", "eval", "model_labels", "round_selection", "warm_start", "types")
+         "learner", "reference", "checkpoint", "label_plan", "actor", "eval", "model_labels", "round_selection",
+         "warm_start", "types")
 # config.py composes the parts' settings (oracles/settings.py, policy/settings.py, ...): a part that
 # imported it would close a circle.
 NEVER = {

@@ -77,3 +77,34 @@ def test_erm_sync_labels_fill_the_wanted_share_most_confident_first():
     assert pairs_of(labels) == [("b", "c"), ("d", "a")]
     assert model_labels.erm_sync_labels(explorer, groups, [[]] * 3, num_answers=3, ratio=0.0, step=0,
                                         run_id="r") == []
+
+
+# ----------------------------------------------------------------------------- the label plan
+def test_the_label_plan_says_what_each_step_learns_from():
+    from sealign.config import RunConfig
+    from sealign.exploration.base import ExplorerPowers
+    from sealign.label_plan import LabelPlan
+
+    class Deriver:
+        label_source = "ranked"
+
+    answers, labels = ["answer"], ["label"]
+    plain = LabelPlan.build(RunConfig(), ExplorerPowers())
+    assert plain.erm(10) is None and not plain.labels_after_answers(10)
+    assert plain.policy_data(answers, labels) == answers + labels and plain.round_source == "oracle"
+
+    for mode in ("replace", "add"):  # ERM sync: off in the burn-in, then its mode
+        erm = LabelPlan.build(RunConfig(erm_sync=0.3, erm_mode=mode, erm_burn_in=2), ExplorerPowers())
+        assert [erm.erm(step) for step in range(4)] == [None, None, mode, mode]
+        assert [erm.labels_after_answers(step) for step in range(4)] == [False, False, mode == "add", mode == "add"]
+        assert erm.policy_data(answers, labels) == answers + labels  # the labels join the answers
+
+    signals = LabelPlan.build(RunConfig(loss="reinforce", policy_signal="reward-model", query_free_batch=True),
+                              ExplorerPowers())
+    assert signals.reward_model_signals and signals.query_free_batch and signals.labels_after_answers(0)
+    assert signals.policy_data(answers, labels) == labels
+
+    derived = LabelPlan.build(RunConfig(), ExplorerPowers(pair_deriver=Deriver()))
+    assert derived.labels_after_answers(0) and derived.policy_data(answers, labels) == labels
+    assert derived.round_source == "ranked"
+    assert LabelPlan.build(RunConfig(), ExplorerPowers(reference_b=True)).reference_b

@@ -115,3 +115,22 @@ def test_ees_query_free_batches_are_redone_exactly_after_a_kill(tmp_path, sft_ca
     crashed = json.loads((run_dir / "summary.json").read_text())
     clean = json.loads((tmp_path / "reference" / "summary.json").read_text())
     assert crashed["curve"] == clean["curve"]
+
+
+def test_xpo_replayed_answers_keep_their_reference_samples(tmp_path, sft_cache):
+    """XPO's bonus sits on each answer's queried reference sample (``Candidate.source``), which the log
+    does not keep: a resumed run marks the replayed answers' b again (``collect.Replay``) and must learn
+    as a clean run does, not from reference samples the learner draws itself."""
+    short = lambda name: [*settings(tmp_path, sft_cache, name, steps=6), "--preset", "xpo"]  # noqa: E731
+    reference = sealign(short("reference"))
+    assert reference.returncode == 0, reference.stderr
+    run_dir = tmp_path / "crashed"
+    killed = sealign(short("crashed"), fault="logged@4")  # a checkpoint after step 2; steps 3 and 4 replayed
+    assert killed.returncode == -9, killed.stderr
+    final = sealign(["--resume", str(run_dir)])
+    assert final.returncode == 0, final.stderr
+    learned = lambda run: [(m["loss"], m["logps/ref_sample"]) for m in map(  # noqa: E731
+        json.loads, (run / "metrics.jsonl").read_text().splitlines()) if "loss" in m]
+    assert len(learned(run_dir)) == 6 and learned(run_dir) == learned(tmp_path / "reference")
+    strip_ids = lambda rs: [row[1:] for row in rs]  # noqa: E731
+    assert strip_ids(log_rows(run_dir)) == strip_ids(log_rows(tmp_path / "reference"))

@@ -134,6 +134,23 @@ def test_staleness_one_samples_the_next_batch_with_the_previous_weights(tmp_path
     assert any(not {r[4], r[5]} <= by_prompt[r[1]] for r in fresh if r[0] == 1)  # on-policy: updated weights
 
 
+def test_xpo_on_ray_asks_and_learns_as_it_does_locally(tmp_path, tiny_policy_folder, ray_cluster):
+    """XPO's reference samples: each Ray actor worker draws them from its own frozen copy of the initial
+    policy, marked ``Candidate.source == "reference"``, and the learner worker puts XPO's bonus on them."""
+    from sealign.recipes import REGISTRY
+
+    settings = dict(REGISTRY["xpo"].settings, out_dir=str(tmp_path), policy=str(tiny_policy_folder), budget=24,
+                    batch_size=8, max_new_tokens=6, num_train_prompts=64, num_eval_prompts=4, eval_every=100,
+                    threads=1)
+    run(RunConfig(**settings, run_name="local"), log=lambda _: None)
+    run(RunConfig(**settings, run_name="ray", runtime="ray", actors=2), log=lambda _: None)
+    assert log_rows(tmp_path / "ray", "ray") == log_rows(tmp_path / "local", "local")
+    losses = [[r[key] for r in read_metrics(tmp_path / name / "metrics.jsonl") if "loss" in r
+               for key in ("loss", "logps/ref_sample")] for name in ("local", "ray")]
+    # Had the queried b not reached the learner as its reference sample, it would have drawn its own.
+    assert len(losses[0]) == 2 * 3 and losses[1] == pytest.approx(losses[0], abs=1e-6)
+
+
 def test_live_features_travel_from_the_ray_actors_with_their_candidates(tmp_path, sft_cache, ray_cluster,
                                                                          monkeypatch):
     from sealign.exploration.features import BackboneFeatures

@@ -94,6 +94,15 @@ class DerivesTrainingPairs(Protocol):
 
 
 @runtime_checkable
+class AsksAgainstReference(Protocol):
+    """An explorer whose every query is a policy sample (``a``) against one of the last
+    ``reference_candidates`` of its prompt's candidates, which the actor samples from the reference
+    policy (``b``): XPO."""
+
+    reference_candidates: int
+
+
+@runtime_checkable
 class Checkpointable(Protocol):
     """An explorer with learned state that a checkpoint must keep (an ensemble's heads)."""
 
@@ -110,6 +119,8 @@ class ExplorerPowers:
     pair_deriver: DerivesTrainingPairs | None = None
     checkpoint: Checkpointable | None = None
     reward_model: RewardModel | None = None
+    reference_b: bool = False
+    """Its queries' ``b`` is a reference-policy sample (``AsksAgainstReference``)."""
 
 
 def powers_of(explorer: Explorer) -> ExplorerPowers:
@@ -118,4 +129,5 @@ def powers_of(explorer: Explorer) -> ExplorerPowers:
         pair_deriver=explorer if isinstance(explorer, DerivesTrainingPairs) else None,
         checkpoint=explorer if isinstance(explorer, Checkpointable) else None,
         reward_model=explorer.reward_model if isinstance(explorer, HasRewardModel) else None,
+        reference_b=isinstance(explorer, AsksAgainstReference),
     )

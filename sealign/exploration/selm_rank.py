@@ -41,7 +41,7 @@ class SelmRankExplorer:
                 plans.append([])
                 continue
             sample = group[0]
-            chosen, rejected = (Candidate(sample.prompt, sample.prompt_ids, ids, text)
+            chosen, rejected = (Candidate(sample.prompt, sample.prompt_ids, ids, text, source="dataset")
                                 for text, ids in zip(row, self.policy.encode_responses(list(row))))
             plans.append([Query(chosen, rejected), Query(chosen, sample), Query(rejected, sample)])
         return plans

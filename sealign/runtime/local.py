@@ -34,7 +34,11 @@ def generation_policy(config, policy: TrainablePolicy, policy_path: str) -> Poli
     return policy
 
 
-def make_actor(config, policy, reference=None) -> Actor:
+def make_actor(config, policy) -> Actor:
+    """The actor over ``policy``; with ``reference_candidates`` (XPO) they are sampled from its frozen
+    initial copy (``HFPolicy.frozen_copy``: in this process the very network the learner's reference
+    starts as, in a Ray actor worker its own copy of the same weights)."""
+    reference = policy.frozen_copy() if config.reference_candidates else None
     return Actor(policy, config.num_candidates, config.temperature, config.top_p, config.max_new_tokens,
                  config.seed, config.second_temperature, config.reference_candidates, reference,
                  feature_pooling=config.explore_pooling if config.explore_features == "live" else None)
@@ -50,7 +54,5 @@ class LocalRuntime:
     def learner(self, policy: TrainablePolicy, policy_path: str) -> PreferenceLearner:
         return PreferenceLearner(policy, self.config)
 
-    def actor(self, policy: TrainablePolicy, policy_path: str, prompt_order, reference=None) -> LocalActor:
-        """``reference``: the learner's reference network, for ``reference_candidates`` (XPO)."""
-        return LocalActor(make_actor(self.config, generation_policy(self.config, policy, policy_path), reference),
-                          policy)
+    def actor(self, policy: TrainablePolicy, policy_path: str, prompt_order) -> LocalActor:
+        return LocalActor(make_actor(self.config, generation_policy(self.config, policy, policy_path)), policy)

@@ -4,7 +4,9 @@
 
 Processes (all built from the run's config, so they hold identical copies of everything):
 
-- ``--actors N`` actor workers, each an ``Actor`` over its own copy of the policy. A batch of
+- ``--actors N`` actor workers, each an ``Actor`` over its own copy of the policy (and, with
+  ``reference_candidates``, a frozen copy of its initial weights that XPO's reference samples come
+  from, as the local actor's come from the learner's initial reference). A batch of
   prompts is split into N contiguous shards; the sampling seed of a prompt depends on its row in
   the whole batch (``Actor.sample(first_row=...)``), so any N samples the very same texts.
 - ``--oracles K`` oracle workers; a batch of queries is split into K shards. Their answers must
