@@ -5,8 +5,10 @@ Flat to the user (as in oat): every knob is one `--flag`, one YAML key and one l
 `config.yaml` a run writes, so any curve can be re-run exactly with `sealign run --config`. Owned by
 the parts: each part's settings are a small dataclass with its own checks, next to the part
 (``exploration/settings.py``, ``oracles/settings.py``, ``policy/settings.py``, ``data/settings.py``,
-``loss_settings.py``, ``schedule_settings.py``; the run's own and the wiring between parts are here).
-``RunConfig`` inherits them all; ``PARTS`` lists them in the order of ``config.yaml`` and of ``sealign run --help``.
+``runtime/settings.py``, ``loss_settings.py``, ``schedule_settings.py``, ``learner_settings.py``,
+``learning_settings.py``, ``eval_settings.py``). Only the run's own settings (``RunSettings``) and the
+composition are here: ``RunConfig`` inherits every group; ``PARTS`` lists them in the order of
+``config.yaml`` and of ``sealign run --help``; ``checks_across_parts`` holds the rules that tie parts together.
 """
 
 from __future__ import annotations
@@ -22,10 +24,14 @@ import yaml
 
 from sealign.data.settings import DataSettings
 from sealign.errors import ConfigError
+from sealign.eval_settings import EvalSettings
 from sealign.exploration.settings import ExplorationSettings
+from sealign.learner_settings import OptimiserSettings
+from sealign.learning_settings import LearningSettings
 from sealign.loss_settings import LossSettings
 from sealign.oracles.settings import HumanSettings, JudgeSettings, OracleSettings, RewardServerSettings
 from sealign.policy.settings import BackendSettings, LoraSettings, PolicySettings, smallest_trainable_lr
+from sealign.runtime.settings import RuntimeSettings
 from sealign.schedule_settings import SCHEDULE_TRAITS, ScheduleSettings
 
 
@@ -50,158 +56,6 @@ class RunSettings:
         return [
             (0 <= self.seed < 2**63, f"seed must be in [0, 2**63) (got {self.seed})"),
             (self.threads >= 0, f"threads must be >= 0; 0 keeps torch's default (got {self.threads})"),
-        ]
-
-
-@dataclass
-class LearningSettings:
-    """What learns from what: the wiring between explorer, reward model and policy
-    (Liu et al. 2024 Table 1; Asghari et al. 2026 sec. 4.3.3)."""
-
-    learn_policy: bool = True
-    """Off: the policy never changes; only the explorer's reward model learns (Table 1 row 7)."""
-    erm_sync: float = 0.0
-    """SEA's mixed preference learning (ERM sync): the share r of the policy's data labelled by the
-    epistemic reward model instead of the oracle (oat: 0.3); 0 = off. See erm_mode."""
-    erm_mode: Literal["replace", "add"] = "replace"
-    """replace (oat): floor(r * batch) prompts per step are labelled by one sampled head's largest-margin
-    pair instead of being asked, saving those queries; add: every prompt is asked and best-vs-worst
-    pairs by the ensemble mean are added on top, r of the policy's batch (no query saved)."""
-    erm_burn_in: int = 5
-    """Steps before reward-model labels join the policy's data."""
-    policy_signal: Literal["preference", "reward-model"] = "preference"
-    """preference: the loss learns from the oracle's (and ERM-sync) pairs; reward-model: reinforce
-    signals from the reward model on the query pair and the (highest, lowest) pair (Asghari et al. 2026)."""
-    query_free_batch: bool = False
-    """reward-model signal: after each query batch's update, sample a second batch of prompts and
-    update on the reward model's (highest, lowest) and (second-highest, second-lowest) pairs of each,
-    spending no query (Asghari et al. 2026 sec. 4.3.3)."""
-    eval_best_of_n: int = 0
-    """Evaluate BoN(policy, R): the best of N samples by the reward model's mean; 0 = the policy."""
-    preference_data: str = "builtin"
-    """selm-rank: offline (prompt, chosen, rejected) data, 'builtin' or a file / dataset read as --offline-data
-    is (Zhang et al. 2024 Alg. 1)."""
-    offline_data: str = ""
-    """Offline preference data trained on before the first query (a warm start for any recipe; offline DPO
-    on it alone with --budget 0): a .jsonl/.json/.parquet/.csv file, a save_to_disk folder or a dataset name,
-    with prompt/chosen/rejected text or chat messages; 'builtin' = the built-in task's (docs/ecosystem.md)."""
-    variant: int = 0
-    """Preset variant (sea: the rows 1-7 of Liu et al. 2024 Table 1); 0 = the preset's default."""
-
-    def checks(self) -> list[tuple[bool, str]]:
-        return [
-            (0 <= self.erm_sync < 1, f"erm_sync must be in [0, 1) (got {self.erm_sync})"),
-            (self.erm_burn_in >= 0, f"erm_burn_in must be >= 0 (got {self.erm_burn_in})"),
-            (self.eval_best_of_n >= 0, f"eval_best_of_n must be >= 0 (got {self.eval_best_of_n})"),
-            (not self.query_free_batch or self.policy_signal == "reward-model",
-             "query_free_batch needs --policy-signal reward-model (its pairs are labelled by the reward model)"),
-            (self.erm_sync == 0 or self.policy_signal == "preference",
-             "erm_sync labels preference pairs; with --policy-signal reward-model the reward model labels all"),
-        ]
-
-
-@dataclass
-class OptimiserSettings:
-    """The learner's optimiser (sealign/learner.py)."""
-
-    lr: float = 3e-4
-    weight_decay: float = 0.0
-    adam_beta1: float = 0.9
-    adam_beta2: float = 0.95
-    grad_clip: float = 1.0
-    micro_batch_size: int = 32
-    """Gradient accumulation: a batch is split into micro-batches of this many pairs."""
-    gradient_checkpointing: bool = False
-    """Keep only each layer's input for the backward pass and recompute the rest (transformers'
-    gradient checkpointing): the learner's activations shrink ~10x for about one more forward pass.
-    Each pair's prompt is then run with each response (no shared prompt cache)."""
-    offload_reference: bool = False
-    """Keep the frozen reference's weights (full fine-tune, CPU) in a file in the run's folder, in
-    memory only while they are read: each step scores its pairs with the reference first, then
-    lets its pages go before the policy's forward and backward (sealign/policy/offload.py)."""
-    warmup_steps: int = 2
-    keep_dropout: bool = False
-    """Keep the model's dropout in the learner's passes. Off by default, as in TRL's DPO: with dropout
-    (GPT-2, OPT: 0.1) both log-probabilities of a pair are noisy (with LoRA the reference is the same
-    network), DPO's margin is nonzero before any step and the loss learns from the noise
-    (sealign/policy/dropout.py). --lora-dropout is kept either way."""
-
-    def checks(self) -> list[tuple[bool, str]]:
-        return [
-            (self.lr > 0, f"lr must be > 0 (got {self.lr})"),
-            (self.micro_batch_size >= 1, f"micro_batch_size must be >= 1 (got {self.micro_batch_size})"),
-            (self.weight_decay >= 0, f"weight_decay must be >= 0 (got {self.weight_decay})"),
-            (0 <= self.adam_beta1 < 1, f"adam_beta1 must be in [0, 1) (got {self.adam_beta1})"),
-            (0 <= self.adam_beta2 < 1, f"adam_beta2 must be in [0, 1) (got {self.adam_beta2})"),
-            # clip_grad_norm_ with a negative norm flips the gradient's sign, and 0 zeroes it.
-            (self.grad_clip > 0, f"grad_clip must be > 0; a large value turns clipping off (got {self.grad_clip})"),
-            (self.warmup_steps >= 0, f"warmup_steps must be >= 0 (got {self.warmup_steps})"),
-        ]
-
-
-@dataclass
-class EvalSettings:
-    """Evaluation (sealign/eval.py), checkpoints and experiment trackers."""
-
-    eval_every: int = 8
-    """Evaluate every this many learner steps (and at the start and the end)."""
-    eval_every_queries: int = 0
-    """Evaluate each time the queries spent reach a multiple of this instead (online schedule): a step
-    is cut short to land on it, so arms that spend different queries a step (ERM sync asks 23 of 32)
-    are evaluated at the same query counts. 0 = every eval_every steps."""
-    eval_judge: Literal["auto", "reward", "oracle"] = "auto"
-    """Who judges the policy against the SFT policy: 'reward' = the ground-truth reward_fn (noiseless);
-    'oracle' = the run's own oracle, both orders, outside its cost cap; 'auto' = 'reward' on the
-    built-in prompts or with a --reward-fn, else 'oracle'."""
-    eval_against: Literal["sft", "reference"] = "sft"
-    """Headline win rate (plots, summary): against the SFT policy's responses, or against the prompts'
-    reference responses (needs --reference-field; as the SEA and TRL TL;DR set-ups). Both are recorded
-    when references exist."""
-    eval_greedy: bool = False
-    eval_temperature: float = 0.7
-    """Used when eval_greedy is off."""
-    report_to: str = ""
-    """Experiment trackers that mirror metrics.jsonl: 'tensorboard', 'wandb', 'trackio' or several, comma
-    separated (the extras of those names; docs/ecosystem.md). W&B logs offline without WANDB_API_KEY;
-    trackio keeps runs in a local database. The learner's metrics also go under TRL's names."""
-    save_every: int = 10
-    """Write a checkpoint every this many steps (and at the end); 0: at the end only. A resumed run
-    replays the logged answers after its last checkpoint, so this trades disk time for replay time."""
-    stop_on_collapse: bool = False
-    """End the run at the evaluation that sees it degenerate (empty, repeated or endless answers, a KL far
-    out; sealign/collapse.py), with its summary written; without it the run says so in one line and goes on."""
-
-    def checks(self) -> list[tuple[bool, str]]:
-        return [
-            (self.eval_every >= 1, f"eval_every must be >= 1 (got {self.eval_every})"),
-            (self.eval_every_queries >= 0, f"eval_every_queries must be >= 0; 0 = every eval_every steps "
-                                           f"(got {self.eval_every_queries})"),
-            (self.save_every >= 0, f"save_every must be >= 0; 0 saves at the end only (got {self.save_every})"),
-            (self.eval_temperature >= 0, f"eval_temperature must be >= 0 (got {self.eval_temperature})"),
-        ]
-
-
-@dataclass
-class RuntimeSettings:
-    """Where the actor, oracle and learner run (sealign/runtime/, docs/scale.md)."""
-
-    runtime: Literal["local", "ray"] = "local"
-    """local: one process; ray: actors, oracles and the learner as Ray actors (needs the `ray` extra)."""
-    actors: int = 1
-    """ray: actor processes sampling candidates; a batch is split between them."""
-    oracles: int = 1
-    """ray: oracle processes answering queries; a batch of queries is split between them."""
-    staleness: int = 0
-    """ray: batches an actor may sample ahead of the learner (0 = exactly on-policy, as local; 1 = the
-    next batch is sampled while the learner steps on this one, with weights one update old)."""
-    ray_address: str = ""
-    """ray: address of an existing cluster ('auto' or HOST:PORT); empty starts a local one."""
-
-    def checks(self) -> list[tuple[bool, str]]:
-        return [
-            (self.actors >= 1, f"actors must be >= 1 (got {self.actors})"),
-            (self.oracles >= 1, f"oracles must be >= 1 (got {self.oracles})"),
-            (self.staleness >= 0, f"staleness must be >= 0 (got {self.staleness})"),
         ]
 
 

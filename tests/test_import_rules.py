@@ -193,7 +193,7 @@ def test_the_circle_finder_finds_circles():
     assert circles({"a": {"b"}, "b": set()}) == []
 
 
-SETTINGS = sorted(PACKAGE.glob("*/settings.py")) + [PACKAGE / "loss_settings.py", PACKAGE / "schedule_settings.py"]
+SETTINGS = sorted(PACKAGE.glob("*/settings.py")) + sorted(PACKAGE.glob("*_settings.py"))
 
 
 @pytest.mark.parametrize("path", SETTINGS, ids=lambda p: str(p.relative_to(PACKAGE.parent)))
