@@ -32,6 +32,7 @@ from sealign.loss_settings import LossSettings
 from sealign.oracles.settings import HumanSettings, JudgeSettings, OracleSettings, RewardServerSettings
 from sealign.policy.settings import BackendSettings, LoraSettings, PolicySettings, smallest_trainable_lr
 from sealign.runtime.settings import RuntimeSettings
+from sealign.sampling_settings import SamplingSettings
 from sealign.schedule_settings import SCHEDULE_TRAITS, ScheduleSettings
 
 
@@ -60,7 +61,8 @@ class RunSettings:
 
 
 PARTS: dict[str, type] = {
-    "run": RunSettings, "data": DataSettings, "policy": PolicySettings, "exploration": ExplorationSettings,
+    "run": RunSettings, "data": DataSettings, "policy": PolicySettings, "sampling": SamplingSettings,
+    "exploration": ExplorationSettings,
     "learning": LearningSettings, "oracle": OracleSettings, "judge": JudgeSettings,
     "reward_server": RewardServerSettings, "human": HumanSettings,
     "schedule": ScheduleSettings, "loss": LossSettings, "optimiser": OptimiserSettings, "evaluation": EvalSettings,
@@ -74,7 +76,7 @@ PARTS: dict[str, type] = {
 class RunConfig(LoraSettings, BackendSettings, RuntimeSettings, EvalSettings, OptimiserSettings,
                 LossSettings, ScheduleSettings, HumanSettings, RewardServerSettings, JudgeSettings, OracleSettings,
                 LearningSettings,
-                ExplorationSettings, PolicySettings, DataSettings, RunSettings):
+                ExplorationSettings, SamplingSettings, PolicySettings, DataSettings, RunSettings):
     @property
     def name(self) -> str:
         return self.run_name or f"{self.preset}-s{self.seed}"
@@ -127,6 +129,8 @@ class RunConfig(LoraSettings, BackendSettings, RuntimeSettings, EvalSettings, Op
             (self.lora_r == 0 or self.round_reference != "last",
              "round_reference 'last' (SELM) copies the policy into the reference, which LoRA's reference "
              "(the adapters switched off) cannot hold; use --lora-r 0"),
+            (self.explorer != "xpo" or self.reference_candidates >= 1,
+             "the xpo explorer pairs a policy sample with a reference sample: set --reference-candidates 1"),
             (self.reference_candidates == 0 or self.policy_backend == "hf",
              "reference_candidates samples with a frozen copy of the policy's initial network: it needs "
              "--policy-backend hf"),

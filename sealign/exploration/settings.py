@@ -10,16 +10,11 @@ from typing import Literal
 
 @dataclass
 class ExplorationSettings:
-    """Which explorer picks the queries, the candidates it picks from, and its options."""
+    """Which explorer picks the queries among the candidates, and its options."""
 
     explorer: str = "passive"
     """passive | ensemble-passive | sea-ee | sea-bai | uncertainty | ids | best-worst | apl | selm-rank |
     pairwise-rank (docs/exploration.md)."""
-    num_candidates: int = 4
-    """M: responses sampled per prompt, among which the explorer picks the pair to ask about."""
-    reference_candidates: int = 0
-    """The last this many of the M candidates are sampled from the reference policy, not the policy
-    (XPO: 1, with the xpo explorer asking about a policy sample against it)."""
     # epistemic reward model of the ensemble explorers (docs/exploration.md)
     explore_heads: int = 20
     """K: MLP reward heads in the epistemic ensemble (oat: 20)."""
@@ -70,16 +65,6 @@ class ExplorationSettings:
     """pairwise-rank: the pairwise preference model (a save_pretrained folder or Hub name) that ranks
     the candidates; 'builtin' = the built-in task's, built once from the SFT policy (batches and
     truncation follow oracle_batch_size / oracle_max_length)."""
-
-    def checks(self) -> list[tuple[bool, str]]:
-        """(ok, message) pairs; ``RunConfig.validate`` raises the first message that is not ok."""
-        return [
-            (self.num_candidates >= 2, f"num_candidates must be >= 2 to form a pair (got {self.num_candidates})"),
-            (0 <= self.reference_candidates < self.num_candidates,
-             f"reference_candidates must be in [0, num_candidates) (got {self.reference_candidates})"),
-            (self.explorer != "xpo" or self.reference_candidates >= 1,
-             "the xpo explorer pairs a policy sample with a reference sample: set --reference-candidates 1"),
-        ]
 
 
 BOOTSTRAPS = ("poisson", "bernoulli", "none")

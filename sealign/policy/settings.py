@@ -1,4 +1,4 @@
-"""The policy's settings: which model, how it samples, its generation backend and its LoRA adapters.
+"""The policy's settings: which model, its generation backend and its LoRA adapters.
 
 A leaf: imports nothing from sealign."""
 
@@ -32,7 +32,7 @@ def smallest_trainable_lr(dtype: str) -> float:
 
 @dataclass
 class PolicySettings:
-    """Which model is the policy, and how its candidates are sampled."""
+    """Which model is the policy."""
 
     policy: str = "builtin"
     """'builtin' (tiny SFT policy built on first use), a registered offline model ('smollm2-135m';
@@ -45,19 +45,10 @@ class PolicySettings:
     avx512_bf16 or AMX and on GPUs; log-probabilities move by ~1e-2 (bench/results/throughput.md)."""
     sft_steps: int = 700
     """SFT steps of the built-in policy's bootstrap (a different value builds and caches another policy)."""
-    max_new_tokens: int = 24
-    temperature: float = 1.0
-    """Sampling temperature of the candidates shown to the explorer."""
-    top_p: float = 1.0
-    second_temperature: float = 0.0
-    """When > 0, half of the M candidates are sampled at this temperature (RLHFlow: 1.0 and 0.7)."""
 
     def checks(self) -> list[tuple[bool, str]]:
         """(ok, message) pairs; ``RunConfig.validate`` raises the first message that is not ok."""
         return [
-            (self.temperature >= 0, f"temperature must be >= 0 (got {self.temperature})"),
-            (0 < self.top_p <= 1, f"top_p must be in (0, 1] (got {self.top_p})"),
-            (self.max_new_tokens >= 1, f"max_new_tokens must be >= 1 (got {self.max_new_tokens})"),
             (self.sft_steps >= 1, f"sft_steps must be >= 1 (got {self.sft_steps})"),
             (self.dtype in DTYPES, f"dtype must be one of {', '.join(DTYPES)} (got {self.dtype!r})"),
             (self.mixed_precision in ("no", "bf16"),
