@@ -11,7 +11,8 @@ import torch
 from sealign.config import RunConfig
 from sealign.data.prompts import PromptOrder, check_prompt_lengths, load_prompts
 from sealign.errors import ConfigError
-from sealign.eval import WinRateEvaluator
+from sealign.eval import WinRateEvaluator, build_evaluator
+from sealign.eval_settings import EvalSettings
 from sealign.exploration import REGISTRY as EXPLORERS
 from sealign.exploration import Explorer, build_explorer
 from sealign.exploration.base import ExplorerPowers, RewardModel, powers_of
@@ -30,6 +31,7 @@ from sealign.policy.builtin import bootstrap_task
 from sealign.policy.registry import check_policy_name, resolve_policy
 from sealign.round_selection import require_scorer
 from sealign.runtime import ActorHandle, build_runtime
+from sealign.sampling_settings import SamplingSettings
 from sealign.tasks import get_task
 from sealign.trackers import check_installed
 from sealign.types import PreferenceBatch, Prompt
@@ -122,16 +124,12 @@ def assemble(config: RunConfig, log=print) -> RunParts:
     judge = build_oracle("ground-truth" if judge_kind == "reward" else config.oracle,
                          dataclasses.replace(config, oracle_max_cost=0.0))
     uses_task_reward = judge_kind == "reward" and config.reward_fn == "builtin"
-    evaluator = WinRateEvaluator(
-        policy, eval_prompts, judge, greedy=config.eval_greedy, temperature=config.eval_temperature,
-        max_new_tokens=config.max_new_tokens, seed=config.seed,
+    evaluator = build_evaluator(
+        config.part(EvalSettings), config.part(SamplingSettings), config.seed, policy, eval_prompts, judge,
         reward_fn=judge.reward_fn if judge_kind == "reward" else None,
         best_of_n=config.eval_best_of_n, reward_model=powers.reward_model,
-        # Best-of-N draws its candidates as the baseline's answers are drawn, so only the reranking differs.
-        bon_temperature=config.temperature if config.eval_greedy else config.eval_temperature, top_p=config.top_p,
         both_orders=judge_kind == "oracle", prob_temperature=win_prob_temperature(config),
         judge_name="reward" if judge_kind == "reward" else f"oracle:{config.oracle}",
-        against=config.eval_against,
         extra_scores=dict(get_task(config.task).eval_scores) if uses_task_reward else None,
     )
     prompt_order = PromptOrder(train_prompts, config.batch_size, config.seed)

@@ -18,7 +18,7 @@ import math
 import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import yaml
 
@@ -70,6 +70,8 @@ PARTS: dict[str, type] = {
 }
 """Each part's settings by group name, in the order of config.yaml and of `sealign run --help`."""
 
+Group = TypeVar("Group")
+
 
 # Dataclass fields come from the bases in reverse order: the last base's fields are first.
 @dataclass
@@ -84,6 +86,14 @@ class RunConfig(LoraSettings, BackendSettings, RuntimeSettings, EvalSettings, Op
     @property
     def run_dir(self) -> Path:
         return Path(self.out_dir) / self.name
+
+    def part(self, group: type[Group]) -> Group:
+        """One part's settings group (``PARTS``) as its own instance, with exactly that group's fields:
+        what a part's build takes (``make_actor(config.part(SamplingSettings), ...)``). A read of another
+        group's field fails at once rather than reaching into the whole config."""
+        if group not in PARTS.values():
+            raise TypeError(f"{group.__name__} is not a settings group of RunConfig (config.PARTS)")
+        return group(**{f.name: getattr(self, f.name) for f in dataclasses.fields(group)})
 
     def validate(self) -> RunConfig:
         """Refuse impossible settings with a message that names the fix: each part's checks, then

@@ -11,9 +11,11 @@ import torch
 
 from sealign.collapse import answer_stats
 from sealign.errors import UserError
+from sealign.eval_settings import EvalSettings
 from sealign.oracles.base import Oracle
 from sealign.oracles.simulator import bradley_terry_prob
 from sealign.policy.base import Policy
+from sealign.sampling_settings import SamplingSettings
 from sealign.types import Prompt
 
 HEADLINE_KEYS = {"sft": "eval/win_rate", "reference": "eval/win_rate_vs_reference"}
@@ -152,6 +154,21 @@ class WinRateEvaluator:
 
 
 WIN_SCORE = {"a": 1.0, "tie": 0.5, "b": 0.0}
+
+
+def build_evaluator(settings: EvalSettings, sampling: SamplingSettings, seed: int, policy: Policy,
+                    prompts: list[Prompt], judge: Oracle, **judging) -> WinRateEvaluator:
+    """The evaluator of ``settings`` (greedy or at ``eval_temperature``, the headline against the SFT
+    policy or the references): answers as long as the candidates (``sampling.max_new_tokens``) and drawn
+    with their top-p; Best-of-N draws its candidates as the baseline's answers are drawn (greedy: at
+    the candidates' temperature), so only the reranking differs. ``judging``: who judges and how
+    (``reward_fn``, ``best_of_n``, ``reward_model``, ``both_orders``, ``prob_temperature``, ``judge_name``,
+    ``extra_scores``), chosen by the assembly."""
+    return WinRateEvaluator(
+        policy, prompts, judge, greedy=settings.eval_greedy, temperature=settings.eval_temperature,
+        max_new_tokens=sampling.max_new_tokens, seed=seed,
+        bon_temperature=sampling.temperature if settings.eval_greedy else settings.eval_temperature,
+        top_p=sampling.top_p, against=settings.eval_against, **judging)
 
 
 def mean_of(x: float | None, y: float | None) -> float | None:

@@ -19,12 +19,14 @@ from torch import Tensor
 
 from sealign import checkpoint
 from sealign.faults import fault_point
+from sealign.learner_settings import OptimiserSettings
 from sealign.lookup import pick
 from sealign.losses import LOSSES, PAIR_SETTINGS, PairLogps, compute_loss
 from sealign.policy import hardware
 from sealign.policy.base import TrainablePolicy
 from sealign.policy.dropout import disable_dropout
 from sealign.reference import build_reference
+from sealign.sampling_settings import SamplingSettings
 from sealign.types import PreferenceBatch, SignalBatch
 
 
@@ -90,6 +92,14 @@ def adamw(params: list[torch.Tensor], **settings) -> torch.optim.AdamW:
     return torch.optim.AdamW(params, fused=fused or None, **settings)
 
 
+def build_optimiser(model: torch.nn.Module, settings: OptimiserSettings):
+    """AdamW over ``model``'s trainable weights, and its linear warm-up over ``warmup_steps``."""
+    optimizer = adamw([p for p in model.parameters() if p.requires_grad], lr=settings.lr,
+                      betas=(settings.adam_beta1, settings.adam_beta2), weight_decay=settings.weight_decay)
+    warmup = max(1, settings.warmup_steps)
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup))
+
+
 class PreferenceLearner:
     """AdamW on a training objective, with micro-batch gradient accumulation and norm clipping.
 
@@ -99,26 +109,28 @@ class PreferenceLearner:
     """
 
     def __init__(self, policy: TrainablePolicy, config, reference=None):
+        """``config``: the run's (``RunConfig``). The learner reads its own group, ``OptimiserSettings``,
+        and besides it the loss's settings, ``seed``, ``run_dir``, ``round_init`` and, for the
+        reference samples of SELM and XPO, the candidates' ``SamplingSettings``."""
         self.loss = pick("loss", config.loss, LOSSES)
         self.policy = policy
         self.config = config
+        self.settings: OptimiserSettings = config.part(OptimiserSettings)
+        self.sampling: SamplingSettings = config.part(SamplingSettings)
+        self.seed = config.seed
         self.loss_name = config.loss
         self.hyper = loss_hyperparameters(config.loss, config)
-        self.reference_model = build_reference(policy, config, self.loss.uses_reference, reference)
-        if not getattr(config, "keep_dropout", False):
+        self.reference_model = build_reference(policy, self.settings, config.loss, Path(config.run_dir),
+                                               self.loss.uses_reference, reference)
+        if not self.settings.keep_dropout:
             disable_dropout(policy.model)
         self.anchor = (AnchorEMA(policy.model, config.anchor_tau, config.anchor_weight)
                        if self.loss.input == "signals" else None)
-        self.optimizer = adamw([p for p in policy.model.parameters() if p.requires_grad], lr=config.lr,
-                               betas=(config.adam_beta1, config.adam_beta2), weight_decay=config.weight_decay)
-        warmup = max(1, config.warmup_steps)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda step: min(1.0, (step + 1) / warmup)
-        )
+        self.optimizer, self.scheduler = build_optimiser(policy.model, self.settings)
         self.steps = 0
         self.initial_state = (
             {k: v.detach().clone() for k, v in policy.model.state_dict().items()}
-            if getattr(config, "round_init", "last") == "sft" else None
+            if config.round_init == "sft" else None
         )
 
     @property
@@ -156,7 +168,7 @@ class PreferenceLearner:
         self.policy.model.train()
         self.optimizer.zero_grad(set_to_none=True)
         totals: dict[str, float] = {}
-        micro = self.config.micro_batch_size
+        micro = self.settings.micro_batch_size
         for start in range(0, len(batch), micro):
             part = batch.slice(start, start + micro)
             weight = len(part) / len(batch)
@@ -170,7 +182,7 @@ class PreferenceLearner:
                 penalty.backward()
             totals["anchor/penalty"] = float(penalty.detach())
             totals["loss"] = totals.get("loss", 0.0) + float(penalty.detach())
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.policy.model.parameters(), self.config.grad_clip)
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.policy.model.parameters(), self.settings.grad_clip)
         self.optimizer.step()
         if self.reference_file is not None:  # gone before the next reference pass, and while sampling
             self.optimizer.zero_grad(set_to_none=True)
@@ -188,9 +200,9 @@ class PreferenceLearner:
     def with_reference_samples(self, batch: PreferenceBatch) -> PreferenceBatch:
         """``batch`` with one response per pair sampled from the frozen reference policy, at the
         candidates' temperature / top-p; the randomness depends only on (seed, learner step)."""
-        config = self.config
-        samples = self.reference_model.sample(batch.prompt_ids, config.seed * 1_000_003 + 500_009 + self.steps,
-                                              config.temperature, config.top_p, config.max_new_tokens)
+        sampling = self.sampling
+        samples = self.reference_model.sample(batch.prompt_ids, self.seed * 1_000_003 + 500_009 + self.steps,
+                                              sampling.temperature, sampling.top_p, sampling.max_new_tokens)
         return PreferenceBatch(batch.prompt_ids, batch.chosen_ids, batch.rejected_ids, samples)
 
     def load_weights(self, state: dict) -> None:

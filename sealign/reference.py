@@ -21,24 +21,27 @@ import torch
 from torch import Tensor
 
 from sealign.errors import UserError
+from sealign.learner_settings import OptimiserSettings
 from sealign.policy.base import TrainablePolicy
 from sealign.policy.dropout import disable_dropout
 from sealign.types import TokenIds
 
 
-def build_reference(policy: TrainablePolicy, config, uses_reference: bool, network=None) -> ReferenceModel | None:
+def build_reference(policy: TrainablePolicy, settings: OptimiserSettings, loss: str, run_dir: Path,
+                    uses_reference: bool, network=None) -> ReferenceModel | None:
     """The loss's pi_ref: ``network`` when given (a frozen copy), else the policy's shared frozen initial
-    copy, its dropout off unless ``--keep-dropout``; None for a reference-free loss (SimPO, reinforce)."""
-    offload = getattr(config, "offload_reference", False)
+    copy, its dropout off unless ``--keep-dropout``; None for a reference-free loss (SimPO, reinforce).
+    With ``--offload-reference`` its weights live in a file in ``run_dir``."""
+    offload = settings.offload_reference
     if not uses_reference:
         if offload:
-            raise UserError(f"--offload-reference: loss {config.loss!r} uses no reference model; "
+            raise UserError(f"--offload-reference: loss {loss!r} uses no reference model; "
                             "run without --offload-reference")
         return None
     network = network or policy.frozen_copy()
-    if not getattr(config, "keep_dropout", False) and isinstance(network, torch.nn.Module):
+    if not settings.keep_dropout and isinstance(network, torch.nn.Module):
         disable_dropout(network)
-    return ReferenceModel(policy, network, Path(config.run_dir) if offload else None)
+    return ReferenceModel(policy, network, run_dir if offload else None)
 
 
 class ReferenceModel:

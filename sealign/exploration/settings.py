@@ -66,6 +66,11 @@ class ExplorationSettings:
     the candidates; 'builtin' = the built-in task's, built once from the SFT policy (batches and
     truncation follow oracle_batch_size / oracle_max_length)."""
 
+    def live_pooling(self) -> str | None:
+        """The pooling the actor applies to the policy's hidden states as it samples, for the explorer's
+        'live' features; None when the explorer embeds otherwise."""
+        return self.explore_pooling if self.explore_features == "live" else None
+
 
 BOOTSTRAPS = ("poisson", "bernoulli", "none")
 

@@ -8,15 +8,18 @@ the loop's one runtime hook, ``actor.sync_weights(learner)`` after each update, 
 from __future__ import annotations
 
 from sealign.runtime.base import ActorHandle, Runtime
+from sealign.runtime.settings import RuntimeSettings
 
 
 def build_runtime(config) -> Runtime:
-    """The configured runtime; ``ray`` connects to (or starts) its cluster here, before any model load."""
+    """The configured runtime (its group: ``RuntimeSettings``, sealign/runtime/settings.py); ``ray``
+    connects to (or starts) its cluster here, before any model load. ``config`` is the run's whole
+    config: a runtime builds the parts it hosts (actor, oracle, learner), each from its own group."""
     if config.policy_backend == "vllm":
         from sealign.policy.vllm import check_available
 
         check_available()  # a one-line refusal before anything slow happens
-    if config.runtime == "ray":
+    if config.part(RuntimeSettings).runtime == "ray":
         from sealign.runtime.ray import RayRuntime
 
         return RayRuntime(config)

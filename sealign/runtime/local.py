@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from sealign.actor import Actor
+from sealign.exploration.settings import ExplorationSettings
 from sealign.learner import PreferenceLearner
 from sealign.oracles import Oracle, build_oracle
 from sealign.policy.base import Policy, TrainablePolicy
+from sealign.sampling_settings import SamplingSettings
 from sealign.types import Candidate, Prompt
 
 
@@ -34,17 +36,28 @@ def generation_policy(config, policy: TrainablePolicy, policy_path: str) -> Poli
     return policy
 
 
-def make_actor(config, policy) -> Actor:
+def make_actor(settings: SamplingSettings, policy: Policy, seed: int, feature_pooling: str | None = None) -> Actor:
     """The actor over ``policy``; with ``reference_candidates`` (XPO) they are sampled from its frozen
     initial copy (``HFPolicy.frozen_copy``: in this process the very network the learner's reference
-    starts as, in a Ray actor worker its own copy of the same weights)."""
-    reference = policy.frozen_copy() if config.reference_candidates else None
-    return Actor(policy, config.num_candidates, config.temperature, config.top_p, config.max_new_tokens,
-                 config.seed, config.second_temperature, config.reference_candidates, reference,
-                 feature_pooling=config.explore_pooling if config.explore_features == "live" else None)
+    starts as, in a Ray actor worker its own copy of the same weights). ``feature_pooling``: the live
+    features' pooling when the explorer embeds with the policy's own sampling pass
+    (``ExplorationSettings.live_pooling``), else None."""
+    reference = policy.frozen_copy() if settings.reference_candidates else None
+    return Actor(policy, settings.num_candidates, settings.temperature, settings.top_p, settings.max_new_tokens,
+                 seed, settings.second_temperature, settings.reference_candidates, reference,
+                 feature_pooling=feature_pooling)
+
+
+def actor_of(config, policy: Policy) -> Actor:
+    """``make_actor`` from the run's config: its sampling group, its seed and the explorer's live pooling."""
+    return make_actor(config.part(SamplingSettings), policy, config.seed,
+                      config.part(ExplorationSettings).live_pooling())
 
 
 class LocalRuntime:
+    """Every part in this process. It is handed the run's whole config because it builds the parts it
+    hosts (oracle, learner, actor), each from its own settings."""
+
     def __init__(self, config):
         self.config = config
 
@@ -55,4 +68,4 @@ class LocalRuntime:
         return PreferenceLearner(policy, self.config)
 
     def actor(self, policy: TrainablePolicy, policy_path: str, prompt_order) -> LocalActor:
-        return LocalActor(make_actor(self.config, generation_policy(self.config, policy, policy_path)), policy)
+        return LocalActor(actor_of(self.config, generation_policy(self.config, policy, policy_path)), policy)

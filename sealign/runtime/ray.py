@@ -49,6 +49,7 @@ from pathlib import Path
 
 from sealign.errors import UserError, first_line
 from sealign.oracles.base import Oracle, Verdict, check_lengths
+from sealign.runtime.settings import RuntimeSettings
 from sealign.types import Candidate, Prompt
 
 
@@ -60,18 +61,18 @@ def import_ray():
     return ray
 
 
-def connect(config):
-    """Attach to ``config.ray_address``, or start a local cluster (2 CPUs, no dashboard)."""
+def connect(settings: RuntimeSettings):
+    """Attach to ``settings.ray_address``, or start a local cluster (2 CPUs, no dashboard)."""
     ray = import_ray()
     if ray.is_initialized():  # a second run in the same process reuses the cluster
         return ray
     try:
-        if config.ray_address:
-            ray.init(address=config.ray_address, logging_level=logging.WARNING)
+        if settings.ray_address:
+            ray.init(address=settings.ray_address, logging_level=logging.WARNING)
         else:
             ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING)
     except (ConnectionError, RuntimeError, ValueError) as err:
-        where = config.ray_address or "a local cluster"
+        where = settings.ray_address or "a local cluster"
         raise UserError(f"cannot start Ray on {where}: {first_line(err)}") from err
     return ray
 
@@ -160,11 +161,11 @@ INITIAL_WEIGHTS: Weights = (0, [None])
 class ActorWorker(_Worker):
     def __init__(self, config, policy_path: str):
         from sealign.policy import load_policy
-        from sealign.runtime.local import generation_policy, make_actor
+        from sealign.runtime.local import actor_of, generation_policy
 
         _threads(config)
         self.policy = load_policy(config, policy_path)
-        self.actor = make_actor(config, generation_policy(config, self.policy, policy_path))
+        self.actor = actor_of(config, generation_policy(config, self.policy, policy_path))
         self.version = 0  # a restarted worker starts here again, with the policy as loaded
 
     def sample(self, prompts: list[Prompt], step: int, first_row: int, stream: int = 0,
@@ -348,12 +349,15 @@ class RayLearner:
 
 # ---------------------------------------------------------------------------------- runtime
 class RayRuntime:
-    """Starts (or attaches to) the cluster and the workers; hands the loop the proxies."""
+    """Starts (or attaches to) the cluster and the workers; hands the loop the proxies. It reads its own
+    group (``RuntimeSettings``) and hands the run's whole config on to the workers, which build their
+    parts from it as the local runtime does."""
 
     def __init__(self, config):
         self.config = config
+        self.settings: RuntimeSettings = config.part(RuntimeSettings)
         self.run_dir = config.run_dir
-        self.ray = connect(config)
+        self.ray = connect(self.settings)
         # A GPU per learner and actor worker when the cluster has GPUs and the run may use them.
         has_gpus = self.ray.cluster_resources().get("GPU", 0) > 0
         self.gpus = 1 if config.device.startswith("cuda") or (config.device == "auto" and has_gpus) else 0
@@ -365,7 +369,7 @@ class RayRuntime:
 
     def oracle(self) -> Oracle:
         remote = self._remote(OracleWorker)
-        oracle: Oracle = RayOracles([remote.remote(self.config) for _ in range(self.config.oracles)], self.run_dir)
+        oracle: Oracle = RayOracles([remote.remote(self.config) for _ in range(self.settings.oracles)], self.run_dir)
         if self.config.oracle_max_cost > 0:
             from sealign.oracles.budget import CostBudget
 
@@ -380,6 +384,6 @@ class RayRuntime:
 
     def actor(self, policy, policy_path: str, prompt_order) -> RayActorPool:
         remote = self._remote(ActorWorker, self.gpus)
-        handles = [remote.remote(self.config, policy_path) for _ in range(self.config.actors)]
+        handles = [remote.remote(self.config, policy_path) for _ in range(self.settings.actors)]
         fetch([h.ready.remote() for h in handles], "actor worker", self.run_dir)
-        return RayActorPool(handles, policy, prompt_order, self.config.staleness, self.run_dir)
+        return RayActorPool(handles, policy, prompt_order, self.settings.staleness, self.run_dir)
