@@ -27,6 +27,7 @@ from sealign.exploration import (
     xpo,
 )
 from sealign.exploration.base import Explorer, Pair, Query
+from sealign.exploration.settings import ExplorationSettings
 from sealign.lookup import pick
 
 REGISTRY = {
@@ -66,9 +67,14 @@ PAIR_RULES = {
 """The pure ``select_pair(rewards [K, M], rng)`` of the explorers that have one (defaults for their options)."""
 
 
-def build_explorer(config, policy=None, **injected) -> Explorer:
+def build_explorer(config: ExplorationSettings, policy=None, **injected) -> Explorer:
     """The configured explorer; ``policy`` is there for explorers that embed with its backbone, and
-    ``injected`` holds what the assembly builds for an explorer (the pairwise ranker)."""
+    ``injected`` holds what the assembly builds for an explorer (the pairwise ranker).
+
+    ``config`` is the run's config (a ``RunConfig`` is every group, ``ExplorationSettings`` among them),
+    handed on whole to the explorer's ``build``: most read only their ``ExplorationSettings`` (their
+    ``build`` says so in its annotation); the ensemble explorers also read the run's ``seed``
+    (``build_epistemic``), ``apl`` the loss's ``beta`` and ``xpo`` the actor's ``reference_candidates``."""
     return pick("explorer", config.explorer, REGISTRY)(config, policy, **injected)
 
 

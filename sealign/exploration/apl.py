@@ -75,6 +75,8 @@ class APLExplorer:
 
 
 def build(config, policy=None) -> APLExplorer:
+    """``config``: the run's; read are its ``ExplorationSettings`` (apl_*) and the loss's ``beta``
+    (the implicit reward's scale)."""
     if policy is None:
         raise ConfigError("the apl explorer needs the policy (its implicit reward); pass it to build_explorer")
     if not 0 < config.apl_prompt_fraction <= 1:

@@ -16,7 +16,7 @@ from sealign.exploration.epistemic import EnsembleRewardModel
 from sealign.exploration.epistemic_reward import EpistemicRewardModel
 from sealign.exploration.features import build_features
 from sealign.exploration.rules import PairRule
-from sealign.exploration.settings import ensemble_checks
+from sealign.exploration.settings import ExplorationSettings, ensemble_checks
 from sealign.types import Candidate, Comparison
 
 
@@ -63,22 +63,25 @@ class EpistemicExplorer:
         self.reward_model.model.load_state_dict(state["model"])
 
 
-def ensemble_from_config(config, feature_dim: int, device="cpu") -> EnsembleRewardModel:
-    for ok, message in ensemble_checks(config):
+def ensemble_from_config(settings: ExplorationSettings, feature_dim: int, device="cpu", *,
+                         seed: int) -> EnsembleRewardModel:
+    """The epistemic ensemble of ``settings`` (the explore_* fields), its heads initialised from ``seed``."""
+    for ok, message in ensemble_checks(settings):
         if not ok:
             raise ConfigError(message)
     return EnsembleRewardModel(
-        feature_dim, num_heads=config.explore_heads, width=config.explore_width, depth=config.explore_depth,
-        prior_scale=config.explore_prior_scale, lr=config.explore_lr, weight_decay=config.explore_weight_decay,
-        reg_weight=config.explore_reg, steps=config.explore_steps, batch_size=config.explore_batch_size,
-        bootstrap=config.explore_bootstrap, seed=config.seed, device=device,
+        feature_dim, num_heads=settings.explore_heads, width=settings.explore_width, depth=settings.explore_depth,
+        prior_scale=settings.explore_prior_scale, lr=settings.explore_lr, weight_decay=settings.explore_weight_decay,
+        reg_weight=settings.explore_reg, steps=settings.explore_steps, batch_size=settings.explore_batch_size,
+        bootstrap=settings.explore_bootstrap, seed=seed, device=device,
     )
 
 
 def build_epistemic(config, policy, rule: PairRule) -> EpistemicExplorer:
-    """The explorer for ``rule`` with the configured features and ensemble."""
+    """The explorer for ``rule`` with the configured features and ensemble. ``config``: the run's config
+    as ``build_explorer`` hands it on; read here are its ``ExplorationSettings`` and the run's ``seed``."""
     features = build_features(config, policy)
     device = policy.device if policy is not None else "cpu"
-    reward_model = EpistemicRewardModel(features, ensemble_from_config(config, features.dim, device),
+    reward_model = EpistemicRewardModel(features, ensemble_from_config(config, features.dim, device, seed=config.seed),
                                         length_penalty=config.length_penalty)
     return EpistemicExplorer(reward_model, rule)

@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 
 from sealign.errors import ConfigError, first_line
+from sealign.exploration.settings import ExplorationSettings
 from sealign.types import Candidate
 
 Pooling = Literal["mean", "last"]
@@ -184,7 +185,7 @@ def minilm_path() -> str:
     return str(Path(next(iter(spec.submodule_search_locations))) / "model")
 
 
-def build_features(config, policy) -> CandidateFeatures:
+def build_features(config: ExplorationSettings, policy) -> CandidateFeatures:
     """``config.explore_features``: 'policy' (frozen initial policy), 'live' (the learning policy, from
     its sampling pass), 'minilm', or an encoder folder."""
     source, pooling = config.explore_features, config.explore_pooling

@@ -17,6 +17,7 @@ import numpy as np
 
 from sealign.errors import ConfigError
 from sealign.exploration.base import Pair, Query, queries_of
+from sealign.exploration.settings import ExplorationSettings
 from sealign.types import Candidate, Comparison
 
 RewardFn = Callable[[str, str], "float | None"]
@@ -54,7 +55,7 @@ class TrueRewardReference:
 
 
 def _reference(largest: bool):
-    def build(config, policy=None, reward_fn: RewardFn | None = None) -> TrueRewardReference:
+    def build(config: ExplorationSettings, policy=None, reward_fn: RewardFn | None = None) -> TrueRewardReference:
         if reward_fn is None:
             raise ConfigError("the headroom reference arms need the task's true reward (given by the assembly)")
         return TrueRewardReference(reward_fn, largest)

@@ -28,6 +28,7 @@ from torch import Tensor
 
 from sealign.errors import ConfigError
 from sealign.exploration.base import Pair, Query, queries_of
+from sealign.exploration.settings import ExplorationSettings
 from sealign.types import Candidate, Comparison
 
 
@@ -109,7 +110,7 @@ class PairwiseRankExplorer:
         return metrics
 
 
-def build(config, policy=None, ranker=None) -> PairwiseRankExplorer:
+def build(config: ExplorationSettings, policy=None, ranker=None) -> PairwiseRankExplorer:
     """``ranker``: anything with ``prob_first_wins(prompts, firsts, seconds)``; the assembly gives the
     pairwise preference model of ``--ranker-model`` (sealign/explorer_inputs.py)."""
     if ranker is None:

@@ -16,6 +16,7 @@ from torch import Tensor
 
 from sealign.exploration.base import Pair, Query, queries_of
 from sealign.exploration.rules import random_pair
+from sealign.exploration.settings import ExplorationSettings
 from sealign.types import Candidate, Comparison
 
 
@@ -49,9 +50,9 @@ class PassiveExplorer:
         return {}
 
 
-def build(config, policy=None) -> PassiveExplorer:
+def build(config: ExplorationSettings, policy=None) -> PassiveExplorer:
     return PassiveExplorer(distinct=True)
 
 
-def build_any(config, policy=None) -> PassiveExplorer:
+def build_any(config: ExplorationSettings, policy=None) -> PassiveExplorer:
     return PassiveExplorer(distinct=False)

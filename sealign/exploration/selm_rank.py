@@ -18,6 +18,7 @@ import numpy as np
 
 from sealign.errors import ConfigError
 from sealign.exploration.base import Query
+from sealign.exploration.settings import ExplorationSettings
 from sealign.types import Candidate, Comparison
 
 LABEL_SOURCE = "ranked"
@@ -77,7 +78,7 @@ class SelmRankExplorer:
         return pairs
 
 
-def build(config, policy=None, data: dict[str, tuple[str, str]] | None = None) -> SelmRankExplorer:
+def build(config: ExplorationSettings, policy=None, data: dict[str, tuple[str, str]] | None = None) -> SelmRankExplorer:
     """``data``: prompt -> (chosen, rejected), given by the assembly (sealign/explorer_inputs.py)."""
     if data is None:
         raise ConfigError("selm-rank is given its preference data by the assembly: "

@@ -33,6 +33,8 @@ class XPOExplorer:
 
 
 def build(config, policy=None) -> XPOExplorer:
+    """``config``: the run's; read is the actor's ``reference_candidates`` (``SamplingSettings``): the
+    last candidates of each prompt are the reference's."""
     if config.reference_candidates < 1:
         raise ConfigError("the xpo explorer pairs a policy sample with a reference sample: "
                           "set --reference-candidates 1")
