@@ -19,6 +19,7 @@ from sealign.exploration.base import ExplorerPowers, RewardModel, powers_of
 from sealign.explorer_inputs import explorer_inputs, resolve_features
 from sealign.label_plan import LabelPlan
 from sealign.learner import PreferenceLearner
+from sealign.learning_settings import LearningSettings
 from sealign.lookup import pick
 from sealign.losses import LOSSES
 from sealign.model_labels import require_reward_model
@@ -113,7 +114,7 @@ def assemble(config: RunConfig, log=print) -> RunParts:
     explorer_config = resolve_features(config)
     explorer = build_explorer(explorer_config, policy, **explorer_inputs(explorer_config, policy))
     powers = powers_of(explorer)
-    label_plan = LabelPlan.build(config, powers)
+    label_plan = LabelPlan.build(config.part(LearningSettings), powers)
     for wanted, what in [(label_plan.erm_sync > 0, "--erm-sync"), (label_plan.reward_model_signals,
                          "--policy-signal reward-model"), (config.eval_best_of_n > 1, "--eval-best-of-n")]:
         if wanted:

@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from sealign.learning_settings import LearningSettings
+
 if TYPE_CHECKING:
     from sealign.exploration.base import ExplorerPowers
     from sealign.types import Comparison
@@ -41,7 +43,7 @@ class LabelPlan:
     feedback log does not keep ``Candidate.source``: ``collect.Replay`` restores it from here."""
 
     @classmethod
-    def build(cls, settings, powers: ExplorerPowers) -> LabelPlan:
+    def build(cls, settings: LearningSettings, powers: ExplorerPowers) -> LabelPlan:
         """From the run's learning settings and the explorer's powers."""
         deriver = powers.pair_deriver
         return cls(policy_learns=settings.learn_policy, erm_sync=settings.erm_sync, erm_mode=settings.erm_mode,

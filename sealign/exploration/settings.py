@@ -66,6 +66,12 @@ class ExplorationSettings:
     the candidates; 'builtin' = the built-in task's, built once from the SFT policy (batches and
     truncation follow oracle_batch_size / oracle_max_length)."""
 
+    def checks(self) -> list[tuple[bool, str]]:
+        """(ok, message) pairs; ``RunConfig.validate`` raises the first message that is not ok. (The
+        ensemble's own are ``ensemble_checks``; the xpo explorer's need of reference samples, which ties
+        it to the actor's settings, is among ``RunConfig.checks_across_parts``.)"""
+        return []
+
     def live_pooling(self) -> str | None:
         """The pooling the actor applies to the policy's hidden states as it samples, for the explorer's
         'live' features; None when the explorer embeds otherwise."""
