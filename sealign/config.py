@@ -30,7 +30,7 @@ from sealign.learner_settings import OptimiserSettings
 from sealign.learning_settings import LearningSettings
 from sealign.loss_settings import LossSettings
 from sealign.oracles.settings import HumanSettings, JudgeSettings, OracleSettings, RewardServerSettings
-from sealign.policy.settings import BackendSettings, LoraSettings, PolicySettings, smallest_trainable_lr
+from sealign.policy.settings import BACKENDS, BackendSettings, LoraSettings, PolicySettings, smallest_trainable_lr
 from sealign.runtime.settings import RuntimeSettings
 from sealign.sampling_settings import SamplingSettings
 from sealign.schedule_settings import SCHEDULE_TRAITS, ScheduleSettings
@@ -141,9 +141,9 @@ class RunConfig(LoraSettings, BackendSettings, RuntimeSettings, EvalSettings, Op
              "(the adapters switched off) cannot hold; use --lora-r 0"),
             (self.explorer != "xpo" or self.reference_candidates >= 1,
              "the xpo explorer pairs a policy sample with a reference sample: set --reference-candidates 1"),
-            (self.reference_candidates == 0 or self.policy_backend == "hf",
+            (self.reference_candidates == 0 or BACKENDS[self.policy_backend].reference_samples,
              "reference_candidates samples with a frozen copy of the policy's initial network: it needs "
-             "--policy-backend hf"),
+             f"--policy-backend {' or '.join(n for n, b in BACKENDS.items() if b.reference_samples)}"),
             (self.eval_against != "reference" or bool(self.reference_field),
              "--eval-against reference needs the prompts' reference responses: set --reference-field"),
             # LoRA's adapters train in float32 whatever --dtype (peft casts bf16/fp16 adapters up): only a

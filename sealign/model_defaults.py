@@ -28,6 +28,7 @@ from pathlib import Path
 
 from sealign.config import RunConfig
 from sealign.policy.registry import BUILTIN, MODELS, is_path_or_hub_name
+from sealign.policy.settings import BACKENDS
 
 PRETRAINED_PARAMETERS = 10_000_000
 """Below this a model is a toy like the built-in one (~0.7M parameters), and the toy's defaults suit it."""
@@ -107,7 +108,7 @@ def lora_lr(shape: ModelShape) -> float:
 
 def on_accelerator(config: RunConfig) -> bool:
     """Whether the policy trains on a GPU (or another accelerator): vLLM, an explicit device, or 'auto' with CUDA."""
-    if config.policy_backend == "vllm":
+    if BACKENDS[config.policy_backend].needs_gpu:
         return True
     if config.device == "auto":
         import torch

@@ -8,6 +8,31 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+
+@dataclass(frozen=True)
+class Backend:
+    """A candidate-generation backend: what the actor samples with."""
+
+    engine: str | None
+    """'module:Class' built as ``Class(policy_path, policy, config)`` (a ``Policy`` over the learner's
+    weights, handed new ones after each update); None: the actor samples with the learner's policy itself."""
+    check: str | None = None
+    """'module:function' that refuses in one line, before any model loads, where the backend cannot run."""
+    reference_samples: bool = True
+    """It can draw reference candidates (XPO's: a frozen copy of the initial network)."""
+    needs_gpu: bool = False
+    """It runs on a GPU only (the defaults that follow the model then choose the GPU's)."""
+
+
+BACKENDS: dict[str, Backend] = {
+    "hf": Backend(engine=None),
+    "vllm": Backend(engine="sealign.policy.vllm:VLLMPolicy", check="sealign.policy.vllm:check_available",
+                    reference_samples=False, needs_gpu=True),
+}
+"""``--policy-backend`` name -> its backend: a new backend is its module plus one line here (names are
+strings, imported when chosen, so this file stays a leaf and vLLM is never imported unless asked for)."""
+BackendName = Literal[tuple(BACKENDS)]
+
 DTYPES = ("float32", "bfloat16", "float16", "float64")
 LOW_PRECISION_BITS = {"bfloat16": 8, "float16": 11}
 """Significand bits (the implicit one included) of the dtypes whose spacing can swallow an update."""
@@ -62,7 +87,7 @@ class PolicySettings:
 class BackendSettings:
     """Where candidates are generated (docs/scale.md)."""
 
-    policy_backend: Literal["hf", "vllm"] = "hf"
+    policy_backend: BackendName = "hf"
     """Candidate generation: 'hf' (transformers, CPU or GPU) or 'vllm' (GPU, the `vllm` extra)."""
     vllm_gpu_memory: float = 0.3
     """vllm: fraction of the GPU's memory vLLM may take (the learner shares the GPU)."""
@@ -70,6 +95,8 @@ class BackendSettings:
     def checks(self) -> list[tuple[bool, str]]:
         """(ok, message) pairs; ``RunConfig.validate`` raises the first message that is not ok."""
         return [
+            (self.policy_backend in BACKENDS, f"unknown policy_backend {self.policy_backend!r}; choose one of "
+                                              f"{', '.join(BACKENDS)}"),
             (0 < self.vllm_gpu_memory <= 1, f"vllm_gpu_memory must be in (0, 1] (got {self.vllm_gpu_memory})"),
         ]
 

@@ -15,10 +15,9 @@ def build_runtime(config) -> Runtime:
     """The configured runtime (its group: ``RuntimeSettings``, sealign/runtime/settings.py); ``ray``
     connects to (or starts) its cluster here, before any model load. ``config`` is the run's whole
     config: a runtime builds the parts it hosts (actor, oracle, learner), each from its own group."""
-    if config.policy_backend == "vllm":
-        from sealign.policy.vllm import check_available
+    from sealign.policy.backends import check_backend
 
-        check_available()  # a one-line refusal before anything slow happens
+    check_backend(config.policy_backend)  # a one-line refusal before anything slow happens
     if config.part(RuntimeSettings).runtime == "ray":
         from sealign.runtime.ray import RayRuntime
 

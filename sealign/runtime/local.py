@@ -6,6 +6,7 @@ from sealign.actor import Actor
 from sealign.exploration.settings import ExplorationSettings
 from sealign.learner import PreferenceLearner
 from sealign.oracles import Oracle, build_oracle
+from sealign.policy import backends
 from sealign.policy.base import Policy, TrainablePolicy
 from sealign.sampling_settings import SamplingSettings
 from sealign.types import Candidate, Prompt
@@ -28,12 +29,8 @@ class LocalActor:
 
 
 def generation_policy(config, policy: TrainablePolicy, policy_path: str) -> Policy:
-    """The policy the actor samples from: ``policy`` itself, or a vLLM engine over its weights."""
-    if config.policy_backend == "vllm":
-        from sealign.policy.vllm import VLLMPolicy
-
-        return VLLMPolicy(policy_path, policy, config)
-    return policy
+    """The policy the actor samples from: ``policy`` itself, or the backend's engine over its weights."""
+    return backends.generation_policy(config.policy_backend, policy, policy_path, config)
 
 
 def make_actor(settings: SamplingSettings, policy: Policy, seed: int, feature_pooling: str | None = None) -> Actor:
