@@ -18,6 +18,9 @@ settings.register_profile("ci", derandomize=True, database=None)
 settings.register_profile("explore", derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
+# The repository's root, for tests that read its files (docs, README.md, sealign/) whatever folder they sit in.
+ROOT = Path(__file__).resolve().parent.parent
+
 # A shorter bootstrap than the default keeps the suite fast; the policy is still decent.
 TEST_SFT_STEPS = 250
 

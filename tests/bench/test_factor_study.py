@@ -5,7 +5,7 @@ import json
 import yaml
 
 from bench import factor_study
-from tests.test_compare_stats import GRID, make_run
+from tests.unit.analysis.test_compare import GRID, make_run
 
 
 def test_the_tuning_runs_first_then_the_cells_seed_major_and_the_longest_first(tmp_path):

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT
+
 GUIDE = (ROOT / "docs" / "extending.md").read_text(encoding="utf-8")
 BUDGET = 16
 BATCH = 8
@@ -251,7 +252,7 @@ def test_the_task(guide_runs):
 
 def test_the_examples_keep_to_the_import_walls(guide_copy):
     """What the guide's new files import is allowed where they live (tests/test_import_rules.py's rules)."""
-    from tests.test_import_rules import NEVER, ONLY, room_of, sealign_imports
+    from tests.unit.codebase.test_import_rules import NEVER, ONLY, room_of, sealign_imports
 
     package, _ = guide_copy
     added = [path for path in package.rglob("*.py") if not (ROOT / path.relative_to(package.parent)).exists()]

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parent.parent / "sealign"
+from tests.conftest import ROOT
+
+PACKAGE = ROOT / "sealign"
 
 # The only sealign modules a room may import besides its own files (a room not listed: any but NEVER's).
 ONLY = {

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT
+
 OUTSIDE = ("../shared", "shared/reviews/", "shared/papers/", "FORMULAS.md", "DESIGN.md", "/work/")
 """The workspace's notes (``../shared/papers/FORMULAS.md``, ``shared/reviews/...``, ``../shared/DESIGN.md``)
 and its checkouts."""

@@ -15,7 +15,7 @@ from sealign.oracles.chat_client import ChatEndpoint, Reply, ReplyCache, TokenCh
 from sealign.oracles.judge import JudgeOracle
 from sealign.oracles.verdicts import prob_first_wins, verdict_position
 from tests.judge_server import JudgeServer
-from tests.test_oracles_judge import good_and_bad, make_judge
+from tests.unit.oracles.test_judge import good_and_bad, make_judge
 
 
 def tokens(*spec):

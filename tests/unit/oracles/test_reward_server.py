@@ -19,7 +19,7 @@ from sealign.oracles.reward_server import RewardServerOracle
 from sealign.tasks.summarize import prompt_reward
 from tests.conftest import TEST_SFT_STEPS
 from tests.reward_servers import RewardServer
-from tests.test_oracles_judge import good_and_bad
+from tests.unit.oracles.test_judge import good_and_bad
 
 torch.set_num_threads(1)
 

@@ -18,7 +18,7 @@ from sealign.oracles.budget import CostBudget
 from sealign.oracles.watch import SilenceWatch
 from tests.conftest import TEST_SFT_STEPS
 from tests.judge_server import JudgeServer
-from tests.test_oracles_judge import good_and_bad, make_judge
+from tests.unit.oracles.test_judge import good_and_bad, make_judge
 
 torch.set_num_threads(1)
 

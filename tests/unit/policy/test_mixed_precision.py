@@ -16,6 +16,7 @@ from sealign.learner import PreferenceLearner
 from sealign.policy import load_policy
 from sealign.policy.anatomy import store_frozen_linears
 from sealign.types import Candidate, PreferenceBatch, Prompt
+from tests.conftest import ROOT
 
 torch.set_num_threads(1)
 
@@ -144,9 +145,8 @@ def readme_gpu_example() -> list[str]:
     """The flags of README.md's "On a GPU, with a real model" command, as it reads today."""
     import re
     import shlex
-    from pathlib import Path
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
     block = re.search(r"## On a GPU, with a real model.*?```bash\n(.*?)```", readme, re.S).group(1)
     words = shlex.split(block.replace("\\\n", " "))
     assert words[:2] == ["sealign", "run"]

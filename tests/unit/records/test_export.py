@@ -10,7 +10,7 @@ import pytest
 from sealign.cli import main
 from sealign.export import export_run
 from sealign.feedback_log import FeedbackLog
-from tests.test_feedback_log import make_comparison
+from tests.unit.records.test_feedback_log import make_comparison
 
 COLUMNS = {"prompt", "chosen", "rejected", "step", "oracle", "probability", "source", "cost", "cost_unit", "id"}
 

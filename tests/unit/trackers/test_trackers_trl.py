@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -15,9 +14,7 @@ from sealign.config import RunConfig
 from sealign.loop import run
 from sealign.trackers import TRL_NAMES, metric_scalars, tracker_names
 from sealign.tracking import read_metrics
-from tests.conftest import tiny_run_config
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT, tiny_run_config
 
 
 def test_a_record_goes_to_the_trackers_under_its_own_and_trls_names():
