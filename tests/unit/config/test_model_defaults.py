@@ -94,3 +94,12 @@ def test_the_size_is_read_from_a_folder_and_the_lora_rate_shrinks_with_the_width
 def test_flag_names_are_read_in_every_spelling():
     assert flag_names(["--lora-r", "8", "--lr=1e-3", "--no-keep-dropout", "--seed", "-1", "--"]) == [
         "lora_r", "lr", "keep_dropout", "seed"]
+
+
+def test_settings_tuned_on_the_built_in_policy_apply_to_it_only_and_never_over_a_users_choice():
+    from sealign.cli import builtin_tuned
+
+    assert builtin_tuned(RunConfig(), {"lr": 6e-4}, set()).lr == 6e-4
+    assert builtin_tuned(RunConfig(lr=1e-4), {"lr": 6e-4}, {"lr"}).lr == 1e-4  # a flag or the YAML chose it
+    pretrained = RunConfig(policy="smollm2-135m", lr=1e-3)
+    assert builtin_tuned(pretrained, {"lr": 6e-4}, set()).lr == 1e-3  # its own defaults follow the model

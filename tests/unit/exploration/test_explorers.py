@@ -322,3 +322,17 @@ def test_length_penalty_ranks_against_verbose_candidates():
     explorer = EpistemicExplorer(EpistemicRewardModel(FlatFeatures(), ZeroModel(), length_penalty=0.01), rule)
     assert index_pairs([group], explorer.select([group], np.random.default_rng(0))) == [(0, 1)]
     assert torch.allclose(captured["rewards"][0], torch.tensor([-0.05, -0.20, -0.07]))
+
+
+def test_the_true_reward_and_the_preference_encoder_are_the_built_in_tasks_only():
+    from sealign.errors import ConfigError
+    from sealign.explorer_inputs import resolve_features, true_reward
+
+    own_prompts = RunConfig(explorer="headroom-max-gap", prompts="my_prompts.jsonl")
+    with pytest.raises(ConfigError, match="--reward-fn"):
+        true_reward(own_prompts)
+    fn = true_reward(RunConfig(explorer="headroom-max-gap"))["reward_fn"]
+    assert callable(fn)
+    assert resolve_features(RunConfig()) == RunConfig()  # nothing to resolve
+    with pytest.raises(ConfigError, match="preference model"):
+        resolve_features(RunConfig(explore_features="pairwise", task="tldr-hard"))

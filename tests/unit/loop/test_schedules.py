@@ -1,6 +1,7 @@
 """A schedule declares whether and when it changes the policy (``SCHEDULE_TRAITS``); config's rules, the
 run's summary.json, ``curves``, ``compare`` and ``plot`` read that, never the schedule's name. A schedule
-registered here, as docs/extending.md's ``halfway`` would be, is scored and drawn as it declares."""
+registered here, as docs/extending.md's ``halfway`` would be, is scored and drawn as it declares. And the
+query grid an online schedule lands its evaluations on (``--eval-every-queries``)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from sealign import compare, curves, plot
 from sealign.config import RunConfig
 from sealign.errors import ConfigError
 from sealign.feedback_log import FeedbackLog
+from sealign.loop_state import LoopState
 from sealign.schedule_settings import SCHEDULE_TRAITS, ScheduleSettings, ScheduleTraits
 from sealign.schedules import SCHEDULES, OnlineSchedule, RoundSchedule
 from sealign.summary import summarise
@@ -121,3 +123,24 @@ def test_the_rules_for_what_acts_between_online_steps_ask_whether_the_schedule_l
 def test_a_schedule_without_traits_is_refused_by_name():
     with pytest.raises(ConfigError, match="unknown schedule 'nightly'; choose one of: iterative, offline, online"):
         RunConfig(schedule="nightly").validate()
+
+
+def test_the_query_grid_cuts_a_step_to_land_on_it_and_evaluates_once_there():
+    config = RunConfig(budget=768, batch_size=32, eval_every_queries=128)
+    schedule = OnlineSchedule.__new__(OnlineSchedule)
+    schedule.config, schedule.evaluated_at = config, None
+    state = LoopState(step=5, queries=115)  # five steps of 23
+    assert schedule.query_limit(state) == 128
+    calls = []
+    state.queries = 128
+    schedule.end_step(state, lambda: calls.append(state.queries))
+    state.step += 1
+    schedule.end_step(state, lambda: calls.append(state.queries))  # a step that spent nothing
+    assert calls == [128]
+    assert schedule.query_limit(state) == 256
+    state.queries = 760
+    assert schedule.query_limit(state) == 768  # never past the budget
+    steps = RunConfig(budget=768, eval_every=4)
+    by_steps = OnlineSchedule.__new__(OnlineSchedule)
+    by_steps.config, by_steps.evaluated_at = steps, None
+    assert by_steps.query_limit(LoopState(step=1, queries=32)) == 768
