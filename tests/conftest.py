@@ -143,3 +143,19 @@ def index_pairs(candidates, queries) -> list:
 
     assert all(len(qs) <= 1 for qs in queries), "index_pairs reads explorers of one query per prompt"
     return [index_pair(group, qs[0]) if qs else None for group, qs in zip(candidates, queries)]
+
+
+def group_of(texts: list[str], prompt: str = "p") -> list:
+    """One prompt's candidates with these texts, each text's bytes as its tokens (same text, same tokens)."""
+    from sealign.types import Candidate, Prompt
+
+    p = Prompt(prompt, prompt)
+    return [Candidate(p, [1], list(text.encode()), text) for text in texts]
+
+
+def answer(a, b, winner: str):
+    """An oracle's answer about candidates ``a`` and ``b``: ``winner`` is "a", "b" or "tie"."""
+    from sealign.types import Comparison
+
+    return Comparison(id=a.text + b.text, run_id="t", step=0, prompt=a.prompt, a=a, b=b, winner=winner,
+                      prob_a=None, oracle="test")

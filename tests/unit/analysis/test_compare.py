@@ -10,6 +10,7 @@ import yaml
 
 from sealign import compare
 from sealign.cli import main
+from sealign.compare import area_under_curve
 from sealign.errors import UserError
 
 GRID = [0, 256, 512, 768, 1024]
@@ -196,3 +197,10 @@ def test_bad_arms_are_one_line_errors_before_any_run(tmp_path, capsys, args, mes
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and message in err
     assert not (tmp_path / "c").exists()
+
+
+def test_auc_holds_each_value_of_a_collect_then_train_run_until_its_next_round():
+    assert area_under_curve([0, 1536], [0.5, 0.837], hold=True) == 0.5  # offline: SFT deployed throughout
+    assert area_under_curve([0, 1536], [0.5, 0.837]) == pytest.approx(0.6685)
+    assert area_under_curve([0, 100, 200, 400], [0.5, 0.7, 0.9, 0.9], hold=True) == pytest.approx(
+        (100 * 0.5 + 100 * 0.7 + 200 * 0.9) / 400)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
 from sealign import model_labels
 from sealign.exploration.base import queries_of
 from sealign.types import Candidate, Prompt, SignalBatch
+from tests.conftest import group_of, index_pairs
+from tests.unit.exploration.test_pair_selection import make_epistemic
 
 
 class FixedRewards:
@@ -66,6 +69,49 @@ def test_signal_labels_are_the_query_pair_and_the_highest_lowest_pair():
     assert pairs_of(labels) == [("a", "d"), ("b", "c")]
     signals = SignalBatch.from_model_labels(labels).signals
     assert signals == pytest.approx([-0.5, 0.5, 3.0, -3.0], abs=1e-9)  # both orders, r_a - r_b recovered
+
+
+class HeadScores:
+    """An explorer stand-in with fixed per-head scores by response text: ``[K]`` per text."""
+
+    def __init__(self, scores: dict[str, list[float]]):
+        self.scores = scores
+
+    def head_scores(self, candidates):
+        return torch.tensor([self.scores[c.text] for c in candidates]).T
+
+
+@pytest.mark.parametrize("seed, asked", [
+    (0, [None, None, (0, 1), (0, 1)]),  # draws p0, p1, p2; p2's responses are one text, so it is asked as usual
+    (4, [None, None, (0, 1), None]),  # draws p0, p1, p3
+])
+def test_erm_sync_labels_a_share_of_prompts_instead_of_asking_with_one_heads_largest_margin(seed, asked):
+    scores = {"a": [0.0, 0.0], "b": [1.0, 1.0], "c": [-2.0, -2.0], "d": [0.5, 0.5]}
+    candidates = [group_of(["a", "b", "c"], "p0"), group_of(["a", "d", "a"], "p1"),
+                  group_of(["b", "b", "b"], "p2"), group_of(["c", "d", "a"], "p3")]
+    queried = queries_of(candidates, [(0, 1), (0, 1), (0, 1), (0, 1)])
+    queries, labels = model_labels.replace_with_model_labels(
+        HeadScores(scores), candidates, queried, 0.75, np.random.default_rng(seed), step=7, run_id="r")
+    # floor(0.75 * 4) = 3 prompts drawn, each labelled instead of asked unless its responses are all one text
+    assert [index_pairs([g], [qs])[0] for g, qs in zip(candidates, queries)] == asked
+    # each label is the largest margin among distinct texts: p0 b (1.0) vs c (-2.0); p1 a (0.0) vs d (0.5)
+    expected = {"p0": {"b", "c"}, "p1": {"a", "d"}, "p3": {"c", "d"}}
+    drawn = {f"p{row}" for row, pair in enumerate(asked) if pair is None}
+    assert {label.prompt.text: {label.a.text, label.b.text} for label in labels} == {
+        prompt: pair for prompt, pair in expected.items() if prompt in drawn}
+    for label in labels:
+        assert label.source == model_labels.SOURCE and label.step == 7
+        assert label.winner == ("a" if scores[label.a.text][0] > scores[label.b.text][0] else "b")
+
+
+def test_model_labels_rank_with_the_length_penalised_score():
+    reward_model = make_epistemic(length_penalty=1.0).reward_model
+    torch.manual_seed(0)
+    short, verbose = group_of(["0.5", "0.5 and a great many more words"])
+    scores = model_labels.mean_rewards(reward_model, [[short, verbose]])[0]
+    assert scores[0] - scores[1] == pytest.approx(len(verbose.text) - len(short.text), rel=1e-4)
+    label = model_labels.ranked_labels(reward_model, [[short, verbose]], step=0, run_id="r")[0]
+    assert (label.a.text, label.winner) == ("0.5", "a")
 
 
 def test_erm_sync_labels_fill_the_wanted_share_most_confident_first():

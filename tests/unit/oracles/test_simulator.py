@@ -47,3 +47,15 @@ def test_answers_do_not_depend_on_order_or_sharding():
     assert shards == whole
     other_seed = [v.winner for v in BradleyTerrySimulator(length_reward, 1.0, seed=4).compare(prompts, a, b)]
     assert other_seed != whole
+
+
+def test_the_simulated_rater_samples_afresh_for_a_repeated_question_and_remembers_when_asked_to():
+    oracle = BradleyTerrySimulator(lambda p, r: {"x": 0.0, "y": 0.03}[r], temperature=0.1, seed=3)
+    p_x = 1 / (1 + math.exp(0.3))  # P(x beats y) = 0.43
+    keys = [f"{step}:0" for step in range(400)]
+    winners = [v.winner for v in oracle.compare(["q"] * 400, ["x"] * 400, ["y"] * 400, keys=keys)]
+    assert abs(winners.count("a") / 400 - p_x) < 0.08
+    again = [v.winner for v in oracle.compare(["q"] * 400, ["x"] * 400, ["y"] * 400, keys=keys)]
+    assert again == winners  # the same occasion (a resumed or sharded run): the same answer
+    consistent = BradleyTerrySimulator(oracle.reward_fn, temperature=0.1, seed=3, consistent=True)
+    assert len({v.winner for v in consistent.compare(["q"] * 50, ["x"] * 50, ["y"] * 50, keys=keys[:50])}) == 1

@@ -3,7 +3,7 @@ topic (empty, constant, off-topic, the prompt echoed back) earns nothing, whatev
 
 Before the content term the constant answer "ok" scored 0.482 on the held-out prompts against SmolLM2's
 0.408 (it meets every word limit, lowercase, forbidden-word and no-commas constraint), the prompt echoed
-back 0.504, "I don't know." 0.442 (correctness review A4). The upper reference here is written by
+back 0.504, "I don't know." 0.442. The upper reference here is written by
 hand: three on-topic sentences per topic, shaped to each prompt's constraints by ``good_answer``.
 """
 
