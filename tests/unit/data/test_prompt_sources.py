@@ -159,7 +159,8 @@ def test_a_run_against_references_records_both_win_rates(tmp_path, tiny_policy):
     (tmp_path / "p.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     args = ["run", "--policy", str(tmp_path / "policy"), "--prompts", str(tmp_path / "p.jsonl"),
             "--reference-field", "ref", "--eval-against", "reference", "--reward-fn",
-            "tests.test_prompt_sources:shorter_wins", "--out-dir", str(tmp_path / "runs"), "--run-name", "ref",
+            "tests.unit.data.test_prompt_sources:shorter_wins", "--out-dir", str(tmp_path / "runs"),
+            "--run-name", "ref",
             "--budget", "4", "--batch-size", "2", "--num-eval-prompts", "4", "--max-new-tokens", "4",
             "--eval-every", "1", "--device", "cpu"]
     assert main(args) == 0

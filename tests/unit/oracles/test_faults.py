@@ -39,7 +39,7 @@ torch.set_num_threads(1)
 def flaky_reward(prompt: str, response: str):
     """The built-in reward, except NaN, inf or None for ~30% of responses (by a hash: reruns agree).
 
-    Named by import path in the loop test: ``--reward-fn tests.test_oracle_faults:flaky_reward``.
+    Named by import path in the loop test: ``--reward-fn tests.unit.oracles.test_faults:flaky_reward``.
     """
     fault = {0: math.nan, 1: math.inf, 2: None}.get(zlib.crc32(response.encode()) % 10, "none")
     return prompt_reward(prompt, response) if fault == "none" else fault
@@ -155,7 +155,7 @@ def test_a_run_with_a_flaky_reward_logs_only_real_answers(tmp_path, tiny_policy_
 
     monkeypatch.setattr(BradleyTerrySimulator, "compare", spy)
     config = RunConfig(out_dir=str(tmp_path), run_name="flaky", policy=str(tiny_policy_dir),
-                       reward_fn="tests.test_oracle_faults:flaky_reward", budget=48, batch_size=8,
+                       reward_fn="tests.unit.oracles.test_faults:flaky_reward", budget=48, batch_size=8,
                        num_candidates=3, max_new_tokens=8, num_train_prompts=64, num_eval_prompts=8,
                        eval_every=3, micro_batch_size=8, seed=1)
     summary = run(config, log=lambda _: None)

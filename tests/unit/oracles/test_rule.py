@@ -41,7 +41,7 @@ def test_rule_without_a_score_abstains():
 
 def test_rule_from_an_import_path_and_from_the_registry():
     assert "rule" in REGISTRY
-    oracle = build_oracle("rule", RunConfig(reward_fn="tests.test_oracles_rule:exact_match"))
+    oracle = build_oracle("rule", RunConfig(reward_fn="tests.unit.oracles.test_rule:exact_match"))
     assert [v.winner for v in oracle.compare(["what is 1 + 2 ?"], ["3"], ["4"])] == ["a"]
     builtin = build_oracle("rule", RunConfig())  # 'builtin': the built-in task's reward, compared exactly
     prompt = "post : last week i went hiking in oslo with my dog . overall it was fun . tl;dr :"
