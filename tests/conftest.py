@@ -136,6 +136,22 @@ def demo_sft_cache(tmp_path_factory):
                       lambda cache: ensure_sft_policy(cache, BootstrapSpec(), log=lambda _: None))
 
 
+@pytest.fixture(scope="module")
+def builtin_ranker(tmp_path_factory):
+    """The built-in pairwise preference model, (path, spec), in a reduced build of seconds instead of a
+    minute (a 10-step SFT base with the same tokenizer, 100 steps), once per test file that asks."""
+    from sealign.oracles.builtin_pairwise import PairwiseSpec, ensure_pairwise_model
+    from sealign.policy.builtin import BootstrapSpec
+
+    cache = tmp_path_factory.mktemp("ranker-cache")
+    spec = PairwiseSpec(base=BootstrapSpec(sft_steps=10), steps=100)
+    rng_state, threads = torch.get_rng_state(), torch.get_num_threads()
+    path = ensure_pairwise_model(cache, spec, log=lambda _: None)
+    # Building it must not move a run's random state or thread count (cached or not: same run).
+    assert torch.equal(torch.get_rng_state(), rng_state) and torch.get_num_threads() == threads
+    return path, spec
+
+
 def index_pairs(candidates, queries) -> list:
     """An explorer's queries as index pairs into each prompt's candidates (None for no query; the
     single query of a prompt otherwise): the shape the pair rules return, for short assertions."""

@@ -9,9 +9,6 @@ import pytest
 from sealign.cli import main
 from sealign.data.preferences import PreferenceRow, load_preference_data
 from sealign.errors import UserError
-from sealign.loop import run
-from sealign.tracking import read_metrics
-from tests.conftest import tiny_run_config
 
 datasets = pytest.importorskip("datasets")
 
@@ -67,29 +64,6 @@ def test_missing_or_unknown_sources_are_one_line_errors(tmp_path):
     (tmp_path / "d.txt").write_text("x")
     with pytest.raises(UserError, match="must end in"):
         load_preference_data(str(tmp_path / "d.txt"))
-
-
-def test_warm_start_trains_before_the_first_query_and_is_evaluated_at_zero_queries(tmp_path, tiny_policy_folder):
-    config = tiny_run_config(tmp_path, tiny_policy_folder, run_name="warm", budget=16, offline_data="builtin",
-                             offline_epochs=1)
-    run(config, log=lambda _: None)
-    records = read_metrics(tmp_path / "warm" / "metrics.jsonl")
-    warm = [r for r in records if r.get("warm_start")]
-    assert len(warm) == 64 // 8 and all(r["queries"] == 0 for r in warm)  # 64 prompts, batches of 8, one epoch
-    evals = [r["queries"] for r in records if "eval/win_rate" in r]
-    assert evals[:2] == [0, 0] and evals[-1] == 16  # the SFT policy, the warm-started one, then the queries
-
-
-def test_offline_dpo_on_a_file_alone_spends_no_query(tmp_path, tiny_policy_folder, capsys):
-    source = write_jsonl(tmp_path / "prefs.jsonl", TEXT_ROWS * 4)
-    args = ["run", "--preset", "offline-dpo", "--offline-data", source, "--budget", "0", "--policy",
-            str(tiny_policy_folder), "--out-dir", str(tmp_path), "--run-name", "file-only", "--num-train-prompts", "64",
-            "--num-eval-prompts", "8", "--max-new-tokens", "8", "--batch-size", "8", "--threads", "1"]
-    assert main(args) == 0
-    summary = json.loads((tmp_path / "file-only" / "summary.json").read_text())
-    assert summary["queries"] == 0
-    assert any(r.get("warm_start") for r in read_metrics(tmp_path / "file-only" / "metrics.jsonl"))
-    capsys.readouterr()
 
 
 def test_a_bad_offline_file_stops_the_run_before_any_model_loads(tmp_path, capsys):

@@ -146,28 +146,3 @@ def test_the_policy_is_judged_against_the_references_too(tiny_policy):
     assert metrics["eval/reference_reward"] == -2
     assert evaluator(tiny_policy, with_references).headline_key == "eval/win_rate"
     assert "eval/win_rate_vs_reference" not in evaluator(tiny_policy, train).evaluate()
-
-
-def shorter_wins(prompt: str, response: str) -> float:
-    """A reward for the tests: the shorter response is better."""
-    return -float(len(response))
-
-
-def test_a_run_against_references_records_both_win_rates(tmp_path, tiny_policy):
-    tiny_policy.save(tmp_path / "policy")
-    rows = [{"prompt": f"post : we went hiking in oslo {i} . tl;dr :", "ref": "ok"} for i in range(12)]
-    (tmp_path / "p.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    args = ["run", "--policy", str(tmp_path / "policy"), "--prompts", str(tmp_path / "p.jsonl"),
-            "--reference-field", "ref", "--eval-against", "reference", "--reward-fn",
-            "tests.unit.data.test_prompt_sources:shorter_wins", "--out-dir", str(tmp_path / "runs"),
-            "--run-name", "ref",
-            "--budget", "4", "--batch-size", "2", "--num-eval-prompts", "4", "--max-new-tokens", "4",
-            "--eval-every", "1", "--device", "cpu"]
-    assert main(args) == 0
-    run_dir = tmp_path / "runs" / "ref"
-    evals = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()
-             if "eval/win_rate" in line]
-    assert evals and all("eval/win_rate_vs_reference" in r for r in evals)
-    summary = json.loads((run_dir / "summary.json").read_text())
-    assert [w for _, w in summary["curve"]] == [r["eval/win_rate_vs_reference"] for r in evals]
-    assert (run_dir / "winrate.png").exists()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import json
 
 import pytest
 import torch
@@ -12,7 +11,6 @@ from sealign.actor import Actor
 from sealign.exploration.features import LiveFeatures, rms_normalize
 from sealign.policy.hf import HFPolicy
 from sealign.types import Candidate, Prompt
-from tests.conftest import tiny_run_config
 
 torch.set_num_threads(1)
 
@@ -80,21 +78,6 @@ def test_live_features_use_attached_states_and_compute_the_rest_with_the_current
     separate = policy.pooled_hidden_states([prompt_ids] * 2, responses[1:], policy.model, "mean")
     assert torch.allclose(features[1:], rms_normalize(separate), atol=1e-5)
     assert live(candidates[:1]).shape == (1, 32) and calls == [2]  # all attached: no pass at all
-
-
-def test_a_sea_run_on_live_features_feeds_every_answer_to_its_heads(tmp_path, tiny_policy_folder, monkeypatch):
-    from sealign.exploration.features import BackboneFeatures
-    from sealign.loop import run
-
-    passes = []
-    monkeypatch.setattr(BackboneFeatures, "__call__", lambda self, candidates: passes.append(len(candidates)))
-    config = tiny_run_config(tmp_path, tiny_policy_folder, run_name="live", explorer="sea-ee",
-                             explore_features="live", explore_heads=4)
-    run(config, log=lambda _: None)
-    rows = [json.loads(line) for line in (tmp_path / "live" / "metrics.jsonl").read_text().splitlines()]
-    buffers = [r["explore/rm/buffer"] for r in rows if "explore/rm/buffer" in r]
-    assert buffers and buffers[-1] == 48  # every answered query reached the heads
-    assert passes == []  # with features from the sampling pass: no feature pass at all
 
 
 def test_a_model_whose_head_cannot_be_split_samples_the_same_without_features(stopping_policy, monkeypatch):

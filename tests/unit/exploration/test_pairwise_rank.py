@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from sealign.config import RunConfig, apply_overrides
+from sealign.config import RunConfig
 from sealign.errors import ConfigError
 from sealign.exploration import build_explorer, pair_rule
 from sealign.exploration.pairwise_rank import PairwiseRankExplorer, borda_scores, select_pair, win_matrices
@@ -204,24 +204,7 @@ def test_ranker_model_errors_name_the_flag(tmp_path):
         build_explorer(RunConfig(explorer="pairwise-rank"))
 
 
-# --- the built-in preference model -------------------------------------------------------------------
-
-# A reduced build, seconds instead of a minute: a 10-step SFT base (same tokenizer), 100 steps.
-SMALL = dict(base=BootstrapSpec(sft_steps=10), steps=100)
-
-
-@pytest.fixture(scope="module")
-def builtin_ranker(tmp_path_factory):
-    from sealign.oracles.builtin_pairwise import PairwiseSpec, ensure_pairwise_model
-
-    cache = tmp_path_factory.mktemp("ranker-cache")
-    spec = PairwiseSpec(**SMALL)
-    rng_state, threads = torch.get_rng_state(), torch.get_num_threads()
-    path = ensure_pairwise_model(cache, spec, log=lambda _: None)
-    # Building it must not move a run's random state or thread count (cached or not: same run).
-    assert torch.equal(torch.get_rng_state(), rng_state) and torch.get_num_threads() == threads
-    return path, spec
-
+# --- the built-in preference model (conftest's builtin_ranker: a reduced build of seconds) ------------
 
 def test_builtin_pairwise_model_builds_reads_a_and_b_as_single_tokens_and_beats_chance(builtin_ranker):
     from sealign.oracles.builtin_pairwise import ensure_pairwise_model, heldout_accuracy, heldout_pairs
@@ -260,21 +243,3 @@ def test_rlhflow_variants():
     assert resolve_config(["--preset", "rlhflow", "--variant", "1"]).explorer == "best-worst"
     two = resolve_config(["--preset", "rlhflow", "--variant", "2"])
     assert two.explorer == "pairwise-rank" and two.ranker_model == "builtin" and two.num_candidates == 8
-
-
-@pytest.mark.slow
-def test_rlhflow_variant_2_runs_end_to_end(builtin_ranker, sft_cache, tmp_path):
-    from sealign.feedback_log import FeedbackLog
-    from sealign.loop import run
-    from sealign.recipes import get_recipe
-
-    path, _ = builtin_ranker
-    config = apply_overrides(RunConfig(), {**get_recipe("rlhflow").settings_for(2), "preset": "rlhflow"}, "rlhflow")
-    config = apply_overrides(config, dict(
-        out_dir=str(tmp_path), run_name="v2", cache_dir=str(sft_cache), sft_steps=TEST_SFT_STEPS, budget=96,
-        batch_size=32, eval_every=1, num_eval_prompts=32, ranker_model=str(path), threads=1), "test").validate()
-    summary = run(config, log=lambda _: None)
-    assert 0 <= summary["final_win_rate"] <= 1
-    assert (tmp_path / "v2" / "metrics.jsonl").stat().st_size > 0
-    with FeedbackLog(tmp_path / "v2" / "feedback.sqlite", "v2") as log:
-        assert 0 < len(log) <= 96

@@ -3,13 +3,11 @@ protocols (tests/reward_servers.py): batched, concurrent, retried, cached, coste
 
 from __future__ import annotations
 
-import json
 import socket
 
 import pytest
 import torch
 
-from sealign.cli import main
 from sealign.config import RunConfig
 from sealign.errors import ConfigError, UserError
 from sealign.oracles import build_oracle
@@ -17,7 +15,6 @@ from sealign.oracles.reward_client import RewardCache, RewardEndpoint
 from sealign.oracles.reward_protocols import PROTOCOLS, protocol_for
 from sealign.oracles.reward_server import RewardServerOracle
 from sealign.tasks.summarize import prompt_reward
-from tests.conftest import TEST_SFT_STEPS
 from tests.reward_servers import RewardServer
 from tests.unit.oracles.test_judge import good_and_bad
 
@@ -124,22 +121,3 @@ def test_factory_with_a_template_file_and_a_key(tmp_path, monkeypatch):
         oracle = build_oracle("reward-server", config)
         assert oracle.endpoint.protocol.name == "vllm-score" and oracle.endpoint.template == "{prompt}\n{response}"
         assert [v.winner for v in oracle.compare(prompts, good, bad)] == ["a", "a"]
-
-
-@pytest.mark.slow
-def test_a_run_labelled_by_a_reward_server_learns(tmp_path, sft_cache, capsys):
-    with RewardServer() as server:
-        code = main([
-            "run", "--oracle", "reward-server", "--reward-url", server.url("/get_reward"),
-            "--reward-cache", "off", "--oracle-temperature", "0.1", "--out-dir", str(tmp_path),
-            "--run-name", "rm", "--cache-dir", str(sft_cache), "--sft-steps", str(TEST_SFT_STEPS),
-            "--budget", "192", "--batch-size", "32", "--eval-every", "3", "--num-eval-prompts", "64",
-            "--threads", "1",
-        ])
-        scored = server.texts_scored
-    capsys.readouterr()
-    assert code == 0
-    summary = json.loads((tmp_path / "rm" / "summary.json").read_text())
-    assert summary["final_reward"] > summary["initial_reward"], summary["curve"]
-    assert (summary["questions"], summary["answers"], summary["abstentions"]) == (192, 192, 0)
-    assert summary["oracle_cost"] == pytest.approx(scored) and scored <= 2 * 192

@@ -200,13 +200,3 @@ def test_merging_is_skipped_for_adapters_it_does_not_know(peft_policy):
     layer.use_dora["default"] = True
     with adapters_merged(peft_policy.model) as merged:
         assert not merged
-
-
-def test_the_attention_bench_times_both_kernels(tmp_path, capsys):
-    from bench.attention import main
-
-    assert main(["--heads", "4", "--kv-heads", "2", "--dim", "8", "--context", "16", "--repeats", "1",
-                 "--out", str(tmp_path / "table.md")]) == 0
-    lines = (tmp_path / "table.md").read_text().splitlines()
-    rows = [line for line in lines if line.startswith("| ") and line.endswith("x |")]
-    assert len(rows) == 6 and {"float32", "bfloat16"} <= {row.split(" | ")[1] for row in rows}

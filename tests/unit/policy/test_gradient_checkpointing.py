@@ -99,10 +99,3 @@ def test_a_model_without_checkpointing_is_refused_with_the_fix(tiny_policy):
     unwrap(policy.model).supports_gradient_checkpointing = False
     with pytest.raises(UserError, match="--gradient-checkpointing"):
         policy.enable_gradient_checkpointing()
-
-
-def test_a_run_with_checkpointing_learns_from_the_command_line(tmp_path, tiny_policy_folder):
-    from tests.conftest import assert_flag_learns_from_the_command_line
-
-    assert_flag_learns_from_the_command_line(tmp_path, tiny_policy_folder, "--gradient-checkpointing",
-                                             "gradient_checkpointing")

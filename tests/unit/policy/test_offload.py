@@ -132,9 +132,3 @@ def test_offloading_nothing_is_refused_with_the_fix(tiny_policy_folder, tmp_path
         pytest.importorskip("peft")
     with pytest.raises(UserError, match=message):
         learner_of(tiny_policy_folder, tmp_path, offload_reference=True, **settings)
-
-
-def test_a_run_with_the_reference_offloaded_from_the_command_line(tmp_path, tiny_policy_folder):
-    from tests.conftest import assert_flag_learns_from_the_command_line
-
-    assert_flag_learns_from_the_command_line(tmp_path, tiny_policy_folder, "--offload-reference", "offload_reference")

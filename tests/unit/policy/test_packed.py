@@ -143,15 +143,3 @@ def test_packing_is_for_bf16_sampling_and_large_layers_only(tiny_policy):
     bf16 = HFPolicy(copy.deepcopy(tiny_policy.model), tiny_policy.tokenizer, device="cpu", mixed_precision="bf16")
     with bf16.packed_weights(None, rows=8) as count:
         assert count == 0  # the built-in model's small layers keep the default path
-
-
-@pytest.mark.parametrize("forced", [False, True], ids=["this-cpu", "without-onednn-bf16"])
-def test_the_packing_bench_times_every_shape_in_every_dtype_the_cpu_packs(capsys, monkeypatch, forced):
-    from bench.packed import SHAPES, main
-
-    if forced:
-        monkeypatch.setenv(hardware.FORCE_VARIABLE, "bf16")
-    assert main(["--repeats", "1", "--rows", "2"]) == 0
-    rows = [line for line in capsys.readouterr().out.splitlines() if line.endswith("x |")]
-    assert len(rows) == (2 if hardware.onednn_bf16() else 1) * len(SHAPES)  # float32, and bfloat16 where it packs
-    assert not forced or all("bfloat16" not in row for row in rows)

@@ -8,7 +8,6 @@ import json
 import pytest
 
 from sealign.cli import main
-from sealign.export import export_run
 from sealign.feedback_log import FeedbackLog
 from tests.unit.records.test_feedback_log import make_comparison
 
@@ -67,17 +66,3 @@ def test_bad_export_requests_are_one_line_errors(args, message, capsys):
     assert main(args) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
-
-
-def test_trl_dpo_trainer_trains_on_an_exported_run(finished_tiny_run, tiny_policy_folder, tmp_path):
-    trl = pytest.importorskip("trl")
-    datasets = pytest.importorskip("datasets")
-    out, _ = export_run(finished_tiny_run, "jsonl", tmp_path / "prefs.jsonl")
-    dataset = datasets.load_dataset("json", data_files=str(out), split="train")
-    args = trl.DPOConfig(output_dir=str(tmp_path / "trl"), max_steps=2, per_device_train_batch_size=4,
-                         report_to="none", save_strategy="no", logging_steps=1, use_cpu=True,
-                         dataloader_num_workers=0)
-    # The policy as a folder, as TRL is usually given a model: it loads its own reference copy from there.
-    trainer = trl.DPOTrainer(model=str(tiny_policy_folder), args=args, train_dataset=dataset)
-    result = trainer.train()
-    assert result.global_step == 2 and result.training_loss > 0
