@@ -34,7 +34,7 @@ pytestmark = [
 def smollm2_folder(tmp_path_factory):
     from tests.conftest import built_once
 
-    # The same folder as tests/test_real_models.py's: converted once per session.
+    # The same folder as tests/e2e/test_real_models.py's: converted once per session.
     cache = built_once(tmp_path_factory, "real-models", lambda cache: offline_model_folder(SMOLLM2, cache,
                                                                                          log=lambda _: None))
     return cache / SMOLLM2.cache_key

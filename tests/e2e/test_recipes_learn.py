@@ -19,7 +19,7 @@ from tests.conftest import TEST_SFT_STEPS
 DEMO_SFT_PRESETS = {"selm"}
 
 
-# The real preset runs a pretrained model (minutes per hundred queries on CPU): tests/test_real_models.py.
+# The real preset runs a pretrained model (minutes per hundred queries on CPU): tests/e2e/test_real_models.py.
 BUILTIN_TASK_PRESETS = sorted(set(REGISTRY) - {"real"})
 
 

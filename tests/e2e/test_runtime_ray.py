@@ -98,7 +98,7 @@ def test_same_seed_same_answers_log_in_the_local_and_the_ray_runtime(tmp_path, s
 
 @pytest.mark.slow
 def test_ray_runtime_passes_the_end_to_end_test(tmp_path, sft_cache, ray_cluster):
-    """tests/test_e2e.py's online run and assertions, with actors, oracles and learner on Ray."""
+    """tests/e2e/test_dpo_learns.py's online run and assertions, with actors, oracles and learner on Ray."""
     config = small_config(tmp_path, sft_cache, run_name="online", budget=384, eval_every=4, num_eval_prompts=96,
                           threads=0, runtime="ray", actors=2, oracles=1)
     summary = run(config, log=lambda _: None)

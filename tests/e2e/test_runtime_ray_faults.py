@@ -55,7 +55,7 @@ def cli_flags(values: dict) -> list[str]:
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory, sft_cache):
     """The run that never failed, in one process (a Ray run of the same seed writes the same log:
-    tests/test_runtime_ray.py)."""
+    tests/e2e/test_runtime_ray.py)."""
     out = tmp_path_factory.mktemp("reference")
     summary = run(RunConfig(**settings(out, sft_cache, "reference")), log=lambda _: None)
     return log_rows(out / "reference", "reference"), summary["curve"]

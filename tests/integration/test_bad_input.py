@@ -2,10 +2,10 @@
 exit code 2, no traceback, and nothing already logged is touched (no file of an existing run
 changes, no half-made run folder appears).
 
-Through `sealign.cli.main`, as a user meets it. Cases of tests/test_cli_errors.py and
-tests/test_oracles_cli.py are not repeated here. Decisions (docs/reliability.md): a prompt longer
-than the model's context window minus max_new_tokens is refused, naming its line; duplicate
-prompts are dropped (first copy kept) with a logged count.
+Through `sealign.cli.main`, as a user meets it. Cases of tests/integration/test_cli_errors.py and
+tests/integration/test_cli_oracle_settings.py are not repeated here. Decisions (docs/reliability.md): a
+prompt longer than the model's context window minus max_new_tokens is refused, naming its line;
+duplicate prompts are dropped (first copy kept) with a logged count.
 """
 
 from __future__ import annotations

@@ -251,7 +251,8 @@ def test_the_task(guide_runs):
 
 
 def test_the_examples_keep_to_the_import_walls(guide_copy):
-    """What the guide's new files import is allowed where they live (tests/test_import_rules.py's rules)."""
+    """What the guide's new files import is allowed where they live (the rules of
+    tests/unit/codebase/test_import_rules.py)."""
     from tests.unit.codebase.test_import_rules import NEVER, ONLY, room_of, sealign_imports
 
     package, _ = guide_copy

@@ -13,7 +13,7 @@ from sealign.samples import read_samples
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # as tests/test_human_browser.py
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # as tests/e2e/test_human_browser.py
 
 
 @pytest.fixture(scope="module")

@@ -212,7 +212,7 @@ def fake_answers(candidates, pairs):
             for n, (group, (i, j)) in enumerate(zip(candidates, pairs))]
 
 
-# pairwise-rank builds the built-in preference model (minutes): tests/test_pairwise_rank.py covers it.
+# pairwise-rank builds the built-in preference model (minutes): tests/unit/exploration/test_pairwise_rank.py covers it.
 @pytest.mark.parametrize("name", sorted(set(REGISTRY) - {"pairwise-rank"}))
 def test_explorers_with_a_real_hf_policy(tiny_policy, name):
     config = RunConfig(explorer=name, explore_heads=4, explore_width=16, explore_steps=2,

@@ -5,14 +5,14 @@ Where each fault is tested:
 
 | fault | test |
 |---|---|
-| judge: timeout, HTTP 429 / 5xx (retried with backoff), malformed JSON | tests/test_oracles_judge.py |
-| judge: unparseable verdict, failures beyond the retries -> skipped | tests/test_oracles_judge.py |
-| judge: wrong key / URL (401/403/404) -> one-line error at once | tests/test_oracles_judge.py |
-| a rater who never answers -> skipped, pair taken off the screens | tests/test_human_queue.py |
+| judge: timeout, HTTP 429 / 5xx (retried with backoff), malformed JSON | tests/unit/oracles/test_judge.py |
+| judge: unparseable verdict, failures beyond the retries -> skipped | tests/unit/oracles/test_judge.py |
+| judge: wrong key / URL (401/403/404) -> one-line error at once | tests/unit/oracles/test_judge.py |
+| a rater who never answers -> skipped, pair taken off the screens | tests/unit/server/test_human_queue.py |
 | NaN / inf / None from a reward_fn (bt-simulator) -> skipped | here |
 | NaN from a reward model / a pairwise model -> skipped | here |
 | an evaluation judge that cannot answer -> prompt left out of the win rate | here |
-| all of it in the real loop: log holds only real answers, skipped count exact | here |
+| all of it in the real loop: log holds only real answers, skipped count exact | tests/integration/test_oracles.py |
 """
 
 from __future__ import annotations
