@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from bench.roofline import gemm_rates, main
 
 
@@ -12,6 +14,8 @@ def test_gemm_rates_cover_the_square_and_the_models_shapes():
     assert set(rates) == {"64^3", "16 x 576 x 1536", "1024 x 576 x 1536"} and all(r > 0 for r in rates.values())
 
 
+# demo_sft_cache builds the demo's 700-step policy (~90 s) on a cold cache: slow, out of `make test-fast`.
+@pytest.mark.slow
 def test_a_tiny_run_counts_the_steps_products_and_gives_a_floor(demo_sft_cache, monkeypatch, capsys):
     monkeypatch.setenv("SEALIGN_CACHE", str(demo_sft_cache))
     assert main(["--policy", "builtin", "--repeats", "1", "--gemm-size", "64", "--batch-size", "2",
