@@ -57,6 +57,7 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q chromium; } \
 		|| echo "chromium not installed: the browser test will be skipped"
 
+# The tests' tiers and parts (unit/<part>, integration, e2e, bench): tests/README.md.
 test: $(VENV)/.installed-dev chromium
 	$(PY) -m pytest -q -n auto --maxprocesses 4 --dist worksteal --durations=15
 
