@@ -52,11 +52,12 @@ demo-real: $(VENV)/.installed-real
 	$(VENV)/bin/sealign plot $(DEMO_REAL_DIR)/real --out $(DEMO_REAL_DIR)/winrate.png
 	$(VENV)/bin/sealign summary $(DEMO_REAL_DIR)/real
 
-# Headless Chromium drives the rater page in tests/test_human_browser.py (skipped, saying why, without it).
+# Headless Chromium drives the rater page in tests/e2e/test_human_browser.py (skipped, saying why, without it).
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q chromium; } \
 		|| echo "chromium not installed: the browser test will be skipped"
 
+# The tests' tiers and parts (unit/<part>, integration, e2e, bench): tests/README.md.
 test: $(VENV)/.installed-dev chromium
 	$(PY) -m pytest -q -n auto --maxprocesses 4 --dist worksteal --durations=15
 

@@ -261,7 +261,7 @@ class Loss:
     fn: Callable[..., LossOutput]
     settings: Mapping[str, str]
     """The function's keyword -> the run setting (``RunConfig`` field) that fills it; each keyword's
-    default in ``fn`` equals that setting's default (tests/test_learner.py checks it)."""
+    default in ``fn`` equals that setting's default (tests/unit/learning/test_learner.py checks it)."""
     input: Literal["pairs", "signals"] = "pairs"
     """pairs: ``fn(PairLogps, **settings)``; signals: ``fn(logps [B], signals [B], **settings)``."""
     uses_reference: bool = True

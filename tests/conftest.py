@@ -18,6 +18,9 @@ settings.register_profile("ci", derandomize=True, database=None)
 settings.register_profile("explore", derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
+# The repository's root, for tests that read its files (docs, README.md, sealign/) whatever folder they sit in.
+ROOT = Path(__file__).resolve().parent.parent
+
 # A shorter bootstrap than the default keeps the suite fast; the policy is still decent.
 TEST_SFT_STEPS = 250
 
@@ -133,6 +136,22 @@ def demo_sft_cache(tmp_path_factory):
                       lambda cache: ensure_sft_policy(cache, BootstrapSpec(), log=lambda _: None))
 
 
+@pytest.fixture(scope="module")
+def builtin_ranker(tmp_path_factory):
+    """The built-in pairwise preference model, (path, spec), in a reduced build of seconds instead of a
+    minute (a 10-step SFT base with the same tokenizer, 100 steps), once per test file that asks."""
+    from sealign.oracles.builtin_pairwise import PairwiseSpec, ensure_pairwise_model
+    from sealign.policy.builtin import BootstrapSpec
+
+    cache = tmp_path_factory.mktemp("ranker-cache")
+    spec = PairwiseSpec(base=BootstrapSpec(sft_steps=10), steps=100)
+    rng_state, threads = torch.get_rng_state(), torch.get_num_threads()
+    path = ensure_pairwise_model(cache, spec, log=lambda _: None)
+    # Building it must not move a run's random state or thread count (cached or not: same run).
+    assert torch.equal(torch.get_rng_state(), rng_state) and torch.get_num_threads() == threads
+    return path, spec
+
+
 def index_pairs(candidates, queries) -> list:
     """An explorer's queries as index pairs into each prompt's candidates (None for no query; the
     single query of a prompt otherwise): the shape the pair rules return, for short assertions."""
@@ -140,3 +159,19 @@ def index_pairs(candidates, queries) -> list:
 
     assert all(len(qs) <= 1 for qs in queries), "index_pairs reads explorers of one query per prompt"
     return [index_pair(group, qs[0]) if qs else None for group, qs in zip(candidates, queries)]
+
+
+def group_of(texts: list[str], prompt: str = "p") -> list:
+    """One prompt's candidates with these texts, each text's bytes as its tokens (same text, same tokens)."""
+    from sealign.types import Candidate, Prompt
+
+    p = Prompt(prompt, prompt)
+    return [Candidate(p, [1], list(text.encode()), text) for text in texts]
+
+
+def answer(a, b, winner: str):
+    """An oracle's answer about candidates ``a`` and ``b``: ``winner`` is "a", "b" or "tie"."""
+    from sealign.types import Comparison
+
+    return Comparison(id=a.text + b.text, run_id="t", step=0, prompt=a.prompt, a=a, b=b, winner=winner,
+                      prob_a=None, oracle="test")

@@ -59,7 +59,7 @@ def create_app(db_path: str | Path) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def refuse_malformed(request, err: RequestValidationError) -> JSONResponse:
         # FastAPI's own handler echoes the input back, and answers 500 when a body is not UTF-8
-        # (found by tests/test_fuzz.py). The page shows `detail` as text, so it is one string here.
+        # (found by tests/unit/server/test_fuzz.py). The page shows `detail` as text, so it is one string here.
         problems = [f"{'.'.join(map(str, e.get('loc', ())))}: {e.get('msg', 'invalid')}" for e in err.errors()]
         return JSONResponse({"detail": "; ".join(problems) or "malformed request"}, status_code=422)
 
