@@ -75,7 +75,7 @@ def tiny_run_config(out_dir, policy_folder, **overrides):
 def assert_flag_learns_from_the_command_line(tmp_path, policy_folder, flag: str, field: str) -> None:
     """``flag`` sets the boolean ``field`` (off without it), and a tiny run with it on learns, finite
     losses, the setting recorded in its config.yaml."""
-    from sealign.cli import resolve_config
+    from sealign.cli_flags import resolve_config
     from sealign.loop import run
     from sealign.tracking import read_metrics
 

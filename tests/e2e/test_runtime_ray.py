@@ -19,7 +19,7 @@ from sealign.loop import run
 from sealign.policy import load_policy
 from sealign.policy.builtin import BootstrapSpec, ensure_sft_policy
 from sealign.runtime import build_runtime
-from sealign.runtime.ray import lost_line, shard_bounds
+from sealign.runtime.ray_calls import lost_line, shard_bounds
 from sealign.tracking import read_metrics
 from tests.conftest import TEST_SFT_STEPS
 

@@ -69,7 +69,7 @@ def test_bad_yaml(tmp_path, capsys):
 
 
 def test_yaml_and_flags_compose(tmp_path):
-    from sealign.cli import resolve_config
+    from sealign.cli_flags import resolve_config
 
     file = tmp_path / "c.yaml"
     file.write_text("preset: offline-dpo\nbeta: 0.3\nlr: 0.001\n")
@@ -82,7 +82,7 @@ def test_an_older_runs_config_yaml_still_loads_without_its_retired_settings(tmp_
     older config.yaml holds is dropped as it is read; a value someone set is refused as unknown."""
     import yaml
 
-    from sealign.cli import resolve_config
+    from sealign.cli_flags import resolve_config
     from sealign.config import RunConfig
 
     older = tmp_path / "config.yaml"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from sealign.cli import resolve_config
+from sealign.cli_flags import resolve_config
 from sealign.config import RunConfig
 
 

@@ -34,7 +34,8 @@ ONLY = {
     "oracles": {"types", "errors", "lookup", "cache", "tasks", "policy", "server", "sqlite_files"},
 }
 # The loop and the assembly sit above every part.
-ABOVE_THE_PARTS = {"cli", "loop", "loop_state", "collect", "schedules", "components", "explorer_inputs", "summary"}
+ABOVE_THE_PARTS = {"cli", "cli_flags", "loop", "loop_state", "collect", "schedules", "components", "explorer_inputs",
+                   "summary"}
 PARTS = ("exploration", "oracles", "tasks", "policy", "runtime", "data", "recipes", "trackers", "server", "losses",
          "learner", "reference", "checkpoint", "label_plan", "actor", "eval", "model_labels", "round_selection",
          "warm_start", "types")

@@ -237,7 +237,7 @@ def test_builtin_ranker_is_the_default_of_the_explorer(tmp_path, monkeypatch):
 # --- the preset ---------------------------------------------------------------------------------------
 
 def test_rlhflow_variants():
-    from sealign.cli import resolve_config
+    from sealign.cli_flags import resolve_config
 
     assert resolve_config(["--preset", "rlhflow"]).explorer == "best-worst"
     assert resolve_config(["--preset", "rlhflow", "--variant", "1"]).explorer == "best-worst"

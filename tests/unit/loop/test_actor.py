@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from sealign.cli import resolve_config
+from sealign.cli_flags import resolve_config
 from sealign.types import Prompt
 
 

@@ -154,7 +154,7 @@ def readme_gpu_example() -> list[str]:
 
 
 def test_weights_trained_in_bf16_at_a_learning_rate_that_rounds_away_are_refused():
-    from sealign.cli import resolve_config
+    from sealign.cli_flags import resolve_config
 
     with pytest.raises(ConfigError, match=r"--lr 5e-07 is below .* use --dtype float32 --mixed-precision bf16"):
         resolve_config(README_GPU_EXAMPLE_BEFORE.split())
