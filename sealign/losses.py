@@ -11,7 +11,8 @@ Three families, all tensors in, ``LossOutput(loss, metrics)`` out, no model and 
   DPO, IPO, SLiC, SimPO, SELM, XPO. ``compute_loss`` adds the optional SFT term to any of them.
 * ``reinforce_loss`` (Asghari et al. 2026): policy log-probs of single responses and reward-model signals;
   the EMA anchor that regularises it is parameter state and lives in the learner (``AnchorEMA``).
-* ``bt_loss``: the Bradley-Terry reward-model loss on reward tensors (Dong et al. 2024).
+* ``bt_loss``: the Bradley-Terry reward-model loss on reward tensors (Dong et al. 2024), in
+  ``reward_losses.py``.
 
 Hyper-parameters are keyword arguments; ``LOSSES`` names every objective ``--loss`` accepts and,
 in its ``Loss`` spec, the run setting that fills each keyword (a keyword's default is that
@@ -73,7 +74,7 @@ def _smoothed_sigmoid_loss(logits: Tensor, label_smoothing: float) -> Tensor:
     return -(1 - label_smoothing) * F.logsigmoid(logits) - label_smoothing * F.logsigmoid(-logits)
 
 
-def _reward_metrics(chosen_reward: Tensor, rejected_reward: Tensor) -> dict[str, float]:
+def reward_metrics(chosen_reward: Tensor, rejected_reward: Tensor) -> dict[str, float]:
     """Mean implicit rewards, their margin and the preference accuracy (margin > 0)."""
     chosen_reward, rejected_reward = chosen_reward.detach(), rejected_reward.detach()
     margin = chosen_reward - rejected_reward
@@ -88,7 +89,7 @@ def _reward_metrics(chosen_reward: Tensor, rejected_reward: Tensor) -> dict[str,
 def _reference_metrics(logps: PairLogps, beta: float) -> dict[str, float]:
     """Implicit rewards ``beta * lr(y)``, their margin, accuracy, log-probs and a KL estimate."""
     lr_chosen, lr_rejected = _log_ratios(logps, "metrics")
-    metrics = _reward_metrics(beta * lr_chosen, beta * lr_rejected)
+    metrics = reward_metrics(beta * lr_chosen, beta * lr_rejected)
     # Monte-Carlo estimate of KL(pi || pi_ref) from the responses' log-ratios (they were sampled
     # from a recent policy, so this is the usual online estimate, not an exact KL).
     metrics["kl"] = (0.5 * (lr_chosen + lr_rejected)).detach().mean().item()
@@ -151,7 +152,7 @@ def simpo_loss(logps: PairLogps, beta: float = 0.1, gamma_beta_ratio: float = 0.
     rejected_avg = logps.rejected / rejected_len.clamp(min=1)
     gamma = gamma_beta_ratio * beta
     per_pair = _smoothed_sigmoid_loss(beta * (chosen_avg - rejected_avg) - gamma, label_smoothing)
-    metrics = _reward_metrics(beta * chosen_avg, beta * rejected_avg)
+    metrics = reward_metrics(beta * chosen_avg, beta * rejected_avg)
     metrics["logps/chosen"] = logps.chosen.detach().mean().item()
     metrics["logps/rejected"] = logps.rejected.detach().mean().item()
     return LossOutput(per_pair.mean(), metrics)
@@ -223,33 +224,6 @@ def reinforce_loss(logps: Tensor, signals: Tensor, nudge: float = 0.1) -> LossOu
         "logps/response": logps.detach().mean().item(),
     }
     return LossOutput(per_response.mean(), metrics)
-
-
-# ----------------------------------------------------------------------------- reward models (Dong et al. 2024)
-def length_penalized_reward(rewards: Tensor, lengths: Tensor, length_penalty: float) -> Tensor:
-    """Dong et al.'s ranking reward ``r(x, y) - lambda * |y|`` (|y| in whatever unit the caller
-    passes: characters in Dong et al. 2024, tokens here by default)."""
-    return rewards - length_penalty * lengths
-
-
-def bt_loss(chosen_rewards: Tensor, rejected_rewards: Tensor, margin: float | Tensor = 0.0,
-            length_penalty: float = 0.0, chosen_len: Tensor | None = None,
-            rejected_len: Tensor | None = None) -> LossOutput:
-    """Bradley-Terry reward-model loss (Dong et al. 2024 sec. 2.1, eq. 1; Ouyang et al. 2022):
-
-        -log sigma( r'(x, y_w) - r'(x, y_l) - m ),   r'(x, y) = r(x, y) - lambda * |y|
-
-    with an optional margin m (a float or a per-pair tensor, as Llama-2's margin loss) and the
-    length-penalised reward of Dong et al. 2024 (lambda = ``length_penalty``; 0 = plain BT, lengths
-    then optional). Metrics: mean rewards, margin and accuracy of the (penalised) rewards.
-    """
-    if length_penalty:
-        if chosen_len is None or rejected_len is None:
-            raise ValueError("bt_loss with a length_penalty needs chosen_len and rejected_len")
-        chosen_rewards = length_penalized_reward(chosen_rewards, chosen_len, length_penalty)
-        rejected_rewards = length_penalized_reward(rejected_rewards, rejected_len, length_penalty)
-    per_pair = -F.logsigmoid(chosen_rewards - rejected_rewards - margin)
-    return LossOutput(per_pair.mean(), _reward_metrics(chosen_rewards, rejected_rewards))
 
 
 # ----------------------------------------------------------------------------- registry

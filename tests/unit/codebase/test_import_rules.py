@@ -23,6 +23,7 @@ ONLY = {
     "exploration": {"types", "errors", "lookup"},
     "recipes": {"errors", "lookup"},
     "losses": set(),
+    "reward_losses": {"losses"},
     "types": set(),
     "errors": set(),
     "lookup": {"errors"},

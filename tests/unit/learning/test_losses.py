@@ -21,17 +21,16 @@ from sealign.losses import (
     LOSSES,
     PAIR_LOSSES,
     PairLogps,
-    bt_loss,
     compute_loss,
     dpo_loss,
     ipo_loss,
-    length_penalized_reward,
     reinforce_loss,
     selm_loss,
     simpo_loss,
     slic_loss,
     xpo_loss,
 )
+from sealign.reward_losses import bt_loss, length_penalized_reward
 
 torch.set_num_threads(1)
 
