@@ -214,7 +214,7 @@ def reinforce_loss(logps: Tensor, signals: Tensor, nudge: float = 0.1) -> LossOu
     differences against the other response of the ordered pair (y, y'); ``nudge`` > 0 is the
     "affirmative nudge" that tilts every update toward the sampled responses. Averaged over the
     batch (the paper sums; the scale is absorbed by the optimiser). The pull toward the EMA anchor
-    is parameter state, added by the learner (``sealign.learner.AnchorEMA``).
+    is parameter state, added by the learner (``sealign.optimiser.AnchorEMA``).
     """
     reinforcement = (signals.detach() + nudge).to(logps.dtype)
     per_response = -reinforcement * logps

@@ -39,7 +39,7 @@ ABOVE_THE_PARTS = {"cli", "cli_flags", "loop", "loop_state", "collect", "schedul
                    "summary"}
 PARTS = ("exploration", "oracles", "tasks", "policy", "runtime", "data", "recipes", "trackers", "server", "losses",
          "learner", "reference", "checkpoint", "label_plan", "actor", "eval", "model_labels", "round_selection",
-         "warm_start", "types")
+         "warm_start", "types", "optimiser")
 # config.py composes the parts' settings (oracles/settings.py, policy/settings.py, ...): a part that
 # imported it would close a circle.
 NEVER = {

@@ -11,8 +11,9 @@ import torch
 
 from sealign.config import RunConfig
 from sealign.errors import ConfigError
-from sealign.learner import AnchorEMA, PreferenceLearner, adamw, loss_hyperparameters
+from sealign.learner import PreferenceLearner, loss_hyperparameters
 from sealign.losses import LOSSES
+from sealign.optimiser import AnchorEMA, adamw
 from sealign.policy import hardware
 from sealign.policy.hf import HFPolicy
 from sealign.types import PreferenceBatch, SignalBatch
