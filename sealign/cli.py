@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_run(args: list[str]) -> int:
-    from sealign.loop import resume, run
+    from sealign.run.loop import resume, run
 
     console = Console(stderr=True)
     log = lambda msg: console.print(f"[dim]{msg}[/dim]")  # noqa: E731
@@ -83,7 +83,7 @@ def print_summary(summaries: list[dict]) -> None:
 
 
 def cmd_plot(args: list[str]) -> int:
-    from sealign.plot import plot_runs
+    from sealign.analysis.plot import plot_runs
 
     parser = ArgumentParser(prog="sealign plot", description="Overlay win-rate curves of runs.")
     parser.add_argument("run_dirs", nargs="+", type=Path)
@@ -112,7 +112,7 @@ def cmd_summary(args: list[str]) -> int:
 
 
 def cmd_compare(args: list[str]) -> int:
-    from sealign import compare
+    from sealign.analysis import compare
 
     parser = ArgumentParser(
         prog="sealign compare",
@@ -160,7 +160,7 @@ def _split_passthrough(args: list[str]) -> tuple[list[str], str, list[str]]:
 
 
 def cmd_export(args: list[str]) -> int:
-    from sealign.export import FORMATS, export_run, left_out
+    from sealign.analysis.export import FORMATS, export_run, left_out
 
     parser = ArgumentParser(prog="sealign export", description="Write a run's answered pairs as a preference "
                             "dataset: prompt, chosen, rejected, step, oracle, probability, source, cost.")
@@ -179,7 +179,7 @@ def cmd_export(args: list[str]) -> int:
 
 
 def cmd_report(args: list[str]) -> int:
-    from sealign.report import write_report
+    from sealign.analysis.report import write_report
 
     parser = ArgumentParser(prog="sealign report", description="One self-contained HTML page about runs.")
     parser.add_argument("run_dirs", nargs="+", type=Path)

@@ -12,12 +12,12 @@ from sealign.errors import UserError
 def resolve_config(args: list[str], log=None):
     """Defaults, then the preset, then the YAML file, then command-line flags; then, for a pretrained
     policy, the defaults that follow the model in the settings none of them chose (said in one line
-    through ``log``; sealign/model_defaults.py)."""
+    through ``log``; sealign/run/model_defaults.py)."""
     import tyro
 
     from sealign.config import RunConfig, apply_overrides, flattened, grouped, load_yaml
-    from sealign.model_defaults import flag_names, follow_model
     from sealign.recipes import get_recipe
+    from sealign.run.model_defaults import flag_names, follow_model
 
     pre = ArgumentParser(prog="sealign run", add_help=False)
     pre.add_argument("--preset")

@@ -46,10 +46,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sealign.oracles.base import Oracle, Verdict, check_lengths
+from sealign.records.types import Candidate, Prompt
 from sealign.runtime.ray_calls import connect, fault_options, fetch, import_ray, shard_bounds
 from sealign.runtime.ray_workers import INITIAL_WEIGHTS, ActorWorker, LearnerWorker, OracleWorker, Weights
 from sealign.runtime.settings import RuntimeSettings
-from sealign.types import Candidate, Prompt
 
 # ---------------------------------------------------------------------------------- proxies
 # What the loop holds: the same methods as the local parts, each a remote call underneath.

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 from sealign.oracles.base import Verdict
-from sealign.types import Candidate, Prompt
+from sealign.records.types import Candidate, Prompt
 
 # Plain classes, turned into Ray actors with ``ray.remote`` at run time (importing this module
 # does not need Ray). Each builds its part from the config exactly as the local runtime does.
@@ -83,7 +83,7 @@ class LearnerWorker(_Worker):
     def __init__(self, config, policy_path: str):
         import torch
 
-        from sealign.learner import PreferenceLearner
+        from sealign.learning.learner import PreferenceLearner
         from sealign.policy import load_policy
 
         _threads(config)

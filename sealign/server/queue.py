@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sealign.errors import UserError
+from sealign.records.sqlite_files import open_shared
 from sealign.server.queue_schema import SCHEMA, count_existing_answers
-from sealign.sqlite_files import open_shared
 
 SIDES = ("left", "right", "tie")
 

@@ -13,8 +13,8 @@ import pytest
 
 from sealign.cli import main
 from sealign.config import RunConfig
-from sealign.feedback_log import FeedbackLog
-from sealign.loop import run
+from sealign.records.feedback_log import FeedbackLog
+from sealign.run.loop import run
 from sealign.runtime import ray as ray_runtime
 from sealign.runtime import ray_calls, ray_workers
 from tests.conftest import TEST_SFT_STEPS

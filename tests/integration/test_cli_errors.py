@@ -133,12 +133,12 @@ def test_error_messages_are_cut_to_one_line_by_one_helper():
                                   ["--oracle", "rule", "--task", "tldr-hard"]])
 def test_the_rule_oracle_on_own_prompts_needs_a_reward_fn_before_any_model_loads(args, tmp_path, capsys, monkeypatch):
     """The built-in reward abstains on prompts it cannot read: the whole budget would go on abstentions."""
-    import sealign.components
+    import sealign.run.components
 
     def no_model(*a, **k):
         raise AssertionError("a model was loaded before the refusal")
 
-    monkeypatch.setattr(sealign.components, "resolve_policy_path", no_model)
+    monkeypatch.setattr(sealign.run.components, "resolve_policy_path", no_model)
     prompts = tmp_path / "p.jsonl"
     prompts.write_text("".join(json.dumps({"prompt": f"Explain topic {k}."}) + "\n" for k in range(40)))
     code, err = run_cli(["run", *args, "--prompts", str(prompts), "--out-dir", str(tmp_path)], capsys)

@@ -9,7 +9,7 @@ import yaml
 
 from sealign.cli_flags import resolve_config
 from sealign.config import RunConfig
-from sealign.model_defaults import (
+from sealign.run.model_defaults import (
     FULL_FINE_TUNE_LR,
     ModelShape,
     flag_names,

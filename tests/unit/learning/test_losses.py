@@ -17,7 +17,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sealign.losses import (
+from sealign.learning.losses import (
     LOSSES,
     PAIR_LOSSES,
     PairLogps,
@@ -30,7 +30,7 @@ from sealign.losses import (
     slic_loss,
     xpo_loss,
 )
-from sealign.reward_losses import bt_loss, length_penalized_reward
+from sealign.learning.reward_losses import bt_loss, length_penalized_reward
 
 torch.set_num_threads(1)
 

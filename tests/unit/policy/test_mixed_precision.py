@@ -12,10 +12,10 @@ import torch
 from sealign.config import RunConfig
 from sealign.errors import ConfigError
 from sealign.exploration.features import build_features
-from sealign.learner import PreferenceLearner
+from sealign.learning.learner import PreferenceLearner
 from sealign.policy import load_policy
 from sealign.policy.anatomy import store_frozen_linears
-from sealign.types import Candidate, PreferenceBatch, Prompt
+from sealign.records.types import Candidate, PreferenceBatch, Prompt
 from tests.conftest import ROOT
 
 torch.set_num_threads(1)
