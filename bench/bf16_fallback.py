@@ -45,10 +45,10 @@ def measure(policy_name: str, lora_r: int, max_new_tokens: int, repeats: int) ->
     import torch
 
     from sealign.config import RunConfig
-    from sealign.learner import PreferenceLearner
+    from sealign.learning.learner import PreferenceLearner
     from sealign.policy import hardware, load_policy
     from sealign.policy.registry import resolve_policy
-    from sealign.types import PreferenceBatch
+    from sealign.records.types import PreferenceBatch
 
     torch.set_num_threads(1)
     folder = resolve_policy(policy_name, None, 700, log=lambda msg: print(msg, file=sys.stderr))

@@ -18,9 +18,9 @@ from collections import defaultdict
 
 import torch
 
-from sealign.collapse import answer_stats
 from sealign.policy.hf import HFPolicy
 from sealign.policy.registry import resolve_policy
+from sealign.run.collapse import answer_stats
 from sealign.tasks import constraints
 from sealign.tasks.constraint_checks import KINDS, graded_credit, parse_constraints
 

@@ -35,8 +35,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from sealign import compare
-from sealign.stats import Interval
+from sealign.analysis import compare
+from sealign.analysis.stats import Interval
 
 # The study's common ground: the built-in policy, half the default budget (less saturated win rates),
 # and an evaluation each time 128 more queries are spent (the same query counts for every arm, whatever

@@ -3,7 +3,7 @@
     SEALIGN_CACHE=/tmp/sealcache .venv/bin/python bench/losses.py            # all losses, 512 queries each
     .venv/bin/python bench/losses.py --losses dpo simpo --budget 256
 
-Each run is `sealign.loop.run` with the online-dpo recipe (passive exploration, BT simulator
+Each run is `sealign.run.loop.run` with the online-dpo recipe (passive exploration, BT simulator
 oracle) and only the loss (and its documented per-loss settings below) changed. It is a smoke
 check that each loss improves on the SFT policy (win rate > 50%), not a comparison of losses:
 one seed, a short budget, no tuning.
@@ -25,9 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sealign.config import RunConfig, apply_overrides  # noqa: E402
-from sealign.loop import run  # noqa: E402
-from sealign.losses import LOSSES  # noqa: E402
+from sealign.learning.losses import LOSSES  # noqa: E402
 from sealign.recipes import get_recipe  # noqa: E402
+from sealign.run.loop import run  # noqa: E402
 
 # Settings that differ from the defaults for one loss, with the reason (see docs/losses.md).
 PER_LOSS = {

@@ -48,9 +48,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from sealign.config import RunConfig
     from sealign.data.prompts import load_prompts
-    from sealign.learner import PreferenceLearner
+    from sealign.learning.learner import PreferenceLearner
     from sealign.policy import load_policy
-    from sealign.types import PreferenceBatch
+    from sealign.records.types import PreferenceBatch
 
     torch.set_num_threads(args.threads)
     config = RunConfig(policy=args.policy, task=task_of(args.policy), lora_r=args.lora_r,

@@ -163,9 +163,9 @@ def peak_rss_mb() -> float:
 
 # ----------------------------------------------------------------------------------------- sealign
 def measure_sealign(args) -> dict:
-    """One sealign online-DPO run through the real loop (``sealign.loop.run``)."""
-    from sealign.loop import run
-    from sealign.tracking import read_metrics
+    """One sealign online-DPO run through the real loop (``sealign.run.loop.run``)."""
+    from sealign.records.tracking import read_metrics
+    from sealign.run.loop import run
 
     with tempfile.TemporaryDirectory(prefix="sealign-throughput-") as out:
         run(sealign_config(args, out), log=lambda _: None)

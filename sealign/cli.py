@@ -3,7 +3,6 @@ one entry point (``USAGE`` says what each does). User mistakes end in one line, 
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from sealign.cli_flags import ArgumentParser, resolve_config
 from sealign.errors import UserError
 
 USAGE = """usage: sealign COMMAND [options]
@@ -52,106 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def resolve_config(args: list[str], log=None):
-    """Defaults, then the preset, then the YAML file, then command-line flags; then, for a pretrained
-    policy, the defaults that follow the model in the settings none of them chose (said in one line
-    through ``log``; sealign/model_defaults.py)."""
-    import tyro
-
-    from sealign.config import RunConfig, apply_overrides, flattened, grouped, load_yaml
-    from sealign.model_defaults import flag_names, follow_model
-    from sealign.recipes import get_recipe
-
-    pre = ArgumentParser(prog="sealign run", add_help=False)
-    pre.add_argument("--preset")
-    pre.add_argument("--config")
-    pre.add_argument("--variant", type=int)
-    known, rest = pre.parse_known_args(args)
-    file_settings = load_yaml(known.config) if known.config else {}
-    preset = known.preset or file_settings.get("preset") or RunConfig.preset
-    recipe = get_recipe(preset)
-    variant = known.variant if known.variant is not None else file_settings.get("variant")
-    config = apply_overrides(RunConfig(), {**recipe.settings_for(variant), "preset": preset}, f"preset {preset}")
-    if file_settings:
-        config = apply_overrides(config, file_settings, known.config)
-    # --help shows the settings grouped by part (config.PARTS); the flags keep their flat names.
-    flags, default = grouped(config)
-    parsed = one_line_errors(lambda: tyro.cli(flags, default=default, args=rest, prog="sealign run",
-                                              description="Run one online-alignment experiment."))
-    chosen = {**{key: f"preset {preset}" for key in recipe.settings_for(variant)},
-              **{str(key): known.config for key in file_settings},
-              **{name: "--" + name.replace("_", "-") for name in flag_names(rest)}}
-    config, line = follow_model(flattened(parsed), chosen)
-    if line and log is not None:
-        log(line)
-    return builtin_tuned(config, recipe.builtin_settings, set(file_settings) | set(flag_names(rest))).validate()
-
-
-def builtin_tuned(config, settings: dict, user_chosen: set[str]):
-    """``config`` with the preset's settings tuned on the built-in policy, where the policy is the built-in
-    one and the user (YAML file or flag) chose none of them."""
-    from sealign.config import apply_overrides
-    from sealign.policy.registry import BUILTIN
-
-    unchosen = {key: value for key, value in settings.items() if key not in user_chosen}
-    if config.policy != BUILTIN or not unchosen:
-        return config
-    return apply_overrides(config, unchosen, f"preset {config.preset} (tuned on the built-in policy)")
-
-
-# every parser mistake is one UserError line (exit 2), not usage text
-class ArgumentParser(argparse.ArgumentParser):
-    """argparse that raises UserError instead of printing its usage and calling sys.exit."""
-
-    def error(self, message: str):
-        raise UserError(f"{self.prog}: {message}; see `{self.prog} --help`")
-
-
-def one_line_errors(parse):
-    """``parse()`` (a tyro parse); its error box on stderr becomes one UserError line.
-
-    tyro draws a multi-line box and exits 2. The box is captured and condensed to its first
-    section and the flags it suggests, so every mistake reads like the others; --help still exits 0.
-    """
-    import contextlib
-    import io
-
-    captured = io.StringIO()
-    try:
-        with contextlib.redirect_stderr(captured):
-            return parse()
-    except SystemExit as exit_:
-        if not exit_.code:
-            sys.stderr.write(captured.getvalue())
-            raise
-        raise UserError(condense_tyro_error(captured.getvalue())) from None
-
-
-def condense_tyro_error(text: str) -> str:
-    """'Unrecognized options: --betta, 0.1 (did you mean --beta?); see `sealign run --help`' from tyro's box."""
-    import re
-
-    sections: list[list[str]] = [[]]
-    for raw in re.sub(r"\x1b\[[0-9;]*m", "", text).splitlines():
-        line = raw.strip().strip("│┃").strip()
-        if not line or line[0] in "╭╰┏┗":  # blank, or the box's top and bottom edges
-            continue
-        if set(line) <= set("─━-"):  # a separator between sections
-            sections.append([])
-            continue
-        sections[-1].append(line)
-    if "╭" not in text and len(sections) > 1 and len(sections[0]) == 1:
-        sections.pop(0)  # without a box (output that cannot show one) the title stands alone on top
-    first = " ".join(sections[0]).rstrip(".") or "invalid command-line flags"
-    suggested = [match.group(1) for lines in sections[1:]
-                 if lines and lines[0].startswith(("Perhaps you meant", "Arguments similar to"))
-                 for line in lines[1:] if (match := re.match(r"(--[a-z][\w-]*)", line))]
-    hint = f" (did you mean {', '.join(dict.fromkeys(suggested))}?)" if suggested else ""
-    return f"{first}{hint}; see `sealign run --help`"
-
-
 def cmd_run(args: list[str]) -> int:
-    from sealign.loop import resume, run
+    from sealign.run.loop import resume, run
 
     console = Console(stderr=True)
     log = lambda msg: console.print(f"[dim]{msg}[/dim]")  # noqa: E731
@@ -181,7 +83,7 @@ def print_summary(summaries: list[dict]) -> None:
 
 
 def cmd_plot(args: list[str]) -> int:
-    from sealign.plot import plot_runs
+    from sealign.analysis.plot import plot_runs
 
     parser = ArgumentParser(prog="sealign plot", description="Overlay win-rate curves of runs.")
     parser.add_argument("run_dirs", nargs="+", type=Path)
@@ -210,7 +112,7 @@ def cmd_summary(args: list[str]) -> int:
 
 
 def cmd_compare(args: list[str]) -> int:
-    from sealign import compare
+    from sealign.analysis import compare
 
     parser = ArgumentParser(
         prog="sealign compare",
@@ -258,7 +160,7 @@ def _split_passthrough(args: list[str]) -> tuple[list[str], str, list[str]]:
 
 
 def cmd_export(args: list[str]) -> int:
-    from sealign.export import FORMATS, export_run, left_out
+    from sealign.analysis.export import FORMATS, export_run, left_out
 
     parser = ArgumentParser(prog="sealign export", description="Write a run's answered pairs as a preference "
                             "dataset: prompt, chosen, rejected, step, oracle, probability, source, cost.")
@@ -277,7 +179,7 @@ def cmd_export(args: list[str]) -> int:
 
 
 def cmd_report(args: list[str]) -> int:
-    from sealign.report import write_report
+    from sealign.analysis.report import write_report
 
     parser = ArgumentParser(prog="sealign report", description="One self-contained HTML page about runs.")
     parser.add_argument("run_dirs", nargs="+", type=Path)

@@ -24,16 +24,16 @@ import yaml
 
 from sealign.data.settings import DataSettings
 from sealign.errors import ConfigError
-from sealign.eval_settings import EvalSettings
 from sealign.exploration.settings import ExplorationSettings
-from sealign.learner_settings import OptimiserSettings
-from sealign.learning_settings import LearningSettings
-from sealign.loss_settings import LossSettings
+from sealign.learning.learner_settings import OptimiserSettings
+from sealign.learning.loss_settings import LossSettings
 from sealign.oracles.settings import HumanSettings, JudgeSettings, OracleSettings, RewardServerSettings
 from sealign.policy.settings import BACKENDS, BackendSettings, LoraSettings, PolicySettings, smallest_trainable_lr
+from sealign.run.eval_settings import EvalSettings
+from sealign.run.learning_settings import LearningSettings
+from sealign.run.sampling_settings import SamplingSettings
+from sealign.run.schedule_settings import SCHEDULE_TRAITS, ScheduleSettings
 from sealign.runtime.settings import RuntimeSettings
-from sealign.sampling_settings import SamplingSettings
-from sealign.schedule_settings import SCHEDULE_TRAITS, ScheduleSettings
 
 
 @dataclass

@@ -75,9 +75,9 @@ def tiny_run_config(out_dir, policy_folder, **overrides):
 def assert_flag_learns_from_the_command_line(tmp_path, policy_folder, flag: str, field: str) -> None:
     """``flag`` sets the boolean ``field`` (off without it), and a tiny run with it on learns, finite
     losses, the setting recorded in its config.yaml."""
-    from sealign.cli import resolve_config
-    from sealign.loop import run
-    from sealign.tracking import read_metrics
+    from sealign.cli_flags import resolve_config
+    from sealign.records.tracking import read_metrics
+    from sealign.run.loop import run
 
     assert getattr(resolve_config([flag]), field)
     assert not getattr(resolve_config([]), field)
@@ -91,7 +91,7 @@ def assert_flag_learns_from_the_command_line(tmp_path, policy_folder, flag: str,
 @pytest.fixture(scope="session")
 def finished_tiny_run(tiny_policy_folder, tmp_path_factory):
     """One finished tiny online-DPO run directory, shared by the tests that only read runs."""
-    from sealign.loop import run
+    from sealign.run.loop import run
 
     out = tmp_path_factory.mktemp("finished-run")
     run(tiny_run_config(out, tiny_policy_folder, run_name="tiny"), log=lambda _: None)
@@ -163,7 +163,7 @@ def index_pairs(candidates, queries) -> list:
 
 def group_of(texts: list[str], prompt: str = "p") -> list:
     """One prompt's candidates with these texts, each text's bytes as its tokens (same text, same tokens)."""
-    from sealign.types import Candidate, Prompt
+    from sealign.records.types import Candidate, Prompt
 
     p = Prompt(prompt, prompt)
     return [Candidate(p, [1], list(text.encode()), text) for text in texts]
@@ -171,7 +171,7 @@ def group_of(texts: list[str], prompt: str = "p") -> list:
 
 def answer(a, b, winner: str):
     """An oracle's answer about candidates ``a`` and ``b``: ``winner`` is "a", "b" or "tie"."""
-    from sealign.types import Comparison
+    from sealign.records.types import Comparison
 
     return Comparison(id=a.text + b.text, run_id="t", step=0, prompt=a.prompt, a=a, b=b, winner=winner,
                       prob_a=None, oracle="test")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sealign.data.rows import PromptRow, row_of
 from sealign.errors import UserError
-from sealign.types import Prompt
+from sealign.records.types import Prompt
 
 logger = logging.getLogger(__name__)
 

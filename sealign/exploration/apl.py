@@ -21,7 +21,7 @@ from torch import Tensor
 from sealign.errors import ConfigError
 from sealign.exploration.base import Pair, Query, queries_of
 from sealign.exploration.rules import argmax_pair
-from sealign.types import Candidate, Comparison
+from sealign.records.types import Candidate, Comparison
 
 
 def select_pair(rewards: Tensor, rng: np.random.Generator | None = None) -> Pair:

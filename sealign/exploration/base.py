@@ -1,7 +1,7 @@
 """The explorer's contract: given M candidates per prompt, which pairs are worth an oracle query.
 
 Every explorer has ``select`` and ``update`` (``Explorer``). A few have more powers, each a small
-protocol below; the assembly (``sealign/components.py``) looks for them once, with ``powers_of``,
+protocol below; the assembly (``sealign/run/components.py``) looks for them once, with ``powers_of``,
 and the loop reads the answer from the assembled parts, never from the explorer itself.
 """
 
@@ -13,7 +13,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from torch import Tensor
 
-from sealign.types import Candidate, Comparison
+from sealign.records.types import Candidate, Comparison
 
 Pair = tuple[int, int]
 """Indices (i, j), i != j, into one prompt's candidates: what the pure pair rules return."""

@@ -17,7 +17,7 @@ from sealign.exploration.epistemic_reward import EpistemicRewardModel
 from sealign.exploration.features import build_features
 from sealign.exploration.rules import PairRule
 from sealign.exploration.settings import ExplorationSettings, ensemble_checks
-from sealign.types import Candidate, Comparison
+from sealign.records.types import Candidate, Comparison
 
 
 class EpistemicExplorer:

@@ -2,7 +2,7 @@
 on them, and the ranking score ``mean - length_penalty * |y|``.
 
 The ensemble explorers pick their pairs with it; the rest of the run uses it through
-``RunParts.reward_model`` (``base.RewardModel``): model labels (``sealign/model_labels.py``),
+``RunParts.reward_model`` (``base.RewardModel``): model labels (``sealign/run/model_labels.py``),
 Best-of-N evaluation and the choice of an iterative run's best round.
 """
 
@@ -13,7 +13,7 @@ from torch import Tensor
 
 from sealign.exploration.epistemic import EnsembleRewardModel
 from sealign.exploration.features import CandidateFeatures
-from sealign.types import Candidate, Comparison
+from sealign.records.types import Candidate, Comparison
 
 TARGETS = {"a": 1.0, "b": 0.0, "tie": 0.5}
 

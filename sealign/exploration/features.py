@@ -25,7 +25,7 @@ from torch import Tensor
 
 from sealign.errors import ConfigError, first_line
 from sealign.exploration.settings import ExplorationSettings
-from sealign.types import Candidate
+from sealign.records.types import Candidate
 
 Pooling = Literal["mean", "last"]
 

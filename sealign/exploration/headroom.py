@@ -5,7 +5,7 @@ bounds for the study: ``headroom-max-gap`` asks about the pair of largest true r
 clearest answer), ``headroom-coin-flip`` about the pair nearest a coin flip under a Bradley-Terry
 oracle (the smallest gap between two distinct texts: the least predictable answer). If neither
 beats a random pair by much, no learned rule can on that task. The reward function is given by the
-assembly (``sealign/explorer_inputs.py``), as explorers import no task.
+assembly (``sealign/run/explorer_inputs.py``), as explorers import no task.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 from sealign.errors import ConfigError
 from sealign.exploration.base import Pair, Query, queries_of
 from sealign.exploration.settings import ExplorationSettings
-from sealign.types import Candidate, Comparison
+from sealign.records.types import Candidate, Comparison
 
 RewardFn = Callable[[str, str], "float | None"]
 

@@ -29,7 +29,7 @@ from torch import Tensor
 from sealign.errors import ConfigError
 from sealign.exploration.base import Pair, Query, queries_of
 from sealign.exploration.settings import ExplorationSettings
-from sealign.types import Candidate, Comparison
+from sealign.records.types import Candidate, Comparison
 
 
 def borda_scores(win_prob: Tensor) -> Tensor:
@@ -112,7 +112,7 @@ class PairwiseRankExplorer:
 
 def build(config: ExplorationSettings, policy=None, ranker=None) -> PairwiseRankExplorer:
     """``ranker``: anything with ``prob_first_wins(prompts, firsts, seconds)``; the assembly gives the
-    pairwise preference model of ``--ranker-model`` (sealign/explorer_inputs.py)."""
+    pairwise preference model of ``--ranker-model`` (sealign/run/explorer_inputs.py)."""
     if ranker is None:
         raise ConfigError("pairwise-rank is given its ranker by the assembly: "
                           "build_explorer(config, policy, **explorer_inputs(config, policy))")

@@ -17,7 +17,7 @@ from torch import Tensor
 from sealign.exploration.base import Pair, Query, queries_of
 from sealign.exploration.rules import random_pair
 from sealign.exploration.settings import ExplorationSettings
-from sealign.types import Candidate, Comparison
+from sealign.records.types import Candidate, Comparison
 
 
 def select_pair(rewards: Tensor, rng: np.random.Generator) -> Pair:

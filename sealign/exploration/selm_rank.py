@@ -19,7 +19,7 @@ import numpy as np
 from sealign.errors import ConfigError
 from sealign.exploration.base import Query
 from sealign.exploration.settings import ExplorationSettings
-from sealign.types import Candidate, Comparison
+from sealign.records.types import Candidate, Comparison
 
 LABEL_SOURCE = "ranked"
 
@@ -79,7 +79,7 @@ class SelmRankExplorer:
 
 
 def build(config: ExplorationSettings, policy=None, data: dict[str, tuple[str, str]] | None = None) -> SelmRankExplorer:
-    """``data``: prompt -> (chosen, rejected), given by the assembly (sealign/explorer_inputs.py)."""
+    """``data``: prompt -> (chosen, rejected), given by the assembly (sealign/run/explorer_inputs.py)."""
     if data is None:
         raise ConfigError("selm-rank is given its preference data by the assembly: "
                           "build_explorer(config, policy, **explorer_inputs(config, policy))")

@@ -14,7 +14,7 @@ import numpy as np
 
 from sealign.errors import ConfigError
 from sealign.exploration.base import Pair, Query, queries_of
-from sealign.types import Candidate, Comparison
+from sealign.records.types import Candidate, Comparison
 
 
 class XPOExplorer:

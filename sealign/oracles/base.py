@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from sealign.types import Winner
+from sealign.records.types import Winner
 
 
 @dataclass(frozen=True)

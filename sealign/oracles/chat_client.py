@@ -23,7 +23,7 @@ from pathlib import Path
 
 from sealign.errors import UserError
 from sealign.oracles.transport import Flags, RequestFailed, one_line_errors, openai_client
-from sealign.sqlite_files import open_shared
+from sealign.records.sqlite_files import open_shared
 
 FLAGS = Flags(url="--judge-url (it should end in /v1)", model="--judge-model", key="--judge-api-key-env")
 

@@ -27,7 +27,7 @@ from urllib.parse import urlparse
 from sealign.errors import ConfigError, UserError
 from sealign.oracles.reward_protocols import MalformedReply, RewardProtocol
 from sealign.oracles.transport import Flags, RequestFailed, one_line_errors, openai_client
-from sealign.sqlite_files import open_shared
+from sealign.records.sqlite_files import open_shared
 
 FLAGS = Flags(url="--reward-url", model="--oracle-model", key="--reward-api-key-env")
 WHAT = "reward server"

@@ -16,7 +16,7 @@ import inspect
 import torch
 from torch import Tensor
 
-from sealign.types import TokenIds
+from sealign.records.types import TokenIds
 
 LEAN_HEAD_MIN_VOCAB = 8192
 """From this vocabulary size on, scoring runs the backbone and applies the LM head at response

@@ -17,7 +17,7 @@ from typing import Protocol
 import torch
 from torch import Tensor
 
-from sealign.types import TokenIds
+from sealign.records.types import TokenIds
 
 
 class Policy(Protocol):

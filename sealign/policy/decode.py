@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from sealign.policy.anatomy import cache_kwargs, last_logits, left_pad, split_head
-from sealign.types import TokenIds
+from sealign.records.types import TokenIds
 
 
 def decode_loop(model, prompt_ids: list[TokenIds], n: int, temperature: float, top_p: float, max_new_tokens: int,

@@ -18,7 +18,7 @@ from torch import Tensor
 from sealign.errors import UserError, first_line
 from sealign.policy import decode, scoring
 from sealign.policy.anatomy import pick_device, store_frozen_linears, unwrap
-from sealign.types import TokenIds
+from sealign.records.types import TokenIds
 
 
 class HFPolicy:

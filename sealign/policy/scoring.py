@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from sealign.policy.anatomy import backbone_and_head, backbone_of, cache_kwargs, checkpointing, last_logits, left_pad
-from sealign.types import TokenIds
+from sealign.records.types import TokenIds
 
 
 def sequence_logprobs(model, prompt_ids: list[TokenIds], response_ids: list[TokenIds], pad_id: int,

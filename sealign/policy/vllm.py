@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from sealign.errors import UserError
-from sealign.types import TokenIds
+from sealign.records.types import TokenIds
 
 if TYPE_CHECKING:
     from sealign.policy.hf import HFPolicy

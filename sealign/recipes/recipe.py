@@ -21,7 +21,7 @@ class Recipe:
     builtin_settings: dict = field(default_factory=dict)
     """Settings tuned on the built-in policy (bench/factor_study.py's tuning), applied only when the run's
     policy is the built-in one and neither the YAML file nor a flag chose them: a pretrained model gets
-    the defaults that follow it instead (sealign/model_defaults.py), never the toy's tuned rate."""
+    the defaults that follow it instead (sealign/run/model_defaults.py), never the toy's tuned rate."""
 
     def settings_for(self, variant: int | None) -> dict:
         if variant is None and self.variants:

@@ -7,7 +7,7 @@ from typing import Protocol
 from sealign.data.prompts import PromptOrder
 from sealign.oracles.base import Oracle
 from sealign.policy.base import TrainablePolicy
-from sealign.types import Candidate, Prompt
+from sealign.records.types import Candidate, Prompt
 
 
 class ActorHandle(Protocol):

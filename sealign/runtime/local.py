@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from sealign.actor import Actor
 from sealign.exploration.settings import ExplorationSettings
-from sealign.learner import PreferenceLearner
+from sealign.learning.learner import PreferenceLearner
 from sealign.oracles import Oracle, build_oracle
 from sealign.policy import backends
 from sealign.policy.base import Policy, TrainablePolicy
-from sealign.sampling_settings import SamplingSettings
-from sealign.types import Candidate, Prompt
+from sealign.records.types import Candidate, Prompt
+from sealign.run.actor import Actor
+from sealign.run.sampling_settings import SamplingSettings
 
 
 class LocalActor:

@@ -6,9 +6,9 @@ import pytest
 
 from sealign.cli import main
 from sealign.config import RunConfig
-from sealign.feedback_log import FeedbackLog
-from sealign.loop import run
-from sealign.tracking import read_metrics
+from sealign.records.feedback_log import FeedbackLog
+from sealign.records.tracking import read_metrics
+from sealign.run.loop import run
 from tests.conftest import TEST_SFT_STEPS
 
 pytestmark = pytest.mark.slow

@@ -13,12 +13,12 @@ import threading
 import pytest
 import torch
 
-from sealign.collect import ask
 from sealign.exploration.base import queries_of
-from sealign.feedback_log import FeedbackLog
 from sealign.oracles.human import HumanOracle
+from sealign.records.feedback_log import FeedbackLog
+from sealign.records.types import Candidate, Prompt
+from sealign.run.collect import ask
 from sealign.server.queue import FeedbackQueue
-from sealign.types import Candidate, Prompt
 from tests.feedback_server import LiveFeedbackServer
 
 torch.set_num_threads(1)
@@ -112,7 +112,7 @@ def test_a_run_driven_by_a_scripted_browser_rater_learns(tmp_path, browser, sft_
     """The whole loop with --oracle human: a scripted rater in Chromium answers every pair the run
     queues, preferring the summary with the higher built-in reward, and the policy learns from it."""
     from sealign.config import RunConfig
-    from sealign.loop import run
+    from sealign.run.loop import run
     from sealign.tasks.summarize import prompt_reward
     from tests.conftest import TEST_SFT_STEPS
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from sealign.config import RunConfig
-from sealign.loop import run
+from sealign.run.loop import run
 from tests.conftest import TEST_SFT_STEPS
 
 pytestmark = pytest.mark.slow

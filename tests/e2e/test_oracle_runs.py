@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from sealign.cli import main
-from sealign.feedback_log import FeedbackLog
-from sealign.tracking import read_metrics
+from sealign.records.feedback_log import FeedbackLog
+from sealign.records.tracking import read_metrics
 from tests.conftest import TEST_SFT_STEPS
 from tests.judge_server import JudgeServer
 from tests.reward_servers import RewardServer

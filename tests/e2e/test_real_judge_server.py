@@ -16,8 +16,8 @@ import pytest
 import torch
 
 from sealign.cli import main
-from sealign.feedback_log import FeedbackLog
 from sealign.policy.registry import MODELS, offline_model_folder
+from sealign.records.feedback_log import FeedbackLog
 
 torch.set_num_threads(1)
 SMOLLM2 = MODELS["smollm2-135m"]

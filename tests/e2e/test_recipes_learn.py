@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from sealign.config import RunConfig, apply_overrides
-from sealign.feedback_log import FeedbackLog
-from sealign.loop import run
 from sealign.recipes import REGISTRY, get_recipe
+from sealign.records.feedback_log import FeedbackLog
+from sealign.run.loop import run
 from tests.conftest import TEST_SFT_STEPS
 
 # SELM ranks a sample of the policy against an offline dataset's two responses. On the suite's weak
@@ -55,7 +55,7 @@ def test_every_preset_learns(name, tmp_path, request, monkeypatch):
 
 def spy_round_calls(monkeypatch) -> dict[str, int]:
     """Count the learner's round-boundary calls (restart from SFT, reference sync) during a run."""
-    from sealign.learner import PreferenceLearner
+    from sealign.learning.learner import PreferenceLearner
 
     calls = {"restart_from_initial": 0, "sync_reference": 0}
     for method in calls:
@@ -71,7 +71,7 @@ def spy_round_calls(monkeypatch) -> dict[str, int]:
 
 def check_defining_mechanism(config: RunConfig, run_dir, calls: dict[str, int]) -> None:
     """What makes the recipe itself ran, so that a silent fallback to passive online DPO fails."""
-    from sealign.tracking import read_metrics
+    from sealign.records.tracking import read_metrics
 
     steps = [r for r in read_metrics(run_dir / "metrics.jsonl") if "answers/model_labels" in r]
     with FeedbackLog(run_dir / "feedback.sqlite", config.name) as log:
@@ -95,9 +95,9 @@ def check_defining_mechanism(config: RunConfig, run_dir, calls: dict[str, int]) 
 
 @pytest.mark.slow
 def test_rlhflow_variant_2_runs_end_to_end(builtin_ranker, sft_cache, tmp_path):
-    from sealign.feedback_log import FeedbackLog
-    from sealign.loop import run
     from sealign.recipes import get_recipe
+    from sealign.records.feedback_log import FeedbackLog
+    from sealign.run.loop import run
 
     path, _ = builtin_ranker
     config = apply_overrides(RunConfig(), {**get_recipe("rlhflow").settings_for(2), "preset": "rlhflow"}, "rlhflow")

@@ -9,18 +9,18 @@ import sys
 import pytest
 import torch
 
-from sealign.actor import Actor
 from sealign.cli import main
 from sealign.config import RunConfig
 from sealign.data.prompts import PromptOrder, load_prompts
 from sealign.errors import ConfigError, UserError
-from sealign.feedback_log import FeedbackLog
-from sealign.loop import run
 from sealign.policy import load_policy
 from sealign.policy.builtin import BootstrapSpec, ensure_sft_policy
+from sealign.records.feedback_log import FeedbackLog
+from sealign.records.tracking import read_metrics
+from sealign.run.actor import Actor
+from sealign.run.loop import run
 from sealign.runtime import build_runtime
-from sealign.runtime.ray import lost_line, shard_bounds
-from sealign.tracking import read_metrics
+from sealign.runtime.ray_calls import lost_line, shard_bounds
 from tests.conftest import TEST_SFT_STEPS
 
 

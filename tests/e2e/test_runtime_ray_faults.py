@@ -13,9 +13,10 @@ import pytest
 
 from sealign.cli import main
 from sealign.config import RunConfig
-from sealign.feedback_log import FeedbackLog
-from sealign.loop import run
+from sealign.records.feedback_log import FeedbackLog
+from sealign.run.loop import run
 from sealign.runtime import ray as ray_runtime
+from sealign.runtime import ray_calls, ray_workers
 from tests.conftest import TEST_SFT_STEPS
 
 pytestmark = pytest.mark.slow
@@ -84,7 +85,7 @@ def test_killed_actor_and_oracle_workers_and_a_lost_node_are_redone_exactly(tmp_
     remote = ray_runtime.RayRuntime._remote
 
     def placed(self, cls, gpus=0, restart=True):
-        node = {"learner": 1} if cls is ray_runtime.LearnerWorker else {"workers": 1}
+        node = {"learner": 1} if cls is ray_workers.LearnerWorker else {"workers": 1}
         return remote(self, cls, gpus, restart).options(resources=node)
 
     monkeypatch.setattr(ray_runtime.RayRuntime, "_remote", placed)
@@ -190,10 +191,10 @@ def test_a_worker_that_dies_in_every_try_of_a_call_stops_the_run_in_one_line(tmp
             os._exit(1)
 
     tries = tmp_path / "tries"
-    doomed = ray.remote(num_cpus=0, **ray_runtime.fault_options(restart=True))(Doomed).remote(str(tries))
+    doomed = ray.remote(num_cpus=0, **ray_calls.fault_options(restart=True))(Doomed).remote(str(tries))
     (tmp_path / "config.yaml").write_text("")
-    with pytest.raises(ray_runtime.WorkerLost, match="actor worker died") as stop:
-        ray_runtime.fetch(doomed.call.remote(), "actor worker", tmp_path)
+    with pytest.raises(ray_calls.WorkerLost, match="actor worker died") as stop:
+        ray_calls.fetch(doomed.call.remote(), "actor worker", tmp_path)
     assert "\n" not in str(stop.value) and str(stop.value).endswith(f"`sealign run --resume {tmp_path}`")
-    assert tries.read_text().count("try") == 1 + ray_runtime.CALL_RETRIES  # restarted and redone, then given up
+    assert tries.read_text().count("try") == 1 + ray_calls.CALL_RETRIES  # restarted and redone, then given up
     ray.kill(doomed)

@@ -23,8 +23,8 @@ import torch
 
 from sealign.cli import main
 from sealign.errors import UserError
-from sealign.feedback_log import FeedbackLog
-from sealign.types import Candidate, Comparison, Prompt
+from sealign.records.feedback_log import FeedbackLog
+from sealign.records.types import Candidate, Comparison, Prompt
 
 torch.set_num_threads(1)
 

@@ -4,16 +4,16 @@ decoded without special tokens, and the oracle sees plain text."""
 import pytest
 import torch
 
-from sealign.actor import Actor
-from sealign.collect import ask
 from sealign.config import RunConfig
 from sealign.exploration.base import queries_of
-from sealign.learner import PreferenceLearner
+from sealign.learning.learner import PreferenceLearner
 from sealign.oracles.rule import RuleOracle
 from sealign.policy.builtin import train_tokenizer
 from sealign.policy.hf import HFPolicy
+from sealign.records.types import PreferenceBatch, Prompt
+from sealign.run.actor import Actor
+from sealign.run.collect import ask
 from sealign.tasks import summarize
-from sealign.types import PreferenceBatch, Prompt
 
 # No newlines in the template, so the expected ids can be written down token by token.
 TEMPLATE = ("{% for m in messages %}<|user|>{{ m['content'] }}<|end|>{% endfor %}"

@@ -69,7 +69,7 @@ def test_bad_yaml(tmp_path, capsys):
 
 
 def test_yaml_and_flags_compose(tmp_path):
-    from sealign.cli import resolve_config
+    from sealign.cli_flags import resolve_config
 
     file = tmp_path / "c.yaml"
     file.write_text("preset: offline-dpo\nbeta: 0.3\nlr: 0.001\n")
@@ -82,7 +82,7 @@ def test_an_older_runs_config_yaml_still_loads_without_its_retired_settings(tmp_
     older config.yaml holds is dropped as it is read; a value someone set is refused as unknown."""
     import yaml
 
-    from sealign.cli import resolve_config
+    from sealign.cli_flags import resolve_config
     from sealign.config import RunConfig
 
     older = tmp_path / "config.yaml"
@@ -133,12 +133,12 @@ def test_error_messages_are_cut_to_one_line_by_one_helper():
                                   ["--oracle", "rule", "--task", "tldr-hard"]])
 def test_the_rule_oracle_on_own_prompts_needs_a_reward_fn_before_any_model_loads(args, tmp_path, capsys, monkeypatch):
     """The built-in reward abstains on prompts it cannot read: the whole budget would go on abstentions."""
-    import sealign.components
+    import sealign.run.components
 
     def no_model(*a, **k):
         raise AssertionError("a model was loaded before the refusal")
 
-    monkeypatch.setattr(sealign.components, "resolve_policy_path", no_model)
+    monkeypatch.setattr(sealign.run.components, "resolve_policy_path", no_model)
     prompts = tmp_path / "p.jsonl"
     prompts.write_text("".join(json.dumps({"prompt": f"Explain topic {k}."}) + "\n" for k in range(40)))
     code, err = run_cli(["run", *args, "--prompts", str(prompts), "--out-dir", str(tmp_path)], capsys)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 from sealign.cli import main
-from sealign.loop import run
-from sealign.tracking import read_metrics
+from sealign.records.tracking import read_metrics
+from sealign.run.loop import run
 from tests.conftest import tiny_run_config
 from tests.unit.data.test_offline_data import TEXT_ROWS, write_jsonl  # skips this file without `datasets`, as there
 

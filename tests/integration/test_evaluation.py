@@ -13,7 +13,7 @@ from tests.unit.evaluation.test_collapse import collapsing_evaluator
 
 @pytest.mark.parametrize("stop", [True, False])
 def test_a_policy_whose_answers_are_all_empty_is_flagged_and_stopped(tmp_path, tiny_policy_folder, monkeypatch, stop):
-    from sealign.loop import run
+    from sealign.run.loop import run
 
     collapsing_evaluator(monkeypatch, after=3)  # the start's answers and the first evaluation are the model's
     config = RunConfig(policy=str(tiny_policy_folder), out_dir=str(tmp_path), run_name="run", budget=48,

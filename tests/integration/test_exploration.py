@@ -9,7 +9,7 @@ from tests.conftest import tiny_run_config
 
 def test_a_sea_run_on_live_features_feeds_every_answer_to_its_heads(tmp_path, tiny_policy_folder, monkeypatch):
     from sealign.exploration.features import BackboneFeatures
-    from sealign.loop import run
+    from sealign.run.loop import run
 
     passes = []
     monkeypatch.setattr(BackboneFeatures, "__call__", lambda self, candidates: passes.append(len(candidates)))

@@ -95,10 +95,10 @@ def add_the_guides_examples(package: Path) -> dict[str, list[str]]:
                   block("length_gap_min: int").rstrip("\n") + "\n\n")
     runs["explorer"] = command_flags(r"sealign run --explorer length-gap[^`]*")
 
-    # A loss: a function and one Loss line in losses.py.
+    # A loss: a function and one Loss line in learning/losses.py.
     function, spec = block("def hinge_squared_loss").split("\nLOSSES = {..., ")
-    insert_before(package / "losses.py", "_DPO = ", function.strip("\n") + "\n\n\n")
-    register(package / "losses.py", "LOSSES", spec.strip().removesuffix("}") + ",")
+    insert_before(package / "learning" / "losses.py", "_DPO = ", function.strip("\n") + "\n\n\n")
+    register(package / "learning" / "losses.py", "LOSSES", spec.strip().removesuffix("}") + ",")
     runs["loss"] = ["--loss", "hinge2"]
 
     # An oracle: a new file and a registry line.
@@ -111,13 +111,13 @@ def add_the_guides_examples(package: Path) -> dict[str, list[str]]:
     register(package / "recipes" / "__init__.py", "REGISTRY", inline(r'"sea-bai": [^`]+'), recipe)
     runs["recipe"] = ["--preset", "sea-bai"]
 
-    # A schedule: a class and a SCHEDULES line in schedules.py; in schedule_settings.py the name in the
+    # A schedule: a class and a SCHEDULES line in run/schedules.py; in run/schedule_settings.py the name in the
     # setting's Literal and its traits line.
     schedule_class, rest = block("class HalfwayEvalSchedule").split("\nSCHEDULES = {..., ")
-    entry, settings_lines = rest.split("\n# sealign/schedule_settings.py\n")
-    insert_before(package / "schedules.py", "SCHEDULES: dict", schedule_class.strip("\n") + "\n\n\n")
-    register(package / "schedules.py", "SCHEDULES", entry.strip().removesuffix("}") + ",")
-    settings = package / "schedule_settings.py"
+    entry, settings_lines = rest.split("\n# sealign/run/schedule_settings.py\n")
+    insert_before(package / "run" / "schedules.py", "SCHEDULES: dict", schedule_class.strip("\n") + "\n\n\n")
+    register(package / "run" / "schedules.py", "SCHEDULES", entry.strip().removesuffix("}") + ",")
+    settings = package / "run" / "schedule_settings.py"
     names = re.search(r"schedule: Literal\[([^\]]*)\]", settings.read_text())
     assert '"halfway"' in settings_lines.splitlines()[0]  # the guide names it in the Literal
     settings.write_text(settings.read_text().replace(names.group(0), f'schedule: Literal[{names.group(1)}, "halfway"]'))
@@ -152,7 +152,7 @@ for name, flags in json.loads(sys.argv[3]).items():
         said.write(traceback.format_exc())
     result = {"code": code, "said": said.getvalue()[-3000:]}
     try:  # how the analysis (sealign compare, sealign plot) reads the run's curve
-        from sealign.curves import holds_between_evaluations
+        from sealign.analysis.curves import holds_between_evaluations
         result["holds_between_evaluations"] = holds_between_evaluations(out / name)
     except Exception:
         result["analysis_error"] = traceback.format_exc()[-2000:]
@@ -197,7 +197,7 @@ def finished(guide_runs, example: str) -> tuple[dict, dict, Path]:
 
 
 def evaluations(run_dir: Path) -> list[dict]:
-    from sealign.tracking import read_metrics
+    from sealign.records.tracking import read_metrics
 
     return [r for r in read_metrics(run_dir / "metrics.jsonl") if "eval/win_rate" in r]
 
@@ -209,7 +209,7 @@ def test_the_explorer_with_its_setting(guide_runs):
 
 
 def test_the_loss(guide_runs):
-    from sealign.tracking import read_metrics
+    from sealign.records.tracking import read_metrics
 
     config, _, run_dir = finished(guide_runs, "loss")
     losses = [r["loss"] for r in read_metrics(run_dir / "metrics.jsonl") if "loss" in r]
@@ -244,7 +244,7 @@ def test_the_analysis_reads_the_schedule_as_learning_online(guide_runs):
 def test_the_task(guide_runs):
     config, _, run_dir = finished(guide_runs, "task")
     assert config["task"] == "word-count"
-    from sealign.samples import read_samples
+    from sealign.records.samples import read_samples
 
     prompts = [sample["prompt"] for record in read_samples(run_dir) for sample in record["samples"]]
     assert prompts and all(prompt.startswith("describe ") for prompt in prompts)

@@ -8,10 +8,10 @@ from collections import Counter
 import pytest
 
 from sealign.config import RunConfig
-from sealign.feedback_log import FeedbackLog
 from sealign.oracles.base import Verdict
 from sealign.oracles.simulator import BradleyTerrySimulator
-from sealign.tracking import read_metrics
+from sealign.records.feedback_log import FeedbackLog
+from sealign.records.tracking import read_metrics
 from tests.unit.oracles.test_faults import unusable
 
 
@@ -24,7 +24,7 @@ def tiny_policy_dir(tiny_policy, tmp_path_factory):
 
 
 def test_a_run_with_a_flaky_reward_logs_only_real_answers(tmp_path, tiny_policy_dir, monkeypatch):
-    from sealign.loop import run
+    from sealign.run.loop import run
 
     asked: list[tuple[str, str, str, Verdict]] = []
     compare = BradleyTerrySimulator.compare

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sealign.loop import run
+from sealign.run.loop import run
 from tests.conftest import tiny_run_config
 
 DEPRECATIONS = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from sealign.cli import resolve_config
+from sealign.cli_flags import resolve_config
 from sealign.config import RunConfig
 
 
@@ -17,8 +17,8 @@ def tiny_preset_config(preset: str, tmp_path, policy_folder, *flags: str) -> Run
 
 
 def test_periodic_restarts_each_period_from_the_initial_policy(tmp_path, tiny_policy_folder, monkeypatch):
-    from sealign.learner import PreferenceLearner
-    from sealign.loop import run
+    from sealign.learning.learner import PreferenceLearner
+    from sealign.run.loop import run
 
     weights = lambda learner: {k: v.detach().clone() for k, v in learner.policy.model.state_dict().items()}  # noqa: E731
     starts, ends = [], []
@@ -42,8 +42,8 @@ def test_selm_asks_three_questions_per_prompt_and_never_overshoots_a_budget_that
         tmp_path, tiny_policy_folder):
     from collections import Counter
 
-    from sealign.feedback_log import FeedbackLog
-    from sealign.loop import run
+    from sealign.records.feedback_log import FeedbackLog
+    from sealign.run.loop import run
 
     config = tiny_preset_config("selm", tmp_path, tiny_policy_folder, "--budget", "40")
     shares = [13, 13, 14]  # three rounds of 40 // 3, the last taking the rest

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from sealign.export import export_run
-from sealign.run_lock import run_lock
+from sealign.analysis.export import export_run
+from sealign.run.run_lock import run_lock
 
 
 def test_a_second_process_resuming_a_running_run_exits_at_once_in_one_line(tmp_path):

@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from sealign.cli import main
-from sealign.samples import read_samples
+from sealign.records.samples import read_samples
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -70,7 +70,7 @@ def test_the_page_renders_in_headless_chromium_without_console_errors(report):
 
 
 def test_a_resumed_run_keeps_the_samples_up_to_its_checkpoint(tmp_path):
-    from sealign.samples import append_samples, keep_samples_until
+    from sealign.records.samples import append_samples, keep_samples_until
 
     for step in (0, 3, 6):
         append_samples(tmp_path / "samples.jsonl", step, step * 8, [])

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from sealign.loop import run
-from sealign.tracking import read_metrics
+from sealign.records.tracking import read_metrics
+from sealign.run.loop import run
 from tests.conftest import ROOT, tiny_run_config
 
 
@@ -113,7 +113,7 @@ def test_a_run_reported_to_trackio_lands_in_its_local_database(tmp_path, tiny_po
     # A process of its own: trackio reads TRACKIO_DIR when imported, and the test must not write ~/.cache.
     script = f"""
 import json
-from sealign.loop import run
+from sealign.run.loop import run
 from tests.conftest import tiny_run_config
 run(tiny_run_config({str(tmp_path)!r}, {str(tiny_policy_folder)!r}, run_name="trk", report_to="trackio",
                     budget=16), log=lambda _: None)

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sealign import compare
+from sealign.analysis import compare
+from sealign.analysis.compare import area_under_curve
 from sealign.cli import main
-from sealign.compare import area_under_curve
 from sealign.errors import UserError
 
 GRID = [0, 256, 512, 768, 1024]

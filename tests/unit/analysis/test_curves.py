@@ -1,4 +1,4 @@
-"""Reading a run's curves (sealign/curves.py): a round-based run's curve held between its rounds, query
+"""Reading a run's curves (sealign/analysis/curves.py): a round-based run's curve held between its rounds, query
 savings on the win-rate and the reward curve, and what a run paid (updates, identical pairs).
 Hand-computed values throughout."""
 
@@ -9,7 +9,7 @@ import json
 import pytest
 import yaml
 
-from sealign import compare, curves
+from sealign.analysis import compare, curves
 
 OFFLINE_GRID = [0, 768]
 

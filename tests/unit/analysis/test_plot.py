@@ -7,7 +7,7 @@ import json
 import matplotlib.pyplot as plt
 import yaml
 
-from sealign.plot import curve_figure, plot_runs
+from sealign.analysis.plot import curve_figure, plot_runs
 
 
 def fake_run(path, schedule: str, curve: list[tuple[int, float]]):

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from sealign.stats import geometric_mean_ratio, paired_bootstrap
+from sealign.analysis.stats import geometric_mean_ratio, paired_bootstrap
 
 
 def test_identical_presets_differ_by_zero_with_an_interval_containing_zero():

@@ -7,9 +7,9 @@ import json
 import pytest
 import yaml
 
-from sealign.cli import resolve_config
+from sealign.cli_flags import resolve_config
 from sealign.config import RunConfig
-from sealign.model_defaults import (
+from sealign.run.model_defaults import (
     FULL_FINE_TUNE_LR,
     ModelShape,
     flag_names,
@@ -97,7 +97,7 @@ def test_flag_names_are_read_in_every_spelling():
 
 
 def test_settings_tuned_on_the_built_in_policy_apply_to_it_only_and_never_over_a_users_choice():
-    from sealign.cli import builtin_tuned
+    from sealign.cli_flags import builtin_tuned
 
     assert builtin_tuned(RunConfig(), {"lr": 6e-4}, set()).lr == 6e-4
     assert builtin_tuned(RunConfig(lr=1e-4), {"lr": 6e-4}, {"lr"}).lr == 1e-4  # a flag or the YAML chose it

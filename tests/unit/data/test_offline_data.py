@@ -78,9 +78,9 @@ def test_a_bad_offline_file_stops_the_run_before_any_model_loads(tmp_path, capsy
 def test_the_builtin_offline_data_and_selms_are_the_runs_own_tasks(task):
     from sealign.config import RunConfig
     from sealign.data.prompts import load_prompts
-    from sealign.explorer_inputs import selm_preference_data
+    from sealign.run.explorer_inputs import selm_preference_data
+    from sealign.run.warm_start import read_offline_rows
     from sealign.tasks import get_task
-    from sealign.warm_start import read_offline_rows
 
     config = RunConfig(task=task, offline_data="builtin", explorer="selm-rank", num_train_prompts=16, batch_size=8,
                        seed=3)
@@ -94,8 +94,8 @@ def test_the_builtin_offline_data_and_selms_are_the_runs_own_tasks(task):
 def test_a_task_without_offline_data_is_refused_in_one_line_not_given_another_tasks(tmp_path, capsys):
     from sealign.config import RunConfig
     from sealign.errors import ConfigError
-    from sealign.explorer_inputs import selm_preference_data
-    from sealign.warm_start import read_offline_rows
+    from sealign.run.explorer_inputs import selm_preference_data
+    from sealign.run.warm_start import read_offline_rows
 
     config = RunConfig(task="constraints", offline_data="builtin", explorer="selm-rank")
     with pytest.raises(ConfigError, match="--offline-data builtin: the constraints task has no offline preference"):

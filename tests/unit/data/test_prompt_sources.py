@@ -12,8 +12,8 @@ from sealign.cli import main
 from sealign.config import RunConfig
 from sealign.data.prompts import check_prompt_lengths, load_prompts
 from sealign.errors import ConfigError, UserError
-from sealign.eval import WinRateEvaluator
 from sealign.oracles.simulator import BradleyTerrySimulator
+from sealign.run.eval import WinRateEvaluator
 
 datasets = pytest.importorskip("datasets", reason="the data extra (pip install 'sealign[data]') is not installed")
 pd = pytest.importorskip("pandas")

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from sealign.collapse import KL_LIMIT, CollapseWatch, answer_stats, collapse_signs
+from sealign.run.collapse import KL_LIMIT, CollapseWatch, answer_stats, collapse_signs
 
 HEALTHY = answer_stats([f"answer number {i} about dogs" for i in range(16)], [True] * 12 + [False] * 4)
 
@@ -56,7 +56,7 @@ def test_the_watch_says_one_line_and_takes_the_kl_of_the_steps_since_the_last_ev
 
 def collapsing_evaluator(monkeypatch, after: int):
     """From the ``after``-th call on (the 1st is the starting model's answers), every answer is empty."""
-    from sealign.eval import WinRateEvaluator
+    from sealign.run.eval import WinRateEvaluator
 
     real, calls = WinRateEvaluator.responses, []
 

@@ -1,4 +1,4 @@
-"""The win-rate evaluation (sealign/eval.py): a judge's position bias cancelled, win_prob at the oracle's own
+"""The win-rate evaluation (sealign/run/eval.py): a judge's position bias cancelled, win_prob at the oracle's own
 temperature or left out, the run's top_p, a task's own readings, and which judge evaluates own prompts."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ import pytest
 
 from sealign.config import RunConfig
 from sealign.errors import ConfigError
-from sealign.eval import WinRateEvaluator
 from sealign.oracles.base import Verdict
 from sealign.oracles.simulator import BradleyTerrySimulator
-from sealign.types import Prompt
+from sealign.records.types import Prompt
+from sealign.run.eval import WinRateEvaluator
 
 
 class FirstAlwaysWins:
@@ -48,7 +48,7 @@ def test_win_prob_is_the_mean_bradley_terry_probability_at_the_oracle_temperatur
 
 
 def test_win_prob_is_left_out_when_no_bradley_terry_oracle_rates_at_that_temperature(tiny_policy):
-    from sealign.components import win_prob_temperature
+    from sealign.run.components import win_prob_temperature
 
     assert win_prob_temperature(RunConfig(oracle="bt-simulator", oracle_temperature=0.3)) == 0.3
     assert win_prob_temperature(RunConfig(oracle="rule")) is None
@@ -89,7 +89,7 @@ def test_a_tasks_own_readings_are_recorded_beside_the_reward_for_policy_and_base
 
 
 def test_own_prompts_are_never_judged_by_the_builtin_summary_reward(tmp_path):
-    from sealign.components import eval_judge_kind
+    from sealign.run.components import eval_judge_kind
 
     prompts = tmp_path / "p.jsonl"
     prompts.write_text('{"prompt": "Explain why the sky is blue."}\n')
@@ -106,7 +106,7 @@ def test_own_prompts_are_never_judged_by_the_builtin_summary_reward(tmp_path):
 
 def test_the_assembly_gives_the_evaluator_the_runs_top_p_and_no_win_prob_temperature_under_a_rule(
         tmp_path, tiny_policy_folder):
-    from sealign.components import assemble
+    from sealign.run.components import assemble
     from tests.conftest import tiny_run_config
 
     parts = assemble(tiny_run_config(tmp_path, tiny_policy_folder, oracle="rule", top_p=0.9), log=lambda _: None)

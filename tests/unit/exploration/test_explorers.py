@@ -15,8 +15,8 @@ from sealign.exploration import PAIR_RULES, REGISTRY, build_explorer, ids, pair_
 from sealign.exploration.base import HasRewardModel
 from sealign.exploration.epistemic import EnsembleRewardModel, mlp_forward
 from sealign.exploration.rules import win_prob_variance
-from sealign.explorer_inputs import explorer_inputs
-from sealign.types import Candidate, Comparison, Prompt
+from sealign.records.types import Candidate, Comparison, Prompt
+from sealign.run.explorer_inputs import explorer_inputs
 from tests.conftest import index_pairs
 
 torch.set_num_threads(1)
@@ -279,7 +279,7 @@ def test_ensemble_state_dict_resumes_exactly(tmp_path):
 def test_length_penalty_ranks_against_verbose_candidates():
     from sealign.exploration.epistemic_explorer import EpistemicExplorer
     from sealign.exploration.epistemic_reward import EpistemicRewardModel
-    from sealign.types import Candidate, Prompt
+    from sealign.records.types import Candidate, Prompt
 
     class FlatFeatures:  # every candidate looks the same to the heads: only the penalty differs
         dim = 2
@@ -306,7 +306,7 @@ def test_length_penalty_ranks_against_verbose_candidates():
 
 def test_the_true_reward_and_the_preference_encoder_are_the_built_in_tasks_only():
     from sealign.errors import ConfigError
-    from sealign.explorer_inputs import resolve_features, true_reward
+    from sealign.run.explorer_inputs import resolve_features, true_reward
 
     own_prompts = RunConfig(explorer="headroom-max-gap", prompts="my_prompts.jsonl")
     with pytest.raises(ConfigError, match="--reward-fn"):

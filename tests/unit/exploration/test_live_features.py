@@ -7,10 +7,10 @@ import copy
 import pytest
 import torch
 
-from sealign.actor import Actor
 from sealign.exploration.features import LiveFeatures, rms_normalize
 from sealign.policy.hf import HFPolicy
-from sealign.types import Candidate, Prompt
+from sealign.records.types import Candidate, Prompt
+from sealign.run.actor import Actor
 
 torch.set_num_threads(1)
 

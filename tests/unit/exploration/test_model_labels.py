@@ -1,4 +1,4 @@
-"""Reward-model labels (sealign/model_labels.py): which pairs get labelled, with what probability."""
+"""Reward-model labels (sealign/run/model_labels.py): which pairs get labelled, with what probability."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from sealign import model_labels
 from sealign.exploration.base import queries_of
-from sealign.types import Candidate, Prompt, SignalBatch
+from sealign.records.types import Candidate, Prompt, SignalBatch
+from sealign.run import model_labels
 from tests.conftest import group_of, index_pairs
 from tests.unit.exploration.test_pair_selection import make_epistemic
 
@@ -129,7 +129,7 @@ def test_erm_sync_labels_fill_the_wanted_share_most_confident_first():
 def test_the_label_plan_says_what_each_step_learns_from():
     from sealign.config import RunConfig
     from sealign.exploration.base import ExplorerPowers
-    from sealign.label_plan import LabelPlan
+    from sealign.run.label_plan import LabelPlan
 
     class Deriver:
         label_source = "ranked"

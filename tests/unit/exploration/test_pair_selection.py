@@ -11,7 +11,7 @@ from sealign.config import RunConfig
 from sealign.exploration import delta_ucb, drts, headroom, passive
 from sealign.exploration.epistemic_explorer import EpistemicExplorer
 from sealign.exploration.epistemic_reward import EpistemicRewardModel
-from sealign.types import Candidate, Prompt
+from sealign.records.types import Candidate, Prompt
 from tests.conftest import answer, group_of, index_pairs
 
 

@@ -13,11 +13,11 @@ from sealign.config import RunConfig
 from sealign.errors import ConfigError
 from sealign.exploration import build_explorer, pair_rule
 from sealign.exploration.pairwise_rank import PairwiseRankExplorer, borda_scores, select_pair, win_matrices
-from sealign.explorer_inputs import explorer_inputs
 from sealign.oracles.pairwise import PairwisePreferenceOracle
 from sealign.policy.builtin import BootstrapSpec
+from sealign.records.types import Candidate, Prompt
+from sealign.run.explorer_inputs import explorer_inputs
 from sealign.tasks import summarize
-from sealign.types import Candidate, Prompt
 from tests.conftest import TEST_SFT_STEPS, index_pairs
 
 torch.set_num_threads(1)
@@ -223,8 +223,8 @@ def test_builtin_pairwise_model_builds_reads_a_and_b_as_single_tokens_and_beats_
 
 
 def test_builtin_ranker_is_the_default_of_the_explorer(tmp_path, monkeypatch):
-    from sealign.explorer_inputs import ranker_path
     from sealign.oracles import builtin_pairwise
+    from sealign.run.explorer_inputs import ranker_path
 
     asked = []
     monkeypatch.setattr(builtin_pairwise, "ensure_pairwise_model",
@@ -237,7 +237,7 @@ def test_builtin_ranker_is_the_default_of_the_explorer(tmp_path, monkeypatch):
 # --- the preset ---------------------------------------------------------------------------------------
 
 def test_rlhflow_variants():
-    from sealign.cli import resolve_config
+    from sealign.cli_flags import resolve_config
 
     assert resolve_config(["--preset", "rlhflow"]).explorer == "best-worst"
     assert resolve_config(["--preset", "rlhflow", "--variant", "1"]).explorer == "best-worst"

@@ -5,8 +5,8 @@ import torch
 
 from sealign.config import RunConfig
 from sealign.errors import UserError
-from sealign.learner import PreferenceLearner
-from sealign.types import PreferenceBatch
+from sealign.learning.learner import PreferenceLearner
+from sealign.records.types import PreferenceBatch
 
 
 def batch_for(policy) -> PreferenceBatch:

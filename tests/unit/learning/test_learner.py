@@ -11,11 +11,12 @@ import torch
 
 from sealign.config import RunConfig
 from sealign.errors import ConfigError
-from sealign.learner import AnchorEMA, PreferenceLearner, adamw, loss_hyperparameters
-from sealign.losses import LOSSES
+from sealign.learning.learner import PreferenceLearner, loss_hyperparameters
+from sealign.learning.losses import LOSSES
+from sealign.learning.optimiser import AnchorEMA, adamw
 from sealign.policy import hardware
 from sealign.policy.hf import HFPolicy
-from sealign.types import PreferenceBatch, SignalBatch
+from sealign.records.types import PreferenceBatch, SignalBatch
 
 torch.set_num_threads(1)
 

@@ -17,21 +17,20 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sealign.losses import (
+from sealign.learning.losses import (
     LOSSES,
     PAIR_LOSSES,
     PairLogps,
-    bt_loss,
     compute_loss,
     dpo_loss,
     ipo_loss,
-    length_penalized_reward,
     reinforce_loss,
     selm_loss,
     simpo_loss,
     slic_loss,
     xpo_loss,
 )
+from sealign.learning.reward_losses import bt_loss, length_penalized_reward
 
 torch.set_num_threads(1)
 

@@ -3,7 +3,7 @@ reference sample carried beside each pair."""
 
 from __future__ import annotations
 
-from sealign.types import Candidate, PreferenceBatch
+from sealign.records.types import Candidate, PreferenceBatch
 from tests.conftest import answer, group_of
 
 

@@ -1,4 +1,4 @@
-"""Picking an iterative run's best round on a validation split (sealign/round_selection.py)."""
+"""Picking an iterative run's best round on a validation split (sealign/run/round_selection.py)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from sealign import round_selection
 from sealign.config import RunConfig
 from sealign.errors import ConfigError
-from sealign.types import Prompt
+from sealign.records.types import Prompt
+from sealign.run import round_selection
 
 PROMPTS = [Prompt(f"p{i}", f"post number {i}") for i in range(3)]
 

@@ -1,19 +1,19 @@
-"""The actor (sealign/actor.py): which policy samples which candidates, with what seeds."""
+"""The actor (sealign/run/actor.py): which policy samples which candidates, with what seeds."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from sealign.cli import resolve_config
-from sealign.types import Prompt
+from sealign.cli_flags import resolve_config
+from sealign.records.types import Prompt
 
 
 def test_actor_samples_the_last_candidates_from_the_reference(tiny_policy):
     import copy
 
-    from sealign.actor import Actor
     from sealign.policy.hf import HFPolicy
+    from sealign.run.actor import Actor
 
     reference = copy.deepcopy(tiny_policy.model)
     with torch.no_grad():
@@ -23,7 +23,7 @@ def test_actor_samples_the_last_candidates_from_the_reference(tiny_policy):
     prompts = [Prompt("0", "the cat"), Prompt("1", "a dog")]
     groups = actor.sample(prompts, step=4)
     twin = HFPolicy(reference, tiny_policy.tokenizer, device="cpu")
-    from sealign.actor import row_seed
+    from sealign.run.actor import row_seed
 
     expected = twin.generate(tiny_policy.encode_prompts([p.text for p in prompts]), n=1, temperature=1.0,
                              max_new_tokens=6, seeds=[row_seed(0, 4, 2 << 32 | i) for i in range(2)])
@@ -35,8 +35,8 @@ def test_actor_samples_the_last_candidates_from_the_reference(tiny_policy):
 def test_xpo_queries_a_policy_sample_against_a_reference_sample(tiny_policy, monkeypatch):
     import copy
 
-    from sealign.actor import Actor
     from sealign.exploration import build_explorer
+    from sealign.run.actor import Actor
 
     config = resolve_config(["--preset", "xpo"])
     reference = copy.deepcopy(tiny_policy.model)

@@ -1,9 +1,9 @@
-"""Collecting answers (sealign/collect.py): what is asked of the oracle."""
+"""Collecting answers (sealign/run/collect.py): what is asked of the oracle."""
 
 from __future__ import annotations
 
-from sealign.collect import drop_identical_pairs
 from sealign.exploration.base import Query
+from sealign.run.collect import drop_identical_pairs
 from tests.unit.exploration.test_pair_selection import candidates_of
 
 

@@ -12,14 +12,14 @@ import typing
 import pytest
 import yaml
 
-from sealign import compare, curves, plot
+from sealign.analysis import compare, curves, plot
+from sealign.analysis.summary import summarise
 from sealign.config import RunConfig
 from sealign.errors import ConfigError
-from sealign.feedback_log import FeedbackLog
-from sealign.loop_state import LoopState
-from sealign.schedule_settings import SCHEDULE_TRAITS, ScheduleSettings, ScheduleTraits
-from sealign.schedules import SCHEDULES, OnlineSchedule, RoundSchedule
-from sealign.summary import summarise
+from sealign.records.feedback_log import FeedbackLog
+from sealign.run.loop_state import LoopState
+from sealign.run.schedule_settings import SCHEDULE_TRAITS, ScheduleSettings, ScheduleTraits
+from sealign.run.schedules import SCHEDULES, OnlineSchedule, RoundSchedule
 
 GRID = [0, 256, 512, 768]
 CURVE = [0.5, 0.6, 0.7, 0.9]

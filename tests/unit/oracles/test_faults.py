@@ -112,8 +112,8 @@ def test_pairwise_model_skips_nan_probabilities(tokenizer):
 
 
 def test_evaluation_leaves_out_prompts_its_judge_cannot_answer(tiny_policy):
-    from sealign.eval import WinRateEvaluator
-    from sealign.types import Prompt
+    from sealign.records.types import Prompt
+    from sealign.run.eval import WinRateEvaluator
 
     class HalfJudge:  # answers "a" for even prompts, nothing for odd ones
         name = "half"

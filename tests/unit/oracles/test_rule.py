@@ -7,15 +7,15 @@ import re
 import pytest
 import torch
 
-from sealign.collect import ask
 from sealign.config import RunConfig
 from sealign.errors import ConfigError, UserError
 from sealign.exploration.base import queries_of
-from sealign.feedback_log import FeedbackLog
 from sealign.oracles import REGISTRY, build_oracle
 from sealign.oracles.base import Verdict
 from sealign.oracles.rule import RuleOracle
-from sealign.types import Candidate, Prompt
+from sealign.records.feedback_log import FeedbackLog
+from sealign.records.types import Candidate, Prompt
+from sealign.run.collect import ask
 
 torch.set_num_threads(1)
 

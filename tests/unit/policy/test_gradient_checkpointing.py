@@ -9,11 +9,11 @@ import torch
 
 from sealign.config import RunConfig
 from sealign.errors import UserError
-from sealign.learner import PreferenceLearner
+from sealign.learning.learner import PreferenceLearner
 from sealign.policy import anatomy, load_policy
 from sealign.policy.anatomy import LEAN_HEAD_MIN_VOCAB, unwrap
 from sealign.policy.hf import HFPolicy
-from sealign.types import PreferenceBatch
+from sealign.records.types import PreferenceBatch
 
 torch.set_num_threads(1)
 

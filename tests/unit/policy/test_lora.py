@@ -10,10 +10,10 @@ import torch
 
 from sealign.config import RunConfig
 from sealign.errors import ConfigError, UserError
-from sealign.learner import PreferenceLearner
+from sealign.learning.learner import PreferenceLearner
 from sealign.policy import load_policy
 from sealign.policy.hf import HFPolicy
-from sealign.types import PreferenceBatch
+from sealign.records.types import PreferenceBatch
 
 pytest.importorskip("peft")
 torch.set_num_threads(1)
@@ -120,7 +120,7 @@ def test_sync_reference_is_refused_with_lora(base_dir):
 
 def test_features_of_the_initial_lora_policy_run_the_backbone_once_without_the_lm_head(base_dir, tiny_policy):
     from sealign.exploration.features import BackboneFeatures
-    from sealign.types import Candidate
+    from sealign.records.types import Candidate
 
     policy = load_policy(lora_config(), str(base_dir))
     learner = PreferenceLearner(policy, lora_config())

@@ -12,10 +12,10 @@ import torch
 from sealign.config import RunConfig
 from sealign.errors import ConfigError
 from sealign.exploration.features import build_features
-from sealign.learner import PreferenceLearner
+from sealign.learning.learner import PreferenceLearner
 from sealign.policy import load_policy
 from sealign.policy.anatomy import store_frozen_linears
-from sealign.types import Candidate, PreferenceBatch, Prompt
+from sealign.records.types import Candidate, PreferenceBatch, Prompt
 from tests.conftest import ROOT
 
 torch.set_num_threads(1)
@@ -154,7 +154,7 @@ def readme_gpu_example() -> list[str]:
 
 
 def test_weights_trained_in_bf16_at_a_learning_rate_that_rounds_away_are_refused():
-    from sealign.cli import resolve_config
+    from sealign.cli_flags import resolve_config
 
     with pytest.raises(ConfigError, match=r"--lr 5e-07 is below .* use --dtype float32 --mixed-precision bf16"):
         resolve_config(README_GPU_EXAMPLE_BEFORE.split())

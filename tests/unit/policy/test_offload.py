@@ -10,10 +10,10 @@ import torch
 
 from sealign.config import RunConfig
 from sealign.errors import UserError
-from sealign.learner import PreferenceLearner
+from sealign.learning.learner import PreferenceLearner
 from sealign.policy import load_policy
 from sealign.policy.offload import ALIGNMENT, FileBackedWeights
-from sealign.types import PreferenceBatch
+from sealign.records.types import PreferenceBatch
 
 torch.set_num_threads(1)
 

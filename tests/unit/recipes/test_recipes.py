@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sealign.cli import resolve_config
+from sealign.cli_flags import resolve_config
 from sealign.errors import ConfigError
 from sealign.recipes import REGISTRY, get_recipe
 

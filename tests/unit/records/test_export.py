@@ -8,7 +8,7 @@ import json
 import pytest
 
 from sealign.cli import main
-from sealign.feedback_log import FeedbackLog
+from sealign.records.feedback_log import FeedbackLog
 from tests.unit.records.test_feedback_log import make_comparison
 
 COLUMNS = {"prompt", "chosen", "rejected", "step", "oracle", "probability", "source", "cost", "cost_unit", "id"}

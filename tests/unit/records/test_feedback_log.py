@@ -4,8 +4,8 @@ import time
 import pytest
 
 from sealign.errors import UserError
-from sealign.feedback_log import FeedbackLog
-from sealign.types import Candidate, Comparison, PreferenceBatch, Prompt
+from sealign.records.feedback_log import FeedbackLog
+from sealign.records.types import Candidate, Comparison, PreferenceBatch, Prompt
 
 
 def make_comparison(k: int, winner: str = "a", run_id: str = "run") -> Comparison:

@@ -1,4 +1,4 @@
-"""The run-directory lock (sealign/run_lock.py): one process at a time writes a run."""
+"""The run-directory lock (sealign/run/run_lock.py): one process at a time writes a run."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 import pytest
 
 from sealign.errors import UserError
-from sealign.run_lock import run_lock
+from sealign.run.run_lock import run_lock
 
 
 def test_a_locked_run_directory_refuses_a_second_holder_naming_the_first(tmp_path):

@@ -1,0 +1,1 @@
+"""Reading finished runs: curves, statistics, plots, reports, summaries, exports and `sealign compare`."""

@@ -1,0 +1,1 @@
+"""Learning: the learner, its losses, optimiser, reference model and checkpoints, and their settings."""
