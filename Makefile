@@ -48,7 +48,7 @@ demo: $(VENV)/.installed
 # A real pretrained model on CPU: SmolLM2-135M with LoRA learns the constraints task (docs/real-models.md).
 demo-real: $(VENV)/.installed-real
 	rm -rf $(DEMO_REAL_DIR)
-	$(VENV)/bin/sealign run --preset real --budget $(DEMO_REAL_BUDGET) --eval-every 8 --out-dir $(DEMO_REAL_DIR) --run-name real
+	$(VENV)/bin/sealign run --preset real --budget $(DEMO_REAL_BUDGET) --eval-every-queries 64 --num-eval-prompts 64 --out-dir $(DEMO_REAL_DIR) --run-name real
 	$(VENV)/bin/sealign plot $(DEMO_REAL_DIR)/real --out $(DEMO_REAL_DIR)/winrate.png
 	$(VENV)/bin/sealign summary $(DEMO_REAL_DIR)/real
 
