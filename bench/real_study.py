@@ -8,8 +8,9 @@
 Each run's evaluations (``eval/*`` lines of metrics.jsonl; a resumed run's repeated final evaluation is
 read once) become: the mean ± std over seeds at each evaluation of the win rate against the starting
 model, the graded reward, the strict share of constraints met, words per answer, the share of answers
-that end (EOS) and the KL estimate; the per-kind share met at the start and at the end; and each
-seed's final win rate.
+that end (EOS) and the KL estimate (a run stopped by --stop-on-collapse counts where it has evaluations,
+and the column says how many seeds it holds); the per-kind share met at the start and at each run's last
+evaluation; and each seed's win rates.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pathlib import Path
 ROWS = [("eval/win_rate", "win rate vs start", 3), ("eval/reward", "graded reward", 3),
         ("eval/constraints_met", "constraints met (strict)", 3), ("eval/content", "content term", 2),
         ("eval/words_per_answer", "words per answer", 1), ("eval/eos_share", "answers that end (EOS)", 2),
-        ("eval/kl", "KL to the start (nats)", 1), ("eval/collapse", "collapse flagged", 0)]
+        ("eval/kl", "KL to the start (nats)", 1)]
 
 
 def evaluations(run_dir: Path) -> dict[int, dict]:
@@ -58,26 +59,31 @@ def mean_std(values: list[float], digits: int) -> str:
 
 def arm_table(name: str, runs: dict[int, Path]) -> list[str]:
     evals = {seed: evaluations(run_dir) for seed, run_dir in runs.items()}
-    points = sorted(set.intersection(*(set(e) for e in evals.values())))
+    points = sorted(set.union(*(set(e) for e in evals.values())))
+    counts = {q: sum(q in e for e in evals.values()) for q in points}  # a run stopped early lacks the later ones
+    heads = [f"{q}" if counts[q] == len(evals) else f"{q} ({counts[q]} seeds)" for q in points]
     lines = [f"### {name}: {len(runs)} seeds ({', '.join(map(str, sorted(runs)))}), mean ± std", "",
-             "| queries | " + " | ".join(map(str, points)) + " |", "|---|" + "---|" * len(points)]
+             "| queries | " + " | ".join(heads) + " |", "|---|" + "---|" * len(points)]
     for key, label, digits in ROWS:
-        cells = [mean_std([evals[s][q][key] for s in evals if key in evals[s][q]], digits) for q in points]
+        cells = [mean_std([evals[s][q][key] for s in evals if q in evals[s] and key in evals[s][q]], digits)
+                 for q in points]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines.append("")
     lines.append("| seed | " + " | ".join(f"win rate at {q}" for q in points[1:]) + " |")
     lines.append("|---|" + "---|" * (len(points) - 1))
     for seed in sorted(evals):
-        lines.append(f"| {seed} | " + " | ".join(f"{evals[seed][q]['eval/win_rate']:.3f}" for q in points[1:]) + " |")
+        cells = [f"{evals[seed][q]['eval/win_rate']:.3f}" if q in evals[seed] else "stopped" for q in points[1:]]
+        lines.append(f"| {seed} | " + " | ".join(cells) + " |")
     kinds = sorted({k.split("/")[-1] for e in evals.values() for r in e.values() for k in r
                     if k.startswith("eval/constraints/")})
     if kinds:
-        first, last = points[0], points[-1]
-        lines += ["", f"| constraint kind | met at 0 | met at {last} |", "|---|---|---|"]
+        first = points[0]
+        finals = {seed: e[max(e)] for seed, e in evals.items()}  # each run's last evaluation
+        lines += ["", "| constraint kind | met at 0 | met at each run's last evaluation |", "|---|---|---|"]
         for kind in kinds:
             key = f"eval/constraints/{kind}"
             lines.append(f"| {kind} | {mean_std([e[first][key] for e in evals.values() if key in e[first]], 2)} | "
-                         f"{mean_std([e[last][key] for e in evals.values() if key in e[last]], 2)} |")
+                         f"{mean_std([r[key] for r in finals.values() if key in r], 2)} |")
     return lines + [""]
 
 
