@@ -36,10 +36,15 @@ def ranker_path(config) -> str:
             raise ConfigError(f"--ranker-model {config.ranker_model!r} has no config.json; pass a folder written "
                               "by save_pretrained, a Hub model name, or 'builtin'")
         return config.ranker_model
+    return builtin_pairwise_folder(config, "--ranker-model builtin is trained on the built-in task only",
+                                   "a pairwise preference model of your own (--ranker-model PATH)")
+
+
+def builtin_pairwise_folder(config, refusal: str, instead: str) -> str:
+    """The built-in pairwise preference model's folder (built once); refused, as ``refusal`` and ``instead``
+    say, on any prompts but the task it was trained on."""
     if config.prompts != "builtin" or config.task != builtin_pairwise.TASK.name:
-        raise ConfigError(f"--ranker-model builtin is trained on the built-in task only "
-                          f"({builtin_pairwise.TASK.name}); with other prompts pass a pairwise preference model of "
-                          "your own (--ranker-model PATH)")
+        raise ConfigError(f"{refusal} ({builtin_pairwise.TASK.name}); with other prompts pass {instead}")
     cache = Path(config.cache_dir) if config.cache_dir else None
     spec = builtin_pairwise.PairwiseSpec(base=BootstrapSpec(sft_steps=config.sft_steps))
     return str(builtin_pairwise.ensure_pairwise_model(cache, spec))
@@ -82,13 +87,9 @@ def resolve_features(config):
     (built once): a preference-trained encoder for the heads, as oat's PairRM backbone is."""
     if config.explore_features != "pairwise":
         return config
-    if config.prompts != "builtin" or config.task != builtin_pairwise.TASK.name:
-        raise ConfigError(f"--explore-features pairwise is the built-in task's preference model "
-                          f"({builtin_pairwise.TASK.name}); with other prompts pass an encoder folder of your own "
-                          "(--explore-features PATH)")
-    cache = Path(config.cache_dir) if config.cache_dir else None
-    spec = builtin_pairwise.PairwiseSpec(base=BootstrapSpec(sft_steps=config.sft_steps))
-    return dataclasses.replace(config, explore_features=str(builtin_pairwise.ensure_pairwise_model(cache, spec)))
+    folder = builtin_pairwise_folder(config, "--explore-features pairwise is the built-in task's preference model",
+                                     "an encoder folder of your own (--explore-features PATH)")
+    return dataclasses.replace(config, explore_features=folder)
 
 
 INPUTS = {"pairwise-rank": pairwise_ranker, "selm-rank": selm_preference_data,
