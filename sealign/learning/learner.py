@@ -64,7 +64,8 @@ class PreferenceLearner:
             disable_dropout(policy.model)
         self.anchor = (AnchorEMA(policy.model, config.anchor_tau, config.anchor_weight)
                        if self.loss.input == "signals" else None)
-        self.optimizer, self.scheduler = build_optimiser(policy.model, self.settings)
+        self.optimizer, self.scheduler = build_optimiser(policy.model, self.settings,
+                                                         planned_updates=-(-config.budget // config.batch_size))
         self.steps = 0
         self.initial_state = (
             {k: v.detach().clone() for k, v in policy.model.state_dict().items()}

@@ -5,6 +5,7 @@ A leaf: it imports nothing from sealign, so ``sealign/config.py`` can compose it
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 
 @dataclass
@@ -27,6 +28,14 @@ class OptimiserSettings:
     memory only while they are read: each step scores its pairs with the reference first, then
     lets its pages go before the policy's forward and backward (sealign/policy/offload.py)."""
     warmup_steps: int = 2
+    lr_schedule: Literal["constant", "linear", "cosine"] = "constant"
+    """After the warm-up, the learning rate stays (``constant``) or decays, linearly or on a half cosine,
+    to ``lr_min_ratio * lr`` at the run's planned last update, and stays there after it (updates beyond
+    the plan: ERM sync's extra ones)."""
+    lr_min_ratio: float = 0.1
+    lr_decay_steps: int = 0
+    """The updates the decay spans; 0: the run's planned updates, one per batch of oracle answers
+    (``ceil(budget / batch_size)``)."""
     keep_dropout: bool = False
     """Keep the model's dropout in the learner's passes. Off by default, as in TRL's DPO: with dropout
     (GPT-2, OPT: 0.1) both log-probabilities of a pair are noisy (with LoRA the reference is the same
@@ -43,4 +52,6 @@ class OptimiserSettings:
             # clip_grad_norm_ with a negative norm flips the gradient's sign, and 0 zeroes it.
             (self.grad_clip > 0, f"grad_clip must be > 0; a large value turns clipping off (got {self.grad_clip})"),
             (self.warmup_steps >= 0, f"warmup_steps must be >= 0 (got {self.warmup_steps})"),
+            (0 <= self.lr_min_ratio <= 1, f"lr_min_ratio must be in [0, 1] (got {self.lr_min_ratio})"),
+            (self.lr_decay_steps >= 0, f"lr_decay_steps must be >= 0; 0 spans the run (got {self.lr_decay_steps})"),
         ]

@@ -1,7 +1,10 @@
-"""What moves the learner's weights: AdamW (fused where torch can) with its linear warm-up, and
+"""What moves the learner's weights: AdamW (fused where torch can) with its warm-up and decay, and
 Asghari et al.'s EMA anchor of the parameters that ``reinforce_step`` pulls toward."""
 
 from __future__ import annotations
+
+import functools
+import math
 
 import torch
 from torch import Tensor
@@ -64,9 +67,25 @@ def adamw(params: list[torch.Tensor], **settings) -> torch.optim.AdamW:
     return torch.optim.AdamW(params, fused=fused or None, **settings)
 
 
-def build_optimiser(model: torch.nn.Module, settings: OptimiserSettings):
-    """AdamW over ``model``'s trainable weights, and its linear warm-up over ``warmup_steps``."""
+def lr_factor(step: int, warmup_steps: int, schedule: str, decay_steps: int, min_ratio: float) -> float:
+    """The multiple of the base learning rate that update ``step`` (0-based) uses: a linear warm-up
+    over ``warmup_steps`` updates, then constant, or a linear or half-cosine decay that reaches
+    ``min_ratio`` at update ``decay_steps - 1`` (the last planned one) and stays there."""
+    warmup = max(1, warmup_steps)
+    if step < warmup or schedule == "constant":
+        return min(1.0, (step + 1) / warmup)
+    span = max(1, decay_steps - 1 - (warmup - 1))
+    progress = min(1.0, (step - (warmup - 1)) / span)
+    shape = 1 - progress if schedule == "linear" else 0.5 * (1 + math.cos(math.pi * progress))
+    return min_ratio + (1 - min_ratio) * shape
+
+
+def build_optimiser(model: torch.nn.Module, settings: OptimiserSettings, planned_updates: int = 1):
+    """AdamW over ``model``'s trainable weights, and its learning-rate schedule (``lr_factor``):
+    warm-up, then constant or a decay over ``settings.lr_decay_steps`` or else ``planned_updates``."""
     optimizer = adamw([p for p in model.parameters() if p.requires_grad], lr=settings.lr,
                       betas=(settings.adam_beta1, settings.adam_beta2), weight_decay=settings.weight_decay)
-    warmup = max(1, settings.warmup_steps)
-    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup))
+    decay_steps = settings.lr_decay_steps or planned_updates
+    schedule = functools.partial(lr_factor, warmup_steps=settings.warmup_steps, schedule=settings.lr_schedule,
+                                 decay_steps=decay_steps, min_ratio=settings.lr_min_ratio)
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)

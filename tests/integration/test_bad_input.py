@@ -122,6 +122,8 @@ CASES = [
     case("adam_beta2 one", ["--adam-beta2", "1"], "adam_beta2 must be in [0, 1)"),
     case("negative weight_decay", ["--weight-decay", "-0.1"], "weight_decay must be >= 0"),
     case("grad_clip zero", ["--grad-clip", "0"], "grad_clip must be > 0"),
+    case("lr schedule typo", ["--lr-schedule", "cosin"], "invalid choice 'cosin' for argument '--lr-schedule'"),
+    case("lr floor above one", ["--lr-min-ratio", "2"], "lr_min_ratio must be in [0, 1]"),
     case("negative threads", ["--threads", "-2"], "threads must be >= 0"),
     case("out_dir under a file", ["--out-dir", "{tmp}/f/runs"], "is a file, not a folder", {"f": "x"}),
     case("reward_fn module fails on import", ["--reward-fn", "boom_reward:score"],
