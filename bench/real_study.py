@@ -25,7 +25,8 @@ from pathlib import Path
 
 ROWS = [("eval/win_rate", "win rate vs start", 3), ("eval/reward", "graded reward", 3),
         ("eval/constraints_met", "constraints met (strict)", 3), ("eval/content", "content term", 2),
-        ("eval/words_per_answer", "words per answer", 1), ("eval/eos_share", "answers that end (EOS)", 2),
+        ("eval/words_per_answer", "words per answer", 1), ("eval/looping_share", "answers that loop", 2),
+        ("eval/eos_share", "answers that end (EOS)", 2),
         ("eval/kl", "KL to the start (nats)", 1)]
 
 

@@ -8,6 +8,8 @@ briefly, or never ends within --max-new-tokens, is not flagged for being itself:
 
 - ``empty``: at least half the answers are empty, a quarter more than at the start;
 - ``repeated``: at most half as many distinct answers as at the start (the same answer to many prompts);
+- ``looping``: at least half the answers loop (``tasks.repetition.loops``: 30% or more of their word
+  trigrams repeat within them, "big vacuum big vacuum ..."), a quarter more than at the start;
 - ``no_eos``: at most a quarter as many answers end with the end-of-sequence token as at the start
   (the policy no longer stops; answers run to --max-new-tokens);
 - ``kl``: the mean |KL| estimate of the learner's steps since the last evaluation is above ``KL_LIMIT``.
@@ -20,22 +22,25 @@ from __future__ import annotations
 import math
 import statistics
 
+from sealign.tasks.repetition import loops
+
 KL_LIMIT = 30.0
 """Nats per answer. Healthy runs stay far below (LoRA on SmolLM2: 0.1-0.4 after 13 steps; the built-in
 model's runs end within single digits); the collapsed SmolLM2 run was at 45-50, and the built-in model's
 over-optimised offline runs, which lost half their win rate, at ~35 (bench/results/sample_efficiency.md)."""
 MIN_ANSWERS = 8
-SIGNS = ("empty", "repeated", "no_eos", "kl")
+SIGNS = ("empty", "repeated", "looping", "no_eos", "kl")
 
 
 def answer_stats(texts: list[str], ended: list[bool] | None) -> dict[str, float]:
-    """Words per answer and the shares of empty, distinct and finished (EOS) answers; ``eos_share`` is
-    NaN when it is not known whether the answers ended."""
+    """Words per answer and the shares of empty, distinct, looping and finished (EOS) answers;
+    ``eos_share`` is NaN when it is not known whether the answers ended."""
     n = max(len(texts), 1)
     return {
         "words_per_answer": statistics.fmean(len(t.split()) for t in texts) if texts else math.nan,
         "empty_share": sum(not t.strip() for t in texts) / n,
         "distinct_share": len({t.strip() for t in texts}) / n,
+        "looping_share": sum(loops(t) for t in texts) / n,
         "eos_share": sum(ended) / n if ended is not None and len(ended) == len(texts) else math.nan,
     }
 
@@ -50,6 +55,9 @@ def collapse_signs(now: dict[str, float], start: dict[str, float], answers: int,
         if now["distinct_share"] <= 0.5 * start["distinct_share"]:
             signs["repeated"] = (f"{round(now['distinct_share'] * answers)} distinct answers of {answers} "
                                  f"(start {round(start['distinct_share'] * answers)})")
+        if now["looping_share"] >= 0.5 and now["looping_share"] >= start["looping_share"] + 0.25:
+            signs["looping"] = (f"{now['looping_share']:.0%} of answers repeat themselves "
+                                f"(start {start['looping_share']:.0%})")
         if start["eos_share"] > 0 and now["eos_share"] <= 0.25 * start["eos_share"]:
             signs["no_eos"] = (f"{now['eos_share']:.0%} of answers end with the end-of-sequence token "
                                f"(start {start['eos_share']:.0%})")

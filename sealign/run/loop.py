@@ -199,4 +199,4 @@ def evaluate(parts: RunParts, metrics: MetricsWriter, step: int, queries: int, w
 def answer_stats_of(result: dict) -> dict[str, float]:
     """The evaluation's answer statistics (``collapse.answer_stats``) from its metrics."""
     return {name: result.get(f"eval/{name}", math.nan)
-            for name in ("words_per_answer", "empty_share", "distinct_share", "eos_share")}
+            for name in ("words_per_answer", "empty_share", "distinct_share", "looping_share", "eos_share")}

@@ -8,22 +8,26 @@ the first 384 for training and the last 128 held out for evaluation, the same on
 
     reward(prompt, response) = credit(prompt, response) * content(prompt, response)
     credit  = mean over the prompt's constraints of 1 when met, else MAX_PARTIAL (0.5) * closeness
-    content = on_topic * length * novelty, each in [0, 1]:
+    content = on_topic * length * novelty * variety, each in [0, 1]:
         on_topic = 1 when the answer mentions the topic it was asked about (a word of the request,
                    or a related word of ``TOPIC_WORDS``), else 0
         length   = distinct words / MIN_DISTINCT_WORDS, at most 1
         novelty  = 2 * (share of the answer's word trigrams not copied from the prompt), at most 1
                    (the words the constraints quote, a closing phrase or a required word, are not copies)
+        variety  = 1 up to REPEAT_TOLERANCE (0.1) of the answer's word trigrams repeated within it,
+                   falling linearly to 0 at half of them (``repetition.repeated_share``)
 
 Meeting one more constraint always pays more than coming closer on the others, and an on-topic answer
 of a few words of its own that meets all of them scores 1. Without the content term the constraints
 rewarded saying nothing: the constant answer "ok" meets every word limit, lowercase, forbidden-word
 and no-commas constraint and scored 0.482 against SmolLM2's 0.408 (bench/results/real_model.md). With
-it, an empty, constant, off-topic or prompt-echoing answer scores 0. The partial credit is there
-because a strict fraction makes most pairs of one small model's samples tie (they meet the same
-constraints), and ties teach a preference learner nothing. The strict reading is recorded beside it
-(``EVAL_SCORES``: the share of constraints met by answers with content, overall and per kind, and the
-content term itself).
+it, an empty, constant, off-topic or prompt-echoing answer scores 0. Without ``variety`` it rewarded
+looping: at 384 queries a run answered "Include the word simple" with "simple simple simple simple..."
+and a bullet constraint with "1. Big 2. Vacuum 3. Big 4. Vacuum ..." (bench/results/real_model.md).
+The partial credit is there because a strict fraction makes most pairs of one small model's samples
+tie (they meet the same constraints), and ties teach a preference learner nothing. The strict reading
+is recorded beside it (``EVAL_SCORES``: the share of constraints met by answers with content, overall
+and per kind, and the content term itself).
 
 The constraints and the topic are read back from the prompt text, so the reward is a plain function
 of (prompt, response): the ``rule`` oracle and the Bradley-Terry simulator use it as they use any
@@ -47,6 +51,7 @@ from sealign.tasks.constraint_checks import (
     request_text,
     words,
 )
+from sealign.tasks.repetition import repeated_share
 
 TOPICS = (
     "drinking coffee", "public libraries", "learning to swim", "city cycling", "houseplants", "rainy days",
@@ -187,6 +192,7 @@ TOPIC_WORDS = {
     "sleep": "sleep sleeping bed rest nap tired dream night asleep bedtime dreams insomnia pillow rested",
 }
 MIN_DISTINCT_WORDS = 5
+REPEAT_TOLERANCE = 0.1
 """An answer needs this many different words to have room for content (fewer: proportionally less)."""
 TEMPLATE_WORDS = ("write short note about explain friend why you care give some advice describe someone who has never "
                   "tried it brief review tell tiny story to the a an of for")
@@ -229,13 +235,21 @@ def copied_share(prompt: str, response: str) -> float:
 
 
 def content(prompt: str, response: str) -> float:
-    """on_topic * length * novelty in [0, 1] (the module docstring): 1 for an on-topic answer of at least
-    MIN_DISTINCT_WORDS different words, at least half of them not copied from the prompt."""
+    """on_topic * length * novelty * variety in [0, 1] (the module docstring): 1 for an on-topic answer of
+    at least MIN_DISTINCT_WORDS different words, at least half of them not copied from the prompt, that
+    does not repeat itself."""
     if not on_topic(prompt, response):
         return 0.0
     length = min(1.0, len({w.lower() for w in words(response)}) / MIN_DISTINCT_WORDS)
     novelty = min(1.0, 2.0 * (1.0 - copied_share(prompt, response)))
-    return length * novelty
+    return length * novelty * variety(response)
+
+
+def variety(response: str) -> float:
+    """1 while at most REPEAT_TOLERANCE of the answer's word trigrams repeat earlier ones, then linearly
+    down to 0 when half of them do."""
+    excess = repeated_share(response) - REPEAT_TOLERANCE
+    return min(1.0, max(0.0, 1.0 - excess / (0.5 - REPEAT_TOLERANCE)))
 
 
 def prompt_reward(prompt: str, response: str) -> float | None:

@@ -8,19 +8,31 @@ import pytest
 
 from sealign.run.collapse import KL_LIMIT, CollapseWatch, answer_stats, collapse_signs
 
+
+def endless(i: int) -> str:
+    """40 different words: an answer that runs on without repeating itself."""
+    return " ".join(chr(97 + (i + j) % 26) * (1 + j // 26) for j in range(40))
+
+
 HEALTHY = answer_stats([f"answer number {i} about dogs" for i in range(16)], [True] * 12 + [False] * 4)
 
 
 def test_answer_statistics():
     stats = answer_stats(["a b c", "", "a b c", "d"], [True, True, False, True])
-    assert stats == {"words_per_answer": 1.75, "empty_share": 0.25, "distinct_share": 0.75, "eos_share": 0.75}
+    assert stats == {"words_per_answer": 1.75, "empty_share": 0.25, "distinct_share": 0.75, "looping_share": 0.0,
+                     "eos_share": 0.75}
+    looping = answer_stats(["big vacuum big vacuum big vacuum big", "1. Big 2. Vacuum 3. Big 4. Vacuum 5. Big",
+                            "a dog runs in the park every morning"], None)
+    assert looping["looping_share"] == pytest.approx(2 / 3)
     assert math.isnan(answer_stats(["x"], None)["eos_share"])
 
 
 @pytest.mark.parametrize("texts,ended,kl,signs", [
     ([""] * 16, [True] * 16, None, {"empty", "repeated"}),
     (["Sure."] * 16, [True] * 16, None, {"repeated"}),
-    ([f"word {i} " * 20 for i in range(16)], [False] * 16, None, {"no_eos"}),
+    ([endless(i) for i in range(16)], [False] * 16, None, {"no_eos"}),
+    ([f"dogs {i} like bones and dogs like bones and dogs like bones" for i in range(16)], [True] * 16, None,
+     {"looping"}),
     ([f"answer number {i} about dogs" for i in range(16)], [True] * 16, 48.0, {"kl"}),
     ([f"answer number {i} about dogs" for i in range(16)], [True] * 16, -KL_LIMIT, set()),  # at the limit
     ([f"short {i}" for i in range(16)], [True] * 16, 2.0, set()),  # shorter answers are no collapse
@@ -44,13 +56,14 @@ def test_the_watch_says_one_line_and_takes_the_kl_of_the_steps_since_the_last_ev
     metrics = watch.check(empty, HEALTHY, 16, queries=192, stops=False)
     assert metrics["eval/collapse"] == 1.0 and metrics["eval/kl"] == 50.0
     assert {k: v for k, v in metrics.items() if k.startswith("eval/collapse/")} == {
-        "eval/collapse/empty": 1.0, "eval/collapse/repeated": 1.0, "eval/collapse/no_eos": 0.0,
-        "eval/collapse/kl": 1.0}
+        "eval/collapse/empty": 1.0, "eval/collapse/repeated": 1.0, "eval/collapse/looping": 0.0,
+        "eval/collapse/no_eos": 0.0, "eval/collapse/kl": 1.0}
     assert lines == ["collapse at 192 queries: 100% of answers empty (start 0%); 1 distinct answers of 16 (start 16); "
                      "KL 50.0 nats (limit 30); --stop-on-collapse would stop the run here"]
     assert watch.check(HEALTHY, HEALTHY, 16, queries=200, stops=True) == {
         "eval/collapse": 0.0, "eval/collapse/empty": 0.0, "eval/collapse/repeated": 0.0,
-        "eval/collapse/no_eos": 0.0, "eval/collapse/kl": 0.0}  # the KL was taken: none since
+        "eval/collapse/looping": 0.0, "eval/collapse/no_eos": 0.0,
+        "eval/collapse/kl": 0.0}  # the KL was taken: none since
     assert len(lines) == 1
 
 

@@ -198,3 +198,20 @@ def test_the_evaluation_records_the_strict_share_per_kind_and_the_content():
     assert scores["constraints/lowercase"](prompt, "ok") == 0.0  # met, but says nothing
     assert scores["constraints/json"](prompt, "anything") is None  # not asked: left out of the mean
     assert scores["constraints_met"](prompt, "ok") == 0.0
+
+
+def test_an_answer_that_loops_loses_its_content():
+    from sealign.tasks.constraints import content, variety
+    from sealign.tasks.repetition import repeated_share
+
+    prompt = 'Write a short note about rainy days. Include the word "simple".'
+    looping = ("Rainy days are simple simple simple simple simple simple. A simple day is lazy early morning. "
+               "Simple days are simple simple small simple small small simple. A simple day is lazy early morning.")
+    natural = "Rainy days are simple: stay inside, read a book, drink tea and listen to the rain on the window."
+    assert repeated_share("a b c a b c") == pytest.approx(1 / 4)  # trigrams abc bca cab abc: one repeat
+    assert repeated_share("1. Big 2. Vacuum 3. Big 4. Vacuum 5. Big") == pytest.approx(1 / 3)  # numbers are no words
+    assert repeated_share("ok") == 0.0
+    assert variety(natural) == 1.0 and content(prompt, natural) == 1.0
+    assert variety(looping) == pytest.approx(1 - (repeated_share(looping) - 0.1) / 0.4)
+    assert content(prompt, looping) < 0.7
+    assert variety("big vacuum " * 10) == 0.0
