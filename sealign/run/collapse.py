@@ -30,6 +30,8 @@ model's runs end within single digits); the collapsed SmolLM2 run was at 45-50, 
 over-optimised offline runs, which lost half their win rate, at ~35 (bench/results/sample_efficiency.md)."""
 MIN_ANSWERS = 8
 SIGNS = ("empty", "repeated", "looping", "no_eos", "kl")
+ANSWER_STATS = ("words_per_answer", "empty_share", "distinct_share", "looping_share", "eos_share")
+"""The names ``answer_stats`` returns, in order (each evaluation logs them as ``eval/<name>``)."""
 
 
 def answer_stats(texts: list[str], ended: list[bool] | None) -> dict[str, float]:

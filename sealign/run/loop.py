@@ -16,7 +16,7 @@ from sealign.lookup import pick
 from sealign.records.feedback_log import FeedbackLog
 from sealign.records.samples import SAMPLES_FILE, SAMPLES_PER_EVAL, append_samples, keep_samples_until
 from sealign.records.tracking import MetricsWriter, RunProgress, read_metrics
-from sealign.run.collapse import CollapseWatch
+from sealign.run.collapse import ANSWER_STATS, CollapseWatch
 from sealign.run.collect import Batch, Replay, collect_or_replay, oracle_exhausted, update_explorer
 from sealign.run.components import RunParts, assemble
 from sealign.run.faults import fault_point
@@ -198,5 +198,4 @@ def evaluate(parts: RunParts, metrics: MetricsWriter, step: int, queries: int, w
 
 def answer_stats_of(result: dict) -> dict[str, float]:
     """The evaluation's answer statistics (``collapse.answer_stats``) from its metrics."""
-    return {name: result.get(f"eval/{name}", math.nan)
-            for name in ("words_per_answer", "empty_share", "distinct_share", "looping_share", "eos_share")}
+    return {name: result.get(f"eval/{name}", math.nan) for name in ANSWER_STATS}

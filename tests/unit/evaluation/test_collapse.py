@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from sealign.run.collapse import KL_LIMIT, CollapseWatch, answer_stats, collapse_signs
+from sealign.run.collapse import ANSWER_STATS, KL_LIMIT, CollapseWatch, answer_stats, collapse_signs
 
 
 def endless(i: int) -> str:
@@ -21,6 +21,7 @@ def test_answer_statistics():
     stats = answer_stats(["a b c", "", "a b c", "d"], [True, True, False, True])
     assert stats == {"words_per_answer": 1.75, "empty_share": 0.25, "distinct_share": 0.75, "looping_share": 0.0,
                      "eos_share": 0.75}
+    assert tuple(stats) == ANSWER_STATS  # what the loop reads back from each evaluation's metrics
     looping = answer_stats(["big vacuum big vacuum big vacuum big", "1. Big 2. Vacuum 3. Big 4. Vacuum 5. Big",
                             "a dog runs in the park every morning"], None)
     assert looping["looping_share"] == pytest.approx(2 / 3)
