@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from sealign.analysis.curves import area_under_curve
 from sealign.analysis.stats import paired_bootstrap
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.real_study import arms, evaluations  # noqa: E402
+from bench.real_study import arms, evaluations, mean_std  # noqa: E402
 
 CURVES = Path(__file__).resolve().parent / "results" / "real_model_curves.json"
 KEYS = {"win_rate": "eval/win_rate", "reward": "eval/reward"}
@@ -77,12 +76,6 @@ def interval_cell(diffs: list[float]) -> str:
     return f"{found.estimate:+.3f} [{found.low:+.3f}, {found.high:+.3f}]"
 
 
-def mean_std(values: list[float]) -> str:
-    if len(values) == 1:
-        return f"{values[0]:.3f}"
-    return f"{statistics.fmean(values):.3f} ± {statistics.stdev(values):.3f}"
-
-
 def compare(data: dict, study: str, baseline: str, others: list[str]) -> list[str]:
     """A markdown table: each arm's final win rate and AUC (mean ± std over its seeds), and its paired
     differences from ``baseline`` over the seeds both ran."""
@@ -96,16 +89,16 @@ def compare(data: dict, study: str, baseline: str, others: list[str]) -> list[st
     base = arms_data[baseline]
     lines = ["| arm | seeds | final win rate | AUC | paired seeds | Δ final win rate | Δ AUC |",
              "|---|---|---|---|---|---|---|",
-             f"| {baseline} | {len(base)} | {mean_std([final(c) for c in base.values()])} | "
-             f"{mean_std([auc(c) for c in base.values()])} | | | |"]
+             f"| {baseline} | {len(base)} | {mean_std([final(c) for c in base.values()], 3)} | "
+             f"{mean_std([auc(c) for c in base.values()], 3)} | | | |"]
     for arm in others:
         runs = arms_data[arm]
         paired = sorted(set(runs) & set(base), key=int)
         cells = ["—", "—"] if not paired else [
             interval_cell([final(runs[s]) - final(base[s]) for s in paired]),
             interval_cell([auc(runs[s]) - auc(base[s]) for s in paired])]
-        lines.append(f"| {arm} | {len(runs)} | {mean_std([final(c) for c in runs.values()])} | "
-                     f"{mean_std([auc(c) for c in runs.values()])} | {', '.join(paired) or 'none'} | "
+        lines.append(f"| {arm} | {len(runs)} | {mean_std([final(c) for c in runs.values()], 3)} | "
+                     f"{mean_std([auc(c) for c in runs.values()], 3)} | {', '.join(paired) or 'none'} | "
                      f"{cells[0]} | {cells[1]} |")
     return lines
 
