@@ -11,7 +11,9 @@ that file, so an arm run today pairs with the same seeds of an arm run before:
 Per seed that both arms ran: the difference in the final win rate against the starting model and in the
 area under the win-rate curve (``sealign.analysis.curves.area_under_curve``: the mean over the budget),
 then the mean difference with its 95% percentile-bootstrap interval over the seeds
-(``sealign.analysis.stats.paired_bootstrap``, as ``sealign compare`` reports it).
+(``sealign.analysis.stats.paired_bootstrap``, as ``sealign compare`` reports it). A run recorded by its
+final win rate alone (``{"queries": [512], "win_rate": [w]}``: a session that kept no curve) pairs in the
+final win rate and is left out of the AUC, whose cell then names the seeds it holds.
 """
 
 from __future__ import annotations
@@ -65,8 +67,15 @@ def final(curve: dict) -> float:
     return curve["win_rate"][-1]
 
 
-def auc(curve: dict) -> float:
+def auc(curve: dict) -> float | None:
+    """None for a run recorded by its final win rate alone (no curve to integrate)."""
+    if len(curve["queries"]) < 2:
+        return None
     return area_under_curve(curve["queries"], curve["win_rate"])
+
+
+def aucs(runs: dict) -> list[float]:
+    return [value for value in map(auc, runs.values()) if value is not None]
 
 
 def interval_cell(diffs: list[float]) -> str:
@@ -90,16 +99,17 @@ def compare(data: dict, study: str, baseline: str, others: list[str]) -> list[st
     lines = ["| arm | seeds | final win rate | AUC | paired seeds | Δ final win rate | Δ AUC |",
              "|---|---|---|---|---|---|---|",
              f"| {baseline} | {len(base)} | {mean_std([final(c) for c in base.values()], 3)} | "
-             f"{mean_std([auc(c) for c in base.values()], 3)} | | | |"]
+             f"{mean_std(aucs(base), 3)} | | | |"]
     for arm in others:
         runs = arms_data[arm]
         paired = sorted(set(runs) & set(base), key=int)
-        cells = ["—", "—"] if not paired else [
-            interval_cell([final(runs[s]) - final(base[s]) for s in paired]),
-            interval_cell([auc(runs[s]) - auc(base[s]) for s in paired])]
+        with_curves = [s for s in paired if auc(runs[s]) is not None and auc(base[s]) is not None]
+        final_cell = interval_cell([final(runs[s]) - final(base[s]) for s in paired]) if paired else "—"
+        auc_cell = interval_cell([auc(runs[s]) - auc(base[s]) for s in with_curves]) if with_curves else "—"
+        if with_curves and with_curves != paired:
+            auc_cell += f" (seeds {', '.join(with_curves)})"
         lines.append(f"| {arm} | {len(runs)} | {mean_std([final(c) for c in runs.values()], 3)} | "
-                     f"{mean_std([auc(c) for c in runs.values()], 3)} | {', '.join(paired) or 'none'} | "
-                     f"{cells[0]} | {cells[1]} |")
+                     f"{mean_std(aucs(runs), 3)} | {', '.join(paired) or 'none'} | {final_cell} | {auc_cell} |")
     return lines
 
 

@@ -51,3 +51,13 @@ def test_unknown_study_or_arm_is_one_line():
         real_pairs.compare(data, "y", "base", [])
     with pytest.raises(SystemExit, match="no arm nope"):
         real_pairs.compare(data, "x", "base", ["nope"])
+
+
+def test_a_run_kept_by_its_final_win_rate_alone_pairs_in_the_final_and_not_in_the_auc():
+    q = [0, 256, 512]
+    data = {"studies": {"x": {"arms": {
+        "base": {"0": {"queries": q, "win_rate": [0.5, 0.6, 0.6]}, "1": {"queries": q, "win_rate": [0.5, 0.5, 0.7]}},
+        "arm": {"0": {"queries": [512], "win_rate": [0.8]}, "1": {"queries": q, "win_rate": [0.5, 0.6, 0.6]}}}}}}
+    arm_row = real_pairs.compare(data, "x", "base", ["arm"])[3]
+    assert "+0.050 [-0.100, +0.200]" in arm_row  # finals: +0.2 and -0.1
+    assert "+0.025 (seeds 1)" in arm_row  # AUC: seed 1 only (0.575 - 0.55)
