@@ -6,7 +6,8 @@ bench/results/real_model_curves.json (a few numbers per run), and the paired tab
 that file, so an arm run today pairs with the same seeds of an arm run before:
 
     python bench/real_pairs.py record runs/real6/runs --study sft      # add/replace these runs' curves
-    python bench/real_pairs.py compare --study t1 --baseline real-v4 --arms real-v2,real-v5
+    python bench/real_pairs.py compare --study decay --baseline real-v4 --arms real-v2,real-v5
+    python bench/real_pairs.py compare --study sft --baseline decay/real-v1 --arms real-v1   # across settings
 
 Per seed that both arms ran: the difference in the final win rate against the starting model and in the
 area under the win-rate curve (``sealign.analysis.curves.area_under_curve``: the mean over the budget),
@@ -85,23 +86,29 @@ def interval_cell(diffs: list[float]) -> str:
     return f"{found.estimate:+.3f} [{found.low:+.3f}, {found.high:+.3f}]"
 
 
+def arm_runs(data: dict, study: str, arm: str) -> dict:
+    """The runs of ``arm`` in ``study``, or of ``OTHER/arm`` in the study OTHER (to pair across settings)."""
+    if "/" in arm:
+        study, arm = arm.split("/", 1)
+    if study not in data["studies"]:
+        raise SystemExit(f"no study {study!r} in the curves file (studies: {', '.join(data['studies'])})")
+    arms_data = data["studies"][study]["arms"]
+    if arm not in arms_data:
+        raise SystemExit(f"study {study!r} has no arm {arm} (arms: {', '.join(sorted(arms_data))})")
+    return arms_data[arm]
+
+
 def compare(data: dict, study: str, baseline: str, others: list[str]) -> list[str]:
     """A markdown table: each arm's final win rate and AUC (mean ± std over its seeds), and its paired
-    differences from ``baseline`` over the seeds both ran."""
-    try:
-        arms_data = data["studies"][study]["arms"]
-    except KeyError:
-        raise SystemExit(f"no study {study!r} in the curves file (studies: {', '.join(data['studies'])})") from None
-    missing = [arm for arm in [baseline, *others] if arm not in arms_data]
-    if missing:
-        raise SystemExit(f"study {study!r} has no arm {', '.join(missing)} (arms: {', '.join(sorted(arms_data))})")
-    base = arms_data[baseline]
+    differences from ``baseline`` over the seeds both ran. An arm named ``STUDY/ARM`` is read from that
+    study (the same seeds under other settings)."""
+    base = arm_runs(data, study, baseline)
     lines = ["| arm | seeds | final win rate | AUC | paired seeds | Δ final win rate | Δ AUC |",
              "|---|---|---|---|---|---|---|",
              f"| {baseline} | {len(base)} | {mean_std([final(c) for c in base.values()], 3)} | "
              f"{mean_std(aucs(base), 3)} | | | |"]
     for arm in others:
-        runs = arms_data[arm]
+        runs = arm_runs(data, study, arm)
         paired = sorted(set(runs) & set(base), key=int)
         with_curves = [s for s in paired if auc(runs[s]) is not None and auc(base[s]) is not None]
         final_cell = interval_cell([final(runs[s]) - final(base[s]) for s in paired]) if paired else "—"

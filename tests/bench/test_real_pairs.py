@@ -51,6 +51,15 @@ def test_unknown_study_or_arm_is_one_line():
         real_pairs.compare(data, "y", "base", [])
     with pytest.raises(SystemExit, match="no arm nope"):
         real_pairs.compare(data, "x", "base", ["nope"])
+    with pytest.raises(SystemExit, match="no study 'z'"):
+        real_pairs.compare(data, "x", "base", ["z/base"])
+
+
+def test_an_arm_of_another_study_pairs_by_seed():
+    q = [0, 512]
+    data = {"studies": {"old": {"arms": {"a": {"0": {"queries": q, "win_rate": [0.5, 0.6]}}}},
+                        "new": {"arms": {"a": {"0": {"queries": q, "win_rate": [0.5, 0.7]}}}}}}
+    assert "| 0 | +0.100 | +0.050 |" in real_pairs.compare(data, "new", "old/a", ["a"])[3]
 
 
 def test_a_run_kept_by_its_final_win_rate_alone_pairs_in_the_final_and_not_in_the_auc():
