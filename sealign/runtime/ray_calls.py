@@ -27,7 +27,9 @@ def connect(settings: RuntimeSettings):
         if settings.ray_address:
             ray.init(address=settings.ray_address, logging_level=logging.WARNING)
         else:
-            ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING)
+            # "local": a cluster of its own. Without an address Ray attaches to the machine's latest
+            # cluster (another run's, a test's), which refuses num_cpus.
+            ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level=logging.WARNING)
     except (ConnectionError, RuntimeError, ValueError) as err:
         where = settings.ray_address or "a local cluster"
         raise UserError(f"cannot start Ray on {where}: {first_line(err)}") from err
